@@ -1,0 +1,82 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mobbscan-review/portal/store"
+)
+
+// ErrBadCredentials is the one answer for an unknown account, a wrong password and a
+// disabled account (A4).
+var ErrBadCredentials = errors.New("wrong email or password")
+
+// ThrottledError says sign-in is refused for a while (A3).
+type ThrottledError struct{ RetryAfter time.Duration }
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("too many attempts; try again in %s", e.RetryAfter.Round(time.Second))
+}
+
+// Authenticator checks credentials against the accounts table.
+type Authenticator struct {
+	DB       *store.DB
+	Hasher   *Hasher
+	Throttle *Throttle
+}
+
+// Authenticate returns the account for email and password, auditing the outcome.
+// a carries the client's IP and request id.
+func (au *Authenticator) Authenticate(ctx context.Context, a store.Actor, email, password string) (*store.User, error) {
+	email = store.NormalizeEmail(email)
+	if len(email) > 254 {
+		email = email[:254]
+	}
+	a.Email = email
+	if ok, retry, reason := au.Throttle.Allow(a.IP, email); !ok {
+		if err := au.DB.Audit(ctx, a, "auth.login", "user", "", store.OutcomeDenied, "throttled: "+reason); err != nil {
+			return nil, err
+		}
+		return nil, &ThrottledError{RetryAfter: retry}
+	}
+	user, err := au.DB.UserByEmail(ctx, email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	valid := false
+	if user != nil && user.PasswordHash != "" {
+		ok, rehash, verr := au.Hasher.Verify(password, user.PasswordHash)
+		valid = ok && verr == nil
+		if valid && rehash {
+			if h, err := au.Hasher.Hash(password); err == nil {
+				_ = au.DB.RehashPassword(ctx, user.ID, h) // best effort: the old hash still works
+			}
+		}
+	} else {
+		au.Hasher.VerifyDummy(password)
+	}
+	if !valid || !user.Active {
+		objectID := ""
+		if user != nil {
+			objectID = fmt.Sprint(user.ID)
+			a.UserID = 0
+		}
+		detail := "bad credentials"
+		if valid && !user.Active {
+			detail = "account disabled"
+		}
+		if err := au.DB.Audit(ctx, a, "auth.login", "user", objectID, store.OutcomeFailure, detail); err != nil {
+			return nil, err
+		}
+		if locked, lockFor := au.Throttle.Failure(email); locked {
+			if err := au.DB.Audit(ctx, a, "auth.lockout", "user", objectID, store.OutcomeDenied, "locked for "+lockFor.String()); err != nil {
+				return nil, err
+			}
+		}
+		return nil, ErrBadCredentials
+	}
+	au.Throttle.Success(email)
+	return user, nil
+}

@@ -1,0 +1,230 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/store"
+	"github.com/mobbscan-review/portal/views"
+)
+
+const (
+	passwordMin = 15
+	passwordMax = 256
+)
+
+// safeNext keeps only same-site relative paths for the post-login redirect.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.ContainsAny(next, "\r\n") || len(next) > 512 || strings.HasPrefix(next, "/login") {
+		return "/"
+	}
+	return next
+}
+
+func (h *Handler) showLogin(c echo.Context) error {
+	if u := auth.UserFrom(c); u != nil {
+		return c.Redirect(http.StatusSeeOther, "/")
+	}
+	f := views.LoginForm{Next: safeNext(c.QueryParam("next"))}
+	switch {
+	case c.QueryParam("expired") != "":
+		f.Notice = "Your session has ended. Sign in again to continue."
+	case c.QueryParam("done") == "signedout":
+		f.Notice = "You have signed out."
+	case c.QueryParam("done") == "password":
+		f.Notice = "Your password is set. Sign in with it."
+	}
+	return render(c, http.StatusOK, views.LoginScreen(views.Page{Title: "Sign in"}, f))
+}
+
+func (h *Handler) login(c echo.Context) error {
+	email, password := c.FormValue("email"), c.FormValue("password")
+	f := views.LoginForm{Email: email, Next: safeNext(c.FormValue("next"))}
+	p := views.Page{Title: "Sign in"}
+	if strings.TrimSpace(email) == "" || password == "" {
+		f.Error = "Enter your email and password."
+		return render(c, http.StatusBadRequest, views.LoginScreen(p, f))
+	}
+	if len(password) > 1024 {
+		f.Error = "Wrong email or password."
+		return render(c, http.StatusUnauthorized, views.LoginScreen(p, f))
+	}
+	user, err := h.Authenticator.Authenticate(c.Request().Context(), auth.ActorFrom(c), email, password)
+	var te *auth.ThrottledError
+	switch {
+	case errors.As(err, &te):
+		f.Error = "Too many sign-in attempts. Wait " + views.FormatDuration(te.RetryAfter) + " and try again."
+		c.Response().Header().Set("Retry-After", retryAfterSeconds(te))
+		return render(c, http.StatusTooManyRequests, views.LoginScreen(p, f))
+	case errors.Is(err, auth.ErrBadCredentials):
+		f.Error = "Wrong email or password."
+		return render(c, http.StatusUnauthorized, views.LoginScreen(p, f))
+	case err != nil:
+		return err
+	}
+	a := auth.ActorFrom(c)
+	a.UserID, a.Email = user.ID, user.Email
+	if err := h.Sessions.StartSession(c.Response(), c.Request(), a, user); err != nil {
+		return err
+	}
+	if user.MustChangePassword {
+		return c.Redirect(http.StatusSeeOther, "/account/password")
+	}
+	return c.Redirect(http.StatusSeeOther, f.Next)
+}
+
+func retryAfterSeconds(te *auth.ThrottledError) string {
+	s := int(te.RetryAfter.Seconds() + 0.999)
+	if s < 1 {
+		s = 1
+	}
+	return strconv.Itoa(s)
+}
+
+func (h *Handler) logout(c echo.Context) error {
+	if err := h.Sessions.EndSession(c.Response(), c.Request(), auth.ActorFrom(c)); err != nil {
+		return err
+	}
+	return hxRedirect(c, "/login?done=signedout")
+}
+
+func (h *Handler) passwordForm(c echo.Context) views.PasswordForm {
+	u := auth.UserFrom(c)
+	f := views.PasswordForm{
+		Action: "/account/password", Heading: "Change your password", NeedCurrent: true, Email: u.Email,
+		SubmitLabel: "Change password", CancelURL: "/account", MinLength: passwordMin, MaxLength: passwordMax,
+	}
+	if u.MustChangePassword {
+		f.Heading = "Choose your own password"
+		f.Intro = "You signed in with a one-time password. Choose your own before you continue."
+		f.CancelURL = ""
+		f.ForcedChange = true
+	}
+	return f
+}
+
+func (h *Handler) showChangePassword(c echo.Context) error {
+	return render(c, http.StatusOK, views.PasswordScreen(page(c, "Change password", "account"), h.passwordForm(c)))
+}
+
+// changePassword needs the current password (A2); it ends every session of the user and
+// opens a new one for this browser (S2, S3).
+func (h *Handler) changePassword(c echo.Context) error {
+	u := auth.UserFrom(c)
+	f := h.passwordForm(c)
+	current, next, confirm := c.FormValue("current"), c.FormValue("new"), c.FormValue("confirm")
+	f.Errors = views.FormErrors{}
+	ctx := c.Request().Context()
+	if ok, _, err := h.Hasher.Verify(current, u.PasswordHash); err != nil || !ok {
+		f.Errors["current"] = "That is not your current password."
+	}
+	if msg := passwordProblem(next, confirm, u.Email); msg != nil {
+		for k, v := range msg {
+			f.Errors[k] = v
+		}
+	}
+	if next != "" && next == current {
+		f.Errors["new"] = "Choose a password different from the current one."
+	}
+	if f.Errors.Has() {
+		return render(c, http.StatusUnprocessableEntity, views.PasswordScreen(page(c, "Change password", "account"), f))
+	}
+	hash, err := h.Hasher.Hash(next)
+	if err != nil {
+		return err
+	}
+	a := auth.ActorFrom(c)
+	if err := h.DB.SetPassword(ctx, a, u.ID, hash, false); err != nil {
+		return err
+	}
+	u.MustChangePassword, u.PasswordHash = false, hash
+	if err := h.Sessions.StartSession(c.Response(), c.Request(), a, u); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/account?done=password")
+}
+
+// passwordProblem checks a new password and its confirmation; nil when fine.
+func passwordProblem(next, confirm, email string) views.FormErrors {
+	errs := views.FormErrors{}
+	local, _, _ := strings.Cut(email, "@")
+	if err := auth.ValidatePassword(next, email, local); err != nil {
+		errs["new"] = policyMessage(err)
+	} else if next != confirm {
+		errs["confirm"] = "The two passwords differ."
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+func policyMessage(err error) string {
+	var pe *auth.PolicyError
+	if errors.As(err, &pe) {
+		return pe.Message
+	}
+	return "Choose another password."
+}
+
+func (h *Handler) linkForm(token string) views.PasswordForm {
+	return views.PasswordForm{
+		Action: "/password/" + token, Heading: "Set your password", SubmitLabel: "Set password",
+		Intro: "Choose the password you will sign in with.", MinLength: passwordMin, MaxLength: passwordMax,
+	}
+}
+
+// showSetPasswordLink opens a one-time set-password link (A5).
+func (h *Handler) showSetPasswordLink(c echo.Context) error {
+	token := c.Param("token")
+	f := h.linkForm(token)
+	u, err := h.DB.SetPasswordTokenUser(c.Request().Context(), store.HashToken(token))
+	if errors.Is(err, store.ErrNotFound) || len(token) > 128 {
+		f.LinkExpired = true
+		return render(c, http.StatusNotFound, views.PasswordScreen(views.Page{Title: "Set password"}, f))
+	}
+	if err != nil {
+		return err
+	}
+	f.Email = u.Email
+	c.Response().Header().Set("Referrer-Policy", "no-referrer")
+	return render(c, http.StatusOK, views.PasswordScreen(views.Page{Title: "Set password"}, f))
+}
+
+func (h *Handler) setPasswordFromLink(c echo.Context) error {
+	token := c.Param("token")
+	f := h.linkForm(token)
+	ctx := c.Request().Context()
+	u, err := h.DB.SetPasswordTokenUser(ctx, store.HashToken(token))
+	if errors.Is(err, store.ErrNotFound) || len(token) > 128 {
+		f.LinkExpired = true
+		return render(c, http.StatusNotFound, views.PasswordScreen(views.Page{Title: "Set password"}, f))
+	}
+	if err != nil {
+		return err
+	}
+	f.Email = u.Email
+	if errs := passwordProblem(c.FormValue("new"), c.FormValue("confirm"), u.Email); errs != nil {
+		f.Errors = errs
+		return render(c, http.StatusUnprocessableEntity, views.PasswordScreen(views.Page{Title: "Set password"}, f))
+	}
+	hash, err := h.Hasher.Hash(c.FormValue("new"))
+	if err != nil {
+		return err
+	}
+	a := auth.ActorFrom(c)
+	a.UserID, a.Email = u.ID, u.Email
+	if _, err := h.DB.UseSetPasswordToken(ctx, a, store.HashToken(token), hash); errors.Is(err, store.ErrNotFound) {
+		f.LinkExpired = true
+		return render(c, http.StatusNotFound, views.PasswordScreen(views.Page{Title: "Set password"}, f))
+	} else if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/login?done=password")
+}

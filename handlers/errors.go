@@ -1,0 +1,92 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mobbscan-review/portal/store"
+	"github.com/mobbscan-review/portal/views"
+)
+
+// statusOf maps an error to an HTTP status and a message fit for the user. Store
+// sentinels map here and nowhere else.
+func statusOf(err error) (int, string) {
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		msg, _ := he.Message.(string)
+		if he.Code == http.StatusRequestEntityTooLarge {
+			msg = "What you sent is too large."
+		}
+		return he.Code, msg
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, ""
+	case errors.Is(err, store.ErrConflict):
+		return http.StatusConflict, "Someone else changed this in the meantime. Reload and try again."
+	case errors.Is(err, store.ErrInvalid):
+		return http.StatusBadRequest, ""
+	}
+	return http.StatusInternalServerError, ""
+}
+
+var errorTitles = map[int]string{
+	http.StatusBadRequest:            "That request was not understood",
+	http.StatusUnauthorized:          "Please sign in",
+	http.StatusForbidden:             "Not allowed",
+	http.StatusNotFound:              "Nothing here",
+	http.StatusMethodNotAllowed:      "That action is not available here",
+	http.StatusConflict:              "Conflict",
+	http.StatusRequestEntityTooLarge: "Too large",
+	http.StatusTooManyRequests:       "Too many requests",
+	http.StatusInternalServerError:   "Something went wrong on our side",
+	http.StatusServiceUnavailable:    "Temporarily unavailable",
+}
+
+var errorMessages = map[int]string{
+	http.StatusBadRequest:            "Check what you entered and try again.",
+	http.StatusUnauthorized:          "Your session has ended. Sign in again.",
+	http.StatusForbidden:             "Your account may not do this.",
+	http.StatusNotFound:              "The page or item you asked for does not exist, or you may not see it.",
+	http.StatusMethodNotAllowed:      "Use the buttons and links of the portal.",
+	http.StatusInternalServerError:   "The error was logged. Try again in a moment.",
+	http.StatusServiceUnavailable:    "Try again in a moment.",
+	http.StatusRequestEntityTooLarge: "What you sent is too large.",
+}
+
+// handleError is Echo's error handler: a full page, or a fragment for htmx swaps; never
+// a stack trace.
+func (h *Handler) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, msg := statusOf(err)
+	if status >= 500 {
+		h.log.Error("request failed", "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "route", c.Path(), "error", err)
+		msg = ""
+	}
+	if msg == "" {
+		msg = errorMessages[status]
+	}
+	title := errorTitles[status]
+	if title == "" {
+		title = http.StatusText(status)
+	}
+	e := views.ErrorPage{Status: status, Title: title, Message: msg}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	var rerr error
+	if isHTMX(c) {
+		// htmx does not swap error responses by default; app.js shows them in a banner.
+		rerr = render(c, status, views.ErrorFragment(e))
+	} else {
+		rerr = render(c, status, views.ErrorScreen(page(c, title, ""), e))
+	}
+	if rerr != nil {
+		h.log.Error("render error page", "error", rerr)
+		_ = c.String(http.StatusInternalServerError, "500 Internal Server Error")
+	}
+}

@@ -1,0 +1,263 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"net/mail"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/store"
+	"github.com/mobbscan-review/portal/views"
+)
+
+func userRow(u *store.User) views.UserRow {
+	return views.UserRow{ID: u.ID, Email: u.Email, Name: u.DisplayName, Role: u.Role, Active: u.Active}
+}
+
+func (h *Handler) listUsers(c echo.Context, q string) ([]views.UserRow, error) {
+	users, err := h.DB.ListUsers(c.Request().Context(), q)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]views.UserRow, 0, len(users))
+	for _, u := range users {
+		rows = append(rows, userRow(u))
+	}
+	return rows, nil
+}
+
+func (h *Handler) showUsers(c echo.Context) error {
+	q := c.QueryParam("q")
+	if utf8.RuneCountInString(q) > 200 {
+		return echo.NewHTTPError(http.StatusBadRequest, "The search is too long.")
+	}
+	rows, err := h.listUsers(c, q)
+	if err != nil {
+		return err
+	}
+	if wantsFragment(c) && hxTarget(c) == views.IDUserList {
+		return render(c, http.StatusOK, views.UserList(rows, q))
+	}
+	return h.renderUsers(c, http.StatusOK, q, rows, views.NewUserForm{Role: store.RoleAgent})
+}
+
+func (h *Handler) renderUsers(c echo.Context, status int, q string, rows []views.UserRow, f views.NewUserForm) error {
+	return render(c, status, views.UsersScreen(page(c, "Reviewers", "users"), views.UsersPage{Query: q, Users: rows, Form: f}))
+}
+
+// validateNewUser checks the "add a reviewer" form.
+func validateNewUser(f *views.NewUserForm) {
+	f.Errors = views.FormErrors{}
+	f.Email = strings.TrimSpace(f.Email)
+	f.Name = strings.TrimSpace(f.Name)
+	if addr, err := mail.ParseAddress(f.Email); err != nil || addr.Address != f.Email || len(f.Email) > 254 || !strings.Contains(f.Email, ".") {
+		f.Errors["email"] = "Enter an email address like name@example.com."
+	}
+	if n := utf8.RuneCountInString(f.Name); n == 0 || n > 100 {
+		f.Errors["name"] = "Enter a display name of 1 to 100 characters."
+	}
+	if !store.ValidRole(f.Role) {
+		f.Errors["role"] = "Choose agent or admin."
+	}
+}
+
+// createUser adds an account with no password and shows a one-time set-password link (A5).
+func (h *Handler) createUser(c echo.Context) error {
+	f := views.NewUserForm{Email: c.FormValue("email"), Name: c.FormValue("name"), Role: c.FormValue("role")}
+	validateNewUser(&f)
+	ctx := c.Request().Context()
+	u := &store.User{Email: f.Email, DisplayName: f.Name, Role: f.Role, Active: true}
+	if !f.Errors.Has() {
+		err := h.DB.CreateUser(ctx, auth.ActorFrom(c), u)
+		switch {
+		case errors.Is(err, store.ErrConflict):
+			f.Errors["email"] = "An account with this email already exists."
+		case err != nil:
+			return err
+		}
+	}
+	if f.Errors.Has() {
+		rows, err := h.listUsers(c, "")
+		if err != nil {
+			return err
+		}
+		return h.renderUsers(c, http.StatusUnprocessableEntity, "", rows, f)
+	}
+	link, err := h.newPasswordLink(c, u.ID)
+	if err != nil {
+		return err
+	}
+	return h.renderUser(c, http.StatusCreated, u, link, "Account created.", nil)
+}
+
+// newPasswordLink issues a one-time set-password link: 256 random bits, stored hashed.
+func (h *Handler) newPasswordLink(c echo.Context, userID int64) (string, error) {
+	token, err := auth.NewToken()
+	if err != nil {
+		return "", err
+	}
+	if err := h.DB.CreateSetPasswordToken(c.Request().Context(), auth.ActorFrom(c), userID, store.HashToken(token), h.cfg.LinkTTL); err != nil {
+		return "", err
+	}
+	return h.baseURL(c) + "/password/" + token, nil
+}
+
+// baseURL is the configured public URL, or the request's own origin in development.
+func (h *Handler) baseURL(c echo.Context) string {
+	if h.cfg.BaseURL != "" {
+		return strings.TrimRight(h.cfg.BaseURL, "/")
+	}
+	return c.Scheme() + "://" + c.Request().Host
+}
+
+func (h *Handler) userParam(c echo.Context) (*store.User, error) {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return nil, err
+	}
+	return h.DB.UserByID(c.Request().Context(), id)
+}
+
+func (h *Handler) showUser(c echo.Context) error {
+	u, err := h.userParam(c)
+	if err != nil {
+		return err
+	}
+	return h.renderUser(c, http.StatusOK, u, "", "", nil)
+}
+
+func (h *Handler) renderUser(c echo.Context, status int, u *store.User, link, flash string, errs views.FormErrors) error {
+	ctx := c.Request().Context()
+	sessions, err := h.sessionRows(c, u.ID, "/admin/users/"+strconv.FormatInt(u.ID, 10)+"/sessions/")
+	if err != nil {
+		return err
+	}
+	events, err := h.DB.ListAudit(ctx, store.AuditFilter{ObjectType: "user", ObjectID: strconv.FormatInt(u.ID, 10), Limit: 20})
+	if err != nil {
+		return err
+	}
+	me := auth.UserFrom(c)
+	p := page(c, u.DisplayName, "users")
+	if flash != "" {
+		p.Flash = flash
+	}
+	up := views.UserPage{
+		User: userRow(u), Self: me.ID == u.ID, Created: u.CreatedAt, Updated: u.UpdatedAt, Link: link,
+		LinkTTL: h.cfg.LinkTTL, Sessions: sessions, Errors: errs, Audit: auditRows(events),
+	}
+	return render(c, status, views.UserScreen(p, up))
+}
+
+func auditRows(events []store.AuditEvent) []views.AuditRow {
+	rows := make([]views.AuditRow, 0, len(events))
+	for _, e := range events {
+		rows = append(rows, views.AuditRow{At: e.At, Actor: e.Actor, IP: e.IP, Action: e.Action,
+			Object: e.ObjectType + " " + e.ObjectID, Outcome: e.Outcome, Detail: e.Detail})
+	}
+	return rows
+}
+
+// notSelf refuses an admin changing their own role or status: another admin does that,
+// so that nobody locks the last admin out by accident.
+func notSelf(c echo.Context, u *store.User) error {
+	if me := auth.UserFrom(c); me.ID == u.ID {
+		return echo.NewHTTPError(http.StatusConflict, "You cannot change your own role or status; ask another admin.")
+	}
+	return nil
+}
+
+func (h *Handler) changeUserRole(c echo.Context) error {
+	u, err := h.userParam(c)
+	if err != nil {
+		return err
+	}
+	if err := notSelf(c, u); err != nil {
+		return err
+	}
+	role := c.FormValue("role")
+	if !store.ValidRole(role) {
+		return h.renderUser(c, http.StatusUnprocessableEntity, u, "", "", views.FormErrors{"": "Choose agent or admin."})
+	}
+	if role != u.Role {
+		if err := h.DB.SetUserRole(c.Request().Context(), auth.ActorFrom(c), u.ID, role); err != nil {
+			return err
+		}
+	}
+	return c.Redirect(http.StatusSeeOther, "/admin/users/"+strconv.FormatInt(u.ID, 10)+"?done=role")
+}
+
+func (h *Handler) disableUser(c echo.Context) error { return h.setUserActive(c, false) }
+func (h *Handler) enableUser(c echo.Context) error  { return h.setUserActive(c, true) }
+
+func (h *Handler) setUserActive(c echo.Context, active bool) error {
+	u, err := h.userParam(c)
+	if err != nil {
+		return err
+	}
+	if err := notSelf(c, u); err != nil {
+		return err
+	}
+	if u.Active != active {
+		if err := h.DB.SetUserActive(c.Request().Context(), auth.ActorFrom(c), u.ID, active); err != nil {
+			return err
+		}
+	}
+	done := "enabled"
+	if !active {
+		done = "disabled"
+	}
+	return c.Redirect(http.StatusSeeOther, "/admin/users/"+strconv.FormatInt(u.ID, 10)+"?done="+done)
+}
+
+func (h *Handler) issuePasswordLink(c echo.Context) error {
+	u, err := h.userParam(c)
+	if err != nil {
+		return err
+	}
+	if err := notSelf(c, u); err != nil {
+		return err
+	}
+	link, err := h.newPasswordLink(c, u.ID)
+	if err != nil {
+		return err
+	}
+	return h.renderUser(c, http.StatusOK, u, link, "New set-password link issued.", nil)
+}
+
+func (h *Handler) endUserSessions(c echo.Context) error {
+	u, err := h.userParam(c)
+	if err != nil {
+		return err
+	}
+	if err := h.DB.EndUserSessions(c.Request().Context(), auth.ActorFrom(c), u.ID, "ended by admin"); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/admin/users/"+strconv.FormatInt(u.ID, 10)+"?done=sessions")
+}
+
+func (h *Handler) endUserSession(c echo.Context) error {
+	u, err := h.userParam(c)
+	if err != nil {
+		return err
+	}
+	sid, err := paramID(c, "sid")
+	if err != nil {
+		return err
+	}
+	if err := h.DB.EndSession(c.Request().Context(), auth.ActorFrom(c), u.ID, sid, "ended by admin"); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if wantsFragment(c) {
+		rows, err := h.sessionRows(c, u.ID, "/admin/users/"+strconv.FormatInt(u.ID, 10)+"/sessions/")
+		if err != nil {
+			return err
+		}
+		return render(c, http.StatusOK, views.SessionTable(views.IDSessionList, rows))
+	}
+	return c.Redirect(http.StatusSeeOther, "/admin/users/"+strconv.FormatInt(u.ID, 10)+"?done=sessions")
+}

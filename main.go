@@ -1,0 +1,215 @@
+// Command portal is the Mobbscan Review Portal: a review desk where compliance agents
+// decide the identity-verification processes that Mobbscan left for manual review.
+//
+//	portal [serve]                  run the portal (the default)
+//	portal user add --email E --role admin|agent [--name N] [--password-stdin]
+//	portal user reset --email E     issue a new one-time set-password link
+//	portal audit verify             check the audit trail's hash chain
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/handlers"
+	"github.com/mobbscan-review/portal/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "portal:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// run is the whole program: tests call it in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, getenv, stdout, nil)
+	case "user":
+		return userCommand(ctx, args, getenv, stdout)
+	case "audit":
+		return auditCommand(ctx, args, getenv, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, "usage: portal [serve|user add|user reset|audit verify] [flags]")
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (want serve, user or audit)", cmd)
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func openStore(ctx context.Context, dataDir string) (*store.DB, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	return store.Open(ctx, filepath.Join(dataDir, "portal.db"))
+}
+
+// app is the wired portal, for serve and for tests.
+type app struct {
+	cfg      config
+	db       *store.DB
+	handler  http.Handler
+	sessions *auth.SessionStore
+	hasher   *auth.Hasher
+	log      *slog.Logger
+}
+
+func newApp(ctx context.Context, cfg config, stdout io.Writer, hasherParams auth.Params) (*app, error) {
+	log := newLogger(stdout, cfg.LogLevel)
+	db, err := openStore(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	hasher := auth.NewHasher(hasherParams)
+	sessions := auth.NewSessionStore(db, auth.SessionConfig{Secure: cfg.production(), Idle: cfg.SessionIdle, Max: cfg.SessionMax})
+	e := handlers.New(handlers.Config{
+		Production: cfg.production(), BaseURL: cfg.BaseURL, TrustedProxies: cfg.TrustedProxies, Logger: log,
+	}, handlers.Deps{
+		DB: db, Sessions: sessions, Hasher: hasher,
+		Authenticator: &auth.Authenticator{DB: db, Hasher: hasher, Throttle: auth.NewThrottle(auth.DefaultThrottleConfig)},
+	})
+	return &app{cfg: cfg, db: db, handler: e, sessions: sessions, hasher: hasher, log: log}, nil
+}
+
+// serve runs the portal until ctx ends. ready, when set, receives the listening address.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, ready chan<- string) error {
+	cfg, _, err := parseConfig("serve", args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	params := auth.DefaultParams
+	if getenv("PORTAL_TEST_CHEAP_HASH") == "1" && !cfg.production() {
+		params = auth.TestParams // tests only: argon2id at full cost makes suites slow
+	}
+	a, err := newApp(ctx, cfg, stdout, params)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	if err := a.bootstrap(ctx, stdout); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	url := "http://" + ln.Addr().String()
+	a.log.Info("portal listening", "addr", ln.Addr().String(), "url", url, "env", cfg.Env, "data_dir", cfg.DataDir)
+
+	bg, stopBG := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.sweepSessions(bg) }()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	select {
+	case err := <-errc:
+		stopBG()
+		<-done
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutCtx)
+	stopBG()
+	<-done
+	return err
+}
+
+// sweepSessions deletes expired sessions now and then.
+func (a *app) sweepSessions(ctx context.Context) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := a.db.DeleteExpiredSessions(ctx, a.cfg.SessionIdle); err != nil && ctx.Err() == nil {
+			a.log.Warn("sweep sessions", "error", err)
+		} else if n > 0 {
+			a.log.Debug("swept sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// bootstrap creates the first admin with a random one-time password when there are no
+// accounts at all, and prints it once (A5).
+func (a *app) bootstrap(ctx context.Context, stdout io.Writer) error {
+	n, err := a.db.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	password := oneTimePassword()
+	hash, err := a.hasher.Hash(password)
+	if err != nil {
+		return err
+	}
+	u := &store.User{Email: "admin@portal.local", DisplayName: "Administrator", Role: store.RoleAdmin,
+		PasswordHash: hash, MustChangePassword: true, Active: true}
+	created, err := a.db.BootstrapAdmin(ctx, u)
+	if err != nil || !created {
+		return err
+	}
+	fmt.Fprintf(stdout, "\n  First start: created the administrator account.\n    email:    %s\n    password: %s\n  This one-time password is shown only now; you must change it at first sign-in.\n\n", u.Email, password)
+	return nil
+}
+
+// oneTimePassword returns 24 characters from an unambiguous alphabet (about 120 bits).
+func oneTimePassword() string {
+	const alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
