@@ -1,0 +1,194 @@
+package mobbscan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Evidence is a binary evidence stream. The caller must close Body. Reading
+// Body never buffers the whole evidence; it fails with an *Error wrapping
+// ErrBadResponse beyond MaxEvidenceBytes or when the stream is truncated, and
+// ErrUnavailable when the gateway stalls longer than StallTimeout or the
+// connection fails.
+type Evidence struct {
+	Body          io.ReadCloser
+	ContentType   string // as sent by the gateway, "" when absent
+	ContentLength int64  // -1 when unknown
+	ContentRange  string // the Content-Range of a 206, else ""
+	StatusCode    int    // 200, or 206 for a range
+	Filename      string // from Content-Disposition (base name only), "" when absent
+}
+
+// Evidence streams one evidence item of a process: kind is one of the Kind*
+// constants (see IsEvidenceKind); the client picks the image or recording
+// path. rangeHeader, when it is a bytes range, is passed through as the
+// Range header (a 206 answer then carries ContentRange); anything else is
+// ignored, as a server would. The call is bounded by DialTimeout,
+// HeaderTimeout, then StallTimeout per read and the caller's ctx, never by
+// CallTimeout: a long video keeps streaming while bytes flow.
+func (c *Client) Evidence(ctx context.Context, id, kind, rangeHeader string) (*Evidence, error) {
+	const ep = "evidence"
+	if err := validateID(id); err != nil {
+		return nil, errorf(ep, ErrBadRequest, "%v", err)
+	}
+	recording, ok := evidenceKind(kind)
+	if !ok {
+		return nil, errorf(ep, ErrBadRequest, "unknown evidence kind")
+	}
+	p := pathImage(id, kind)
+	if recording {
+		p = pathRecording(id, kind)
+	}
+	return c.stream(ctx, ep, p, rangeHeader, "")
+}
+
+// ZIP streams all the evidence of a process as one ZIP archive, with the
+// same limits as Evidence. Filename defaults to "<id>.zip".
+func (c *Client) ZIP(ctx context.Context, id string) (*Evidence, error) {
+	const ep = "zip"
+	if err := validateID(id); err != nil {
+		return nil, errorf(ep, ErrBadRequest, "%v", err)
+	}
+	return c.stream(ctx, ep, pathZIP(id), "", id+".zip")
+}
+
+func (c *Client) stream(ctx context.Context, ep, p, rangeHeader, filename string) (*Evidence, error) {
+	hdr := http.Header{}
+	hdr.Set("Accept", "*/*")
+	hdr.Set("Accept-Encoding", "identity") // bytes as stored: lengths and ranges stay true
+	if r := bytesRange(rangeHeader); r != "" {
+		hdr.Set("Range", r)
+	}
+	x, err := c.do(ctx, ep, http.MethodGet, p, nil, hdr)
+	if err != nil {
+		return nil, err
+	}
+	resp := x.resp
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusPartialContent {
+		e := c.statusError(ep, x, nil)
+		x.close()
+		return nil, e
+	}
+	if resp.ContentLength > c.cfg.MaxEvidenceBytes {
+		x.close()
+		return nil, &Error{Endpoint: ep, StatusCode: resp.StatusCode, Err: ErrBadResponse,
+			Description: fmt.Sprintf("evidence of %d bytes exceeds the cap of %d", resp.ContentLength, c.cfg.MaxEvidenceBytes)}
+	}
+	b := &evidenceBody{ep: ep, x: x, stall: c.cfg.StallTimeout, left: c.cfg.MaxEvidenceBytes}
+	b.timer = time.AfterFunc(time.Hour, func() { x.cancel(errStalled) })
+	b.timer.Stop()
+	ev := &Evidence{
+		Body:          b,
+		ContentType:   resp.Header.Get("Content-Type"),
+		ContentLength: resp.ContentLength,
+		StatusCode:    resp.StatusCode,
+		Filename:      filename,
+	}
+	if resp.StatusCode == http.StatusPartialContent {
+		ev.ContentRange = resp.Header.Get("Content-Range")
+	}
+	if f := dispositionFilename(resp.Header.Get("Content-Disposition")); f != "" {
+		ev.Filename = f
+	}
+	return ev, nil
+}
+
+// evidenceBody guards an evidence stream: a stall timer runs while a Read
+// waits, and the total is capped.
+type evidenceBody struct {
+	ep    string
+	x     *exchange
+	stall time.Duration
+	timer *time.Timer
+	left  int64 // bytes still allowed
+	err   error // sticky error
+}
+
+func (b *evidenceBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1] // one byte more than allowed reveals an overflow
+	}
+	b.timer.Reset(b.stall)
+	n, err := b.x.resp.Body.Read(p)
+	b.timer.Stop()
+	if int64(n) > b.left {
+		n = int(b.left)
+		b.left = 0
+		b.err = &Error{Endpoint: b.ep, StatusCode: b.x.resp.StatusCode, Err: ErrBadResponse,
+			Description: "evidence exceeds the size cap"}
+		return n, b.err
+	}
+	b.left -= int64(n)
+	switch {
+	case err == nil || err == io.EOF:
+		return n, err
+	case b.x.ctx.Err() == nil && errors.Is(err, io.ErrUnexpectedEOF):
+		b.err = &Error{Endpoint: b.ep, StatusCode: b.x.resp.StatusCode, Err: ErrBadResponse,
+			Description: "truncated evidence stream", cause: err}
+	default:
+		e := netError(b.ep, err, causeOf(b.x.ctx), true)
+		e.StatusCode = b.x.resp.StatusCode
+		b.err = e
+	}
+	return n, b.err
+}
+
+// Close releases the connection. It may be called while a Read is blocked.
+func (b *evidenceBody) Close() error {
+	b.timer.Stop()
+	b.x.close()
+	return nil
+}
+
+// bytesRange returns h when it is a plausible bytes range, else "".
+func bytesRange(h string) string {
+	h = strings.TrimSpace(h)
+	if len(h) > 256 || !strings.HasPrefix(strings.ToLower(h), "bytes=") {
+		return ""
+	}
+	spec := h[len("bytes="):]
+	if strings.TrimSpace(spec) == "" {
+		return ""
+	}
+	for _, r := range spec {
+		if (r < '0' || r > '9') && r != '-' && r != ',' && r != ' ' {
+			return ""
+		}
+	}
+	return h
+}
+
+// dispositionFilename returns the base name of a Content-Disposition
+// filename, without path or control characters, or "".
+func dispositionFilename(cd string) string {
+	if cd == "" {
+		return ""
+	}
+	_, params, err := mime.ParseMediaType(cd)
+	if err != nil {
+		return ""
+	}
+	name := strings.ReplaceAll(params["filename"], `\`, "/")
+	name = path.Base(name)
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '"' {
+			return -1
+		}
+		return r
+	}, name)
+	if name == "." || name == "/" || name == ".." || len(name) > 255 {
+		return ""
+	}
+	return strings.TrimSpace(name)
+}
