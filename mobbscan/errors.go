@@ -222,7 +222,7 @@ func isDigits(s string) bool {
 const (
 	maxErrorBody   = 4 << 10 // bytes of an error body read for its description
 	maxDescription = 1 << 10 // bytes kept in Error.Description
-	minRedactLen   = 4       // shorter values are not redacted (too many false hits)
+	minRedactLen   = 3       // shorter values are not redacted (too many false hits)
 )
 
 // sanitize turns an error body extract into a safe one-line description:
