@@ -64,15 +64,21 @@ var evidenceKinds = []struct {
 	{KindVideoLiveness, true},
 }
 
-// Wire status values and the stage the sandbox adds to PENDING.
-const (
-	wirePending     = "PENDING"
-	wireVerified    = "VERIFIED"
-	wireNotVerified = "NOT_VERIFIED"
+// Status is a process status as the client understands it.
+type Status string
 
-	// StageReview is the stage of a PENDING process that awaits an agent.
-	StageReview = "REVIEW"
+// Status values: the three wire values, and StatusUnknown for any other wire
+// value or none (the wire value is kept beside it, see State.RawStatus).
+const (
+	StatusPending     Status = "PENDING"      // not finished, or waiting for an agent
+	StatusVerified    Status = "VERIFIED"     // accepted
+	StatusNotVerified Status = "NOT_VERIFIED" // rejected
+	StatusUnknown     Status = "UNKNOWN"      // anything else, including absent
 )
+
+// StageReview is the stage of a PENDING process that awaits an agent. Other
+// stages the sandbox reports: CREATED, IN_PROGRESS, EXPIRED, DONE.
+const StageReview = "REVIEW"
 
 // Validation results as sent in the validations map.
 const (

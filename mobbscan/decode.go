@@ -12,28 +12,12 @@ import (
 	"time"
 )
 
-// Status is a process status as the client understands it.
-type Status string
-
-// Status values. Any wire value other than the three known ones maps to
-// StatusUnknown; the wire value is kept beside it (RawStatus).
-const (
-	StatusPending     Status = wirePending     // not finished, or waiting for an agent
-	StatusVerified    Status = wireVerified    // accepted
-	StatusNotVerified Status = wireNotVerified // rejected
-	StatusUnknown     Status = "UNKNOWN"       // anything else, including absent
-)
-
 // ParseStatus maps a wire status to a Status, ignoring case and surrounding
 // space. It never fails: unknown values give StatusUnknown.
 func ParseStatus(s string) Status {
-	switch strings.ToUpper(strings.TrimSpace(s)) {
-	case wirePending:
-		return StatusPending
-	case wireVerified:
-		return StatusVerified
-	case wireNotVerified:
-		return StatusNotVerified
+	switch st := Status(strings.ToUpper(strings.TrimSpace(s))); st {
+	case StatusPending, StatusVerified, StatusNotVerified:
+		return st
 	}
 	return StatusUnknown
 }
