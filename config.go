@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -22,6 +23,24 @@ type config struct {
 	SessionMax     time.Duration
 	TrustedProxies []*net.IPNet
 	LogLevel       string
+
+	MobbscanURL     string // empty: the embedded sandbox
+	MobbscanKey     string
+	MobbscanSecret  string
+	DecisionType    string
+	MobbscanTimeout time.Duration
+
+	WebhookToken string
+	WebhookHMAC  string
+
+	SandboxAddr    string
+	SandboxInitial int
+	SandboxTrickle time.Duration
+
+	ClaimTTL       time.Duration
+	AgingAmber     time.Duration
+	AgingRed       time.Duration
+	ReconcileEvery time.Duration
 }
 
 func (c config) production() bool { return c.Env == "production" }
@@ -60,10 +79,43 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	max := fs.String("session-max", def("SESSION_MAX", "8h"), "absolute session lifetime (PORTAL_SESSION_MAX)")
 	proxies := fs.String("trusted-proxies", def("TRUSTED_PROXIES", ""), "comma-separated CIDRs whose X-Forwarded-For is trusted (PORTAL_TRUSTED_PROXIES)")
 	fs.StringVar(&c.LogLevel, "log-level", def("LOG_LEVEL", "info"), "debug, info, warn or error (PORTAL_LOG_LEVEL)")
+	fs.StringVar(&c.MobbscanURL, "mobbscan-url", def("MOBBSCAN_URL", ""), "Mobbscan API Gateway URL; empty runs the embedded sandbox (PORTAL_MOBBSCAN_URL)")
+	fs.StringVar(&c.MobbscanKey, "mobbscan-api-key", def("MOBBSCAN_API_KEY", ""), "gateway API key (PORTAL_MOBBSCAN_API_KEY)")
+	c.MobbscanSecret = def("MOBBSCAN_API_SECRET", "")
+	fs.StringVar(&c.DecisionType, "mobbscan-decision-type", def("MOBBSCAN_DECISION_TYPE", "MANUAL"), "\"type\" sent with decisions (PORTAL_MOBBSCAN_DECISION_TYPE)")
+	timeout := fs.String("mobbscan-timeout", def("MOBBSCAN_TIMEOUT", "30s"), "whole-call timeout of gateway JSON calls (PORTAL_MOBBSCAN_TIMEOUT)")
+	c.WebhookToken = def("WEBHOOK_TOKEN", "")
+	c.WebhookHMAC = def("WEBHOOK_HMAC_SECRET", "")
+	fs.StringVar(&c.SandboxAddr, "sandbox-addr", def("SANDBOX_ADDR", "127.0.0.1:0"), "listen address of the embedded sandbox (PORTAL_SANDBOX_ADDR)")
+	initial := fs.String("sandbox-initial", def("SANDBOX_INITIAL", "12"), "processes the embedded sandbox puts in review on its first start (PORTAL_SANDBOX_INITIAL)")
+	trickle := fs.String("sandbox-trickle", def("SANDBOX_TRICKLE", "3m"), "interval of new processes from the embedded sandbox; 0 is off (PORTAL_SANDBOX_TRICKLE)")
+	claimTTL := fs.String("claim-ttl", def("CLAIM_TTL", "5m"), "how long a claim lasts without a heartbeat (PORTAL_CLAIM_TTL)")
+	amber := fs.String("aging-amber", def("AGING_AMBER", "4h"), "waiting time marked amber (PORTAL_AGING_AMBER)")
+	red := fs.String("aging-red", def("AGING_RED", "24h"), "waiting time marked red (PORTAL_AGING_RED)")
+	reconcile := fs.String("reconcile-every", def("RECONCILE_EVERY", "15s"), "how often due status checks run (PORTAL_RECONCILE_EVERY)")
 	if err := fs.Parse(args); err != nil {
 		return c, fs, err
 	}
 	var err error
+	for _, d := range []struct {
+		name string
+		raw  string
+		dst  *time.Duration
+		zero bool
+	}{
+		{"mobbscan timeout", *timeout, &c.MobbscanTimeout, false}, {"sandbox trickle", *trickle, &c.SandboxTrickle, true},
+		{"claim ttl", *claimTTL, &c.ClaimTTL, false}, {"aging amber", *amber, &c.AgingAmber, false},
+		{"aging red", *red, &c.AgingRed, false}, {"reconcile interval", *reconcile, &c.ReconcileEvery, false},
+	} {
+		v, err := time.ParseDuration(d.raw)
+		if err != nil || v < 0 || (v == 0 && !d.zero) {
+			return c, fs, fmt.Errorf("%s %q: want a positive duration like 5m", d.name, d.raw)
+		}
+		*d.dst = v
+	}
+	if c.SandboxInitial, err = strconv.Atoi(*initial); err != nil || c.SandboxInitial < 0 || c.SandboxInitial > 10000 {
+		return c, fs, fmt.Errorf("sandbox initial %q: want a number from 0 to 10000", *initial)
+	}
 	if c.SessionIdle, err = time.ParseDuration(*idle); err != nil || c.SessionIdle <= 0 {
 		return c, fs, fmt.Errorf("session idle timeout %q: want a duration like 15m", *idle)
 	}
@@ -94,6 +146,18 @@ func (c config) checkProduction() error {
 	var problems []string
 	if !strings.HasPrefix(c.BaseURL, "https://") {
 		problems = append(problems, "PORTAL_BASE_URL must be the portal's https:// address (cookies are Secure)")
+	}
+	if c.MobbscanURL == "" {
+		problems = append(problems, "PORTAL_MOBBSCAN_URL must name the real gateway (the sandbox is for development)")
+	}
+	if c.MobbscanKey == "" || len(c.MobbscanSecret) < 16 {
+		problems = append(problems, "PORTAL_MOBBSCAN_API_KEY and PORTAL_MOBBSCAN_API_SECRET (or _FILE) must be set")
+	}
+	if len(c.WebhookToken) < 32 {
+		problems = append(problems, "PORTAL_WEBHOOK_TOKEN must be a random string of at least 32 characters")
+	}
+	if c.WebhookHMAC != "" && len(c.WebhookHMAC) < 32 {
+		problems = append(problems, "PORTAL_WEBHOOK_HMAC_SECRET, when set, must have at least 32 characters")
 	}
 	if len(problems) > 0 {
 		return errors.New("production start refused: " + strings.Join(problems, "; "))

@@ -5,6 +5,7 @@
 //	portal user add --email E --role admin|agent [--name N] [--password-stdin]
 //	portal user reset --email E     issue a new one-time set-password link
 //	portal audit verify             check the audit trail's hash chain
+//	portal sandbox --addr A --webhook URL   run the Mobbscan gateway simulator alone
 package main
 
 import (
@@ -21,11 +22,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/mobbscan-review/portal/auth"
 	"github.com/mobbscan-review/portal/handlers"
+	"github.com/mobbscan-review/portal/mobbscan"
+	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
 )
 
@@ -53,8 +57,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return userCommand(ctx, args, getenv, stdout)
 	case "audit":
 		return auditCommand(ctx, args, getenv, stdout)
+	case "sandbox":
+		return sandboxCommand(ctx, args, getenv, stdout)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: portal [serve|user add|user reset|audit verify] [flags]")
+		fmt.Fprintln(stdout, "usage: portal [serve|user add|user reset|audit verify|sandbox] [flags]")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (want serve, user or audit)", cmd)
@@ -82,10 +88,12 @@ type app struct {
 	handler  http.Handler
 	sessions *auth.SessionStore
 	hasher   *auth.Hasher
+	review   *review.Service
+	inbox    *review.Inbox
 	log      *slog.Logger
 }
 
-func newApp(ctx context.Context, cfg config, stdout io.Writer, hasherParams auth.Params) (*app, error) {
+func newApp(ctx context.Context, cfg config, stdout io.Writer, hasherParams auth.Params, client *mobbscan.Client, webhookToken string) (*app, error) {
 	log := newLogger(stdout, cfg.LogLevel)
 	db, err := openStore(ctx, cfg.DataDir)
 	if err != nil {
@@ -93,13 +101,18 @@ func newApp(ctx context.Context, cfg config, stdout io.Writer, hasherParams auth
 	}
 	hasher := auth.NewHasher(hasherParams)
 	sessions := auth.NewSessionStore(db, auth.SessionConfig{Secure: cfg.production(), Idle: cfg.SessionIdle, Max: cfg.SessionMax})
+	rv := review.New(db, client, log, review.Config{
+		ClaimTTL: cfg.ClaimTTL, AgingAmber: cfg.AgingAmber, AgingRed: cfg.AgingRed,
+		WebhookToken: webhookToken, WebhookHMAC: cfg.WebhookHMAC,
+	})
+	inbox := review.NewInbox(db)
 	e := handlers.New(handlers.Config{
 		Production: cfg.production(), BaseURL: cfg.BaseURL, TrustedProxies: cfg.TrustedProxies, Logger: log,
 	}, handlers.Deps{
-		DB: db, Sessions: sessions, Hasher: hasher,
+		DB: db, Sessions: sessions, Hasher: hasher, Review: rv, Inbox: inbox,
 		Authenticator: &auth.Authenticator{DB: db, Hasher: hasher, Throttle: auth.NewThrottle(auth.DefaultThrottleConfig)},
 	})
-	return &app{cfg: cfg, db: db, handler: e, sessions: sessions, hasher: hasher, log: log}, nil
+	return &app{cfg: cfg, db: db, handler: e, sessions: sessions, hasher: hasher, review: rv, inbox: inbox, log: log}, nil
 }
 
 // serve runs the portal until ctx ends. ready, when set, receives the listening address.
@@ -112,7 +125,35 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if getenv("PORTAL_TEST_CHEAP_HASH") == "1" && !cfg.production() {
 		params = auth.TestParams // tests only: argon2id at full cost makes suites slow
 	}
-	a, err := newApp(ctx, cfg, stdout, params)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	token, err := webhookToken(cfg, stdout)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	portalURL := "http://" + ln.Addr().String()
+	log := newLogger(stdout, cfg.LogLevel)
+
+	// The gateway: the configured one, or the embedded sandbox notifying our webhook.
+	var sb *embeddedSandbox
+	gatewayURL := cfg.MobbscanURL
+	if gatewayURL == "" {
+		if sb, err = startSandbox(cfg, portalURL+"/webhooks/mobbscan/"+token, log); err != nil {
+			return err
+		}
+		gatewayURL = sb.URL
+	}
+	client, err := newClient(cfg, gatewayURL)
+	if err != nil {
+		return fmt.Errorf("mobbscan client: %w", err)
+	}
+	a, err := newApp(ctx, cfg, stdout, params, client, token)
 	if err != nil {
 		return err
 	}
@@ -121,10 +162,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	srv := &http.Server{
 		Handler:           a.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -133,12 +170,32 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
-	url := "http://" + ln.Addr().String()
-	a.log.Info("portal listening", "addr", ln.Addr().String(), "url", url, "env", cfg.Env, "data_dir", cfg.DataDir)
+	a.log.Info("portal listening", "url", portalURL, "env", cfg.Env, "data_dir", cfg.DataDir)
+	if sb != nil {
+		a.log.Info("using the EMBEDDED Mobbscan SANDBOX (simulated gateway, synthetic people); set PORTAL_MOBBSCAN_URL, PORTAL_MOBBSCAN_API_KEY and PORTAL_MOBBSCAN_API_SECRET to use a real gateway",
+			"sandbox_url", sb.URL)
+	} else {
+		a.log.Info("using the Mobbscan gateway", "url", gatewayURL, "webhook_path", "/webhooks/mobbscan/<PORTAL_WEBHOOK_TOKEN>")
+	}
 
+	// Background work: webhook intake, ingestion and reconciliation, session sweeping,
+	// and the embedded sandbox. It stops after the HTTP server has drained.
 	bg, stopBG := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); a.sweepSessions(bg) }()
+	var wg sync.WaitGroup
+	spawn := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(bg) }()
+	}
+	spawn(a.sweepSessions)
+	spawn(a.inbox.Run)
+	spawn(func(ctx context.Context) { a.review.RunWorkers(ctx, a.inbox, cfg.ReconcileEvery) })
+	if sb != nil {
+		spawn(sb.run)
+	}
+	stop := func() {
+		stopBG()
+		wg.Wait()
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -147,8 +204,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	select {
 	case err := <-errc:
-		stopBG()
-		<-done
+		stop()
 		return err
 	case <-ctx.Done():
 	}
@@ -156,8 +212,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutCtx)
-	stopBG()
-	<-done
+	stop()
 	return err
 }
 

@@ -19,7 +19,7 @@ func (h *Handler) showAccount(c echo.Context) error {
 		return err
 	}
 	a := views.AccountPage{Name: u.DisplayName, Email: u.Email, Role: u.Role, Since: u.CreatedAt, Sessions: rows}
-	return render(c, http.StatusOK, views.AccountScreen(page(c, "My account", "account"), a))
+	return render(c, http.StatusOK, views.AccountScreen(h.page(c, "My account", "account"), a))
 }
 
 // sessionRows lists a user's sessions with end URLs under base ("…/sessions/").

@@ -18,10 +18,11 @@ const (
 	passwordMax = 256
 )
 
-// safeNext keeps only same-site relative paths for the post-login redirect.
+// safeNext keeps only same-site relative paths for the post-login redirect. Control
+// characters are refused: browsers drop tabs and newlines, so "/\t/evil" means "//evil".
 func safeNext(next string) string {
 	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") || len(next) > 512 || strings.HasPrefix(next, "/login") {
+		strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f }) || len(next) > 512 || strings.HasPrefix(next, "/login") {
 		return "/"
 	}
 	return next
@@ -110,7 +111,7 @@ func (h *Handler) passwordForm(c echo.Context) views.PasswordForm {
 }
 
 func (h *Handler) showChangePassword(c echo.Context) error {
-	return render(c, http.StatusOK, views.PasswordScreen(page(c, "Change password", "account"), h.passwordForm(c)))
+	return render(c, http.StatusOK, views.PasswordScreen(h.page(c, "Change password", "account"), h.passwordForm(c)))
 }
 
 // changePassword needs the current password (A2); it ends every session of the user and
@@ -133,7 +134,7 @@ func (h *Handler) changePassword(c echo.Context) error {
 		f.Errors["new"] = "Choose a password different from the current one."
 	}
 	if f.Errors.Has() {
-		return render(c, http.StatusUnprocessableEntity, views.PasswordScreen(page(c, "Change password", "account"), f))
+		return render(c, http.StatusUnprocessableEntity, views.PasswordScreen(h.page(c, "Change password", "account"), f))
 	}
 	hash, err := h.Hasher.Hash(next)
 	if err != nil {

@@ -78,7 +78,7 @@ func (h *Handler) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		level := slog.LevelInfo
 		if status >= 500 {
 			level = slog.LevelError
-		} else if strings.HasPrefix(c.Path(), "/static/") || c.Path() == "/healthz" || c.Request().Header.Get(auth.PollHeader) != "" {
+		} else if strings.HasPrefix(c.Path(), "/static/") || c.Path() == "/healthz" || strings.HasPrefix(c.Path(), "/webhooks/") || c.Request().Header.Get(auth.PollHeader) != "" {
 			level = slog.LevelDebug
 		}
 		attrs := []any{"method", c.Request().Method, "route", c.Path(), "status", status,

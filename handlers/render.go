@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"net/http"
 
 	"github.com/a-h/templ"
@@ -72,4 +74,29 @@ var flashMessages = map[string]string{
 
 func navUser(u *store.User) *views.NavUser {
 	return &views.NavUser{ID: u.ID, Name: u.DisplayName, Email: u.Email, Role: u.Role, IsAdmin: u.IsAdmin()}
+}
+
+// fragments renders several components one after the other (a swap target plus
+// out-of-band swaps).
+func fragments(cs ...templ.Component) templ.Component {
+	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		for _, c := range cs {
+			if err := c.Render(ctx, w); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// page builds the common page model with the queue counters for the navigation.
+func (h *Handler) page(c echo.Context, title, section string) views.Page {
+	p := page(c, title, section)
+	if p.User != nil && h.Review != nil {
+		if counts, err := h.Review.Counts(c.Request().Context(), p.User.ID); err == nil {
+			vc := viewCounts(counts)
+			p.Counts = &vc
+		}
+	}
+	return p
 }

@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/static"
 	"github.com/mobbscan-review/portal/store"
 )
@@ -32,6 +34,8 @@ type Deps struct {
 	Sessions      *auth.SessionStore
 	Authenticator *auth.Authenticator
 	Hasher        *auth.Hasher
+	Review        *review.Service
+	Inbox         *review.Inbox
 }
 
 // Handler holds the dependencies of every route.
@@ -80,10 +84,22 @@ func New(cfg Config, deps Deps) *echo.Echo {
 	e.POST("/password/:token", h.setPasswordFromLink)
 	e.GET("/healthz", h.health)
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", static.Handler())))
+	e.POST("/webhooks/mobbscan/:token", h.receiveWebhook)
 
 	// Signed in.
 	u := e.Group("", auth.RequireUser)
 	u.GET("/", h.showHome)
+	u.GET("/queue", h.showQueue)
+	u.GET("/queue/next", h.nextCase)
+	u.POST("/processes/track", h.trackProcess)
+	u.GET("/processes/:id", h.showProcess)
+	u.POST("/processes/:id/claim", h.claimProcess)
+	u.POST("/processes/:id/heartbeat", h.heartbeatProcess)
+	u.POST("/processes/:id/release", h.releaseProcess)
+	u.GET("/processes/:id/evidence/:kind", h.streamEvidence)
+	u.GET("/processes/:id/evidence.zip", h.streamZIP)
+	u.GET("/onboardings/new", h.showNewOnboarding)
+	u.POST("/onboardings", h.createOnboarding)
 	u.POST("/logout", h.logout)
 	u.GET("/account", h.showAccount)
 	u.GET("/account/password", h.showChangePassword)
@@ -102,24 +118,49 @@ func New(cfg Config, deps Deps) *echo.Echo {
 	a.POST("/users/:id/sessions/end", h.endUserSessions)
 	a.POST("/users/:id/sessions/:sid/end", h.endUserSession)
 
-	// Unknown paths get the same page whether signed in or not.
-	e.RouteNotFound("/*", func(c echo.Context) error { return echo.ErrNotFound })
+	// Unknown paths get the same page whether signed in or not; a known path asked with
+	// another method gets 405 (under /admin only after the admin check).
+	e.RouteNotFound("/*", notFound(e))
+	a.RouteNotFound("/*", notFound(e))
 	return e
+}
+
+// notFound answers 404, or 405 with Allow when the path has a route for another
+// method: Echo lets a catch-all not-found route win over its own 405.
+func notFound(e *echo.Echo) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			if m == r.Method {
+				continue
+			}
+			probe := e.NewContext(r, nil)
+			e.Router().Find(m, echo.GetPath(r), probe)
+			for _, rt := range e.Routes() {
+				if rt.Method == m && rt.Path == probe.Path() {
+					allow = append(allow, m)
+					break
+				}
+			}
+		}
+		if len(allow) == 0 {
+			return echo.ErrNotFound
+		}
+		c.Response().Header().Set(echo.HeaderAllow, strings.Join(allow, ", "))
+		return echo.ErrMethodNotAllowed
+	}
 }
 
 // PublicRoutes are the routes reachable without a session (Z1); a test proves every
 // other route refuses anonymous requests.
 var PublicRoutes = map[string]bool{
 	"GET /login": true, "POST /login": true, "GET /password/:token": true, "POST /password/:token": true,
-	"GET /healthz": true, "GET /static/*": true, "GET /*": true, "POST /*": true, "PUT /*": true,
+	"GET /healthz": true, "GET /static/*": true, "POST /webhooks/mobbscan/:token": true, "GET /*": true, "POST /*": true, "PUT /*": true,
 	"DELETE /*": true, "PATCH /*": true, "HEAD /*": true, "OPTIONS /*": true, "CONNECT /*": true,
 	"TRACE /*": true, "PROPFIND /*": true, "REPORT /*": true,
 }
 
 func (h *Handler) showHome(c echo.Context) error {
-	// The review queue becomes the home page when it exists; until then, the account.
-	if u := auth.UserFrom(c); u != nil && u.IsAdmin() {
-		return c.Redirect(http.StatusSeeOther, "/admin/users")
-	}
-	return c.Redirect(http.StatusSeeOther, "/account")
+	return c.Redirect(http.StatusSeeOther, "/queue")
 }

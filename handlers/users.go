@@ -47,7 +47,7 @@ func (h *Handler) showUsers(c echo.Context) error {
 }
 
 func (h *Handler) renderUsers(c echo.Context, status int, q string, rows []views.UserRow, f views.NewUserForm) error {
-	return render(c, status, views.UsersScreen(page(c, "Reviewers", "users"), views.UsersPage{Query: q, Users: rows, Form: f}))
+	return render(c, status, views.UsersScreen(h.page(c, "Reviewers", "users"), views.UsersPage{Query: q, Users: rows, Form: f}))
 }
 
 // validateNewUser checks the "add a reviewer" form.

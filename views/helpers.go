@@ -31,3 +31,5 @@ func FormatDuration(d time.Duration) string {
 		return fmt.Sprintf("%d days", int(d.Hours()/24))
 	}
 }
+
+func itoa(i int) string { return fmt.Sprint(i) }

@@ -29,6 +29,7 @@ type Page struct {
 	User    *NavUser // nil when signed out
 	Section string   // highlights the navigation entry: "queue", "account", "users"
 	Flash   string   // a one-line confirmation
+	Counts  *Counts  // queue counters for the navigation; nil hides them
 }
 
 // FormErrors maps a field name ("" for the whole form) to its message.

@@ -1,0 +1,65 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/review"
+	"github.com/mobbscan-review/portal/views"
+)
+
+func onboardingPage(country, doc, ref string) views.OnboardingPage {
+	o := views.OnboardingPage{CustomerRef: ref}
+	for _, c := range views.Countries {
+		o.Countries = append(o.Countries, views.Option{Value: c[0], Label: c[1], Selected: c[0] == country})
+	}
+	for _, d := range review.DocTypes {
+		o.DocTypes = append(o.DocTypes, views.Option{Value: d, Label: views.DocTypeLabel(d), Selected: d == doc})
+	}
+	return o
+}
+
+func (h *Handler) showNewOnboarding(c echo.Context) error {
+	return render(c, http.StatusOK, views.OnboardingScreen(h.page(c, "New onboarding", "onboarding"), onboardingPage("ESP", "IDCard", "")))
+}
+
+// createOnboarding creates a process at the gateway and shows the customer's link.
+func (h *Handler) createOnboarding(c echo.Context) error {
+	country, doc, ref := strings.ToUpper(strings.TrimSpace(c.FormValue("country"))), c.FormValue("doc"), strings.TrimSpace(c.FormValue("ref"))
+	o := onboardingPage(country, doc, ref)
+	o.Errors = views.FormErrors{}
+	if views.CountryName(country) == country {
+		o.Errors["country"] = "Choose the country that issued the document."
+	}
+	known := false
+	for _, d := range review.DocTypes {
+		known = known || d == doc
+	}
+	if !known {
+		o.Errors["doc"] = "Choose a document type."
+	}
+	if utf8.RuneCountInString(ref) > 100 || strings.ContainsAny(ref, "\r\n\t") {
+		o.Errors["ref"] = "Use at most 100 characters on one line."
+	}
+	p := h.page(c, "New onboarding", "onboarding")
+	if o.Errors.Has() {
+		return render(c, http.StatusUnprocessableEntity, views.OnboardingScreen(p, o))
+	}
+	proc, err := h.Review.CreateOnboarding(c.Request().Context(), auth.ActorFrom(c), review.NewOnboarding{Country: country, DocType: doc, CustomerRef: ref})
+	switch {
+	case errors.Is(err, review.ErrGatewayDown), errors.Is(err, review.ErrBadInput), errors.Is(err, review.ErrUnknownProcess):
+		h.log.Warn("create onboarding failed", "error", err)
+		o.Errors[""] = "Mobbscan did not create the process: it is not answering or refused the request. Nothing was created; try again in a moment."
+		return render(c, http.StatusServiceUnavailable, views.OnboardingScreen(p, o))
+	case err != nil:
+		return err
+	}
+	o = onboardingPage(country, doc, "")
+	o.Created = &views.CreatedOnboarding{ID: proc.ID, URL: processURL(proc.ID), Link: proc.OnboardingURL}
+	return render(c, http.StatusCreated, views.OnboardingScreen(p, o))
+}

@@ -1,0 +1,478 @@
+// Package review holds the workflow rules that are neither HTTP nor SQL: learning about
+// processes (webhook ingestion, tracking, creating, reconciliation), claiming, and the
+// gateway calls the process page needs. It speaks to the gateway through mobbscan and
+// keeps the local index in store.
+package review
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mobbscan-review/portal/mobbscan"
+	"github.com/mobbscan-review/portal/store"
+)
+
+// Errors the HTTP layer maps to answers.
+var (
+	// ErrUnknownProcess: the gateway does not know the id.
+	ErrUnknownProcess = errors.New("the gateway does not know this process")
+	// ErrGatewayDown: the gateway did not answer usefully; try again later.
+	ErrGatewayDown = errors.New("mobbscan is not answering")
+	// ErrBadInput: the request was refused as invalid.
+	ErrBadInput = errors.New("invalid input")
+)
+
+// Config holds the workflow's settings.
+type Config struct {
+	ClaimTTL       time.Duration // claim lifetime without a heartbeat (default 5 min)
+	AgingAmber     time.Duration // waiting longer than this is marked amber (default 4 h)
+	AgingRed       time.Duration // ... and red (default 24 h)
+	ReviewRecheck  time.Duration // status re-check of processes in review (default 10 min)
+	MaxRecheck     time.Duration // cap of the backoff of other non-final processes (default 1 h)
+	InfoCacheTTL   time.Duration // how long fetched process information is reused (default 30 s)
+	RedirectURL    string        // where the customer goes after the onboarding (optional)
+	WebhookToken   string        // secret path token of the webhook URL
+	WebhookHMAC    string        // optional HMAC secret of the X-Mobbscan-Signature header
+	WebhookMaxSkew time.Duration // HMAC timestamp tolerance (default 5 min)
+}
+
+func (c *Config) defaults() {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	set(&c.ClaimTTL, 5*time.Minute)
+	set(&c.AgingAmber, 4*time.Hour)
+	set(&c.AgingRed, 24*time.Hour)
+	set(&c.ReviewRecheck, 10*time.Minute)
+	set(&c.MaxRecheck, time.Hour)
+	set(&c.InfoCacheTTL, 30*time.Second)
+	set(&c.WebhookMaxSkew, 5*time.Minute)
+}
+
+// Service is the review workflow.
+type Service struct {
+	DB     *store.DB
+	Client *mobbscan.Client
+	Log    *slog.Logger
+	cfg    Config
+
+	cacheMu sync.Mutex
+	cache   map[string]cachedInfo
+
+	countsMu sync.Mutex
+	counts   cachedCounts
+}
+
+type cachedInfo struct {
+	p       *mobbscan.Process
+	fetched time.Time
+}
+
+type cachedCounts struct {
+	c  store.QueueCounts
+	at time.Time
+}
+
+// New returns the workflow service.
+func New(db *store.DB, client *mobbscan.Client, log *slog.Logger, cfg Config) *Service {
+	cfg.defaults()
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{DB: db, Client: client, Log: log, cfg: cfg, cache: map[string]cachedInfo{}}
+}
+
+// Config returns the service's settings.
+func (s *Service) Config() Config { return s.cfg }
+
+// ValidID reports whether id looks like a verification id: 1–128 characters of
+// letters, digits, '-', '_' and '.'. Anything else is never sent to the gateway.
+func ValidID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// SnapshotOf reduces the gateway's process information to what the index keeps (P2).
+func SnapshotOf(p *mobbscan.Process) store.Snapshot {
+	s := stateSnapshot(p.VerificationID, p.State)
+	s.Partial = false
+	s.CreatedAt, s.UpdatedAt = p.CreationDate, p.LastUpdateDate
+	s.Country = clip(strings.ToUpper(p.CountryID), 8)
+	s.DocType = clip(p.DocType, 64)
+	s.HolderName = clip(strings.TrimSpace(strings.Join(nonEmpty(p.PersonalData.Name, p.PersonalData.Surname), " ")), 300)
+	s.CustomerRef = clip(customerRef(p.ExtraData), 200)
+	failed := p.ValidationResult.Failed
+	if len(failed) == 0 {
+		for _, f := range p.OrderedValidations() {
+			if f.Value == mobbscan.ValidationNotValid {
+				failed = append(failed, f.Key)
+			}
+		}
+	}
+	for _, f := range failed {
+		if validName(f) && len(s.Failed) < 40 {
+			s.Failed = append(s.Failed, f)
+		}
+	}
+	for i, k := range ScoreNames {
+		if v, ok := p.Scores[k]; ok {
+			s.Scores[i] = &v
+		}
+	}
+	return s
+}
+
+// ScoreNames are the scores the index keeps, in store.Snapshot.Scores order.
+var ScoreNames = [3]string{"facialMatching", "liveness", "documentAuthenticity"}
+
+func stateSnapshot(id string, st mobbscan.State) store.Snapshot {
+	status := string(st.Status)
+	switch st.Status {
+	case mobbscan.StatusPending, mobbscan.StatusVerified, mobbscan.StatusNotVerified:
+	default:
+		status = "UNKNOWN"
+	}
+	return store.Snapshot{
+		ID: id, Status: status, RawStatus: clip(st.RawStatus, 64), Stage: clip(st.Stage, 64),
+		Reviewable: st.Reviewable(), Final: st.Status.Final(), Partial: true,
+	}
+}
+
+// customerRef picks the integrator's customer reference from the extra data.
+func customerRef(extra map[string]string) string {
+	for _, k := range []string{"customerRef", "customerId", "customerReference", "reference", "ref"} {
+		if v := strings.TrimSpace(extra[k]); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// clip cuts s to at most n bytes on a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// nextCheck is when a process in this state is next re-read: soon while in review,
+// with a growing interval otherwise.
+func (s *Service) nextCheck(snap store.Snapshot, failures int) time.Time {
+	now := s.DB.Now()
+	if snap.Final {
+		return now.Add(365 * 24 * time.Hour)
+	}
+	if snap.Reviewable {
+		return now.Add(jitter(s.cfg.ReviewRecheck))
+	}
+	return now.Add(jitter(backoff(time.Minute, s.cfg.MaxRecheck, failures)))
+}
+
+// backoff is base·2^n capped at max.
+func backoff(base, max time.Duration, n int) time.Duration {
+	d := base
+	for i := 0; i < n && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d
+}
+
+// jitter spreads d by ±20 % so that retries do not march in step.
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return d
+	}
+	return d - d/5 + rand.N(2*d/5+1)
+}
+
+// gatewayError maps a client error to the service's errors.
+func gatewayError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, mobbscan.ErrNotFound):
+		return fmt.Errorf("%w: %w", ErrUnknownProcess, err)
+	case errors.Is(err, mobbscan.ErrBadRequest):
+		return fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	return fmt.Errorf("%w: %w", ErrGatewayDown, err)
+}
+
+// Track adds a process to the index by id, after the gateway confirmed it exists.
+func (s *Service) Track(ctx context.Context, a store.Actor, id string) (*store.Process, error) {
+	id = strings.TrimSpace(id)
+	if !ValidID(id) {
+		return nil, fmt.Errorf("%w: a verification id has 1 to 128 letters, digits, '-', '_' or '.'", ErrBadInput)
+	}
+	if p, err := s.DB.GetProcess(ctx, id); err == nil && !p.Gone {
+		return p, nil
+	}
+	info, err := s.Client.Process(ctx, id)
+	if err != nil {
+		return nil, gatewayError(err)
+	}
+	s.remember(info)
+	snap := SnapshotOf(info)
+	if _, err := s.DB.UpsertProcess(ctx, store.SourceTracked, snap, s.nextCheck(snap, 0)); err != nil {
+		return nil, err
+	}
+	if err := s.DB.Audit(ctx, a, "process.track", "process", id, store.OutcomeSuccess, ""); err != nil {
+		return nil, err
+	}
+	return s.DB.GetProcess(ctx, id)
+}
+
+// NewOnboarding is what an agent enters to create a process.
+type NewOnboarding struct {
+	Country     string
+	DocType     string
+	CustomerRef string
+}
+
+// DocTypes are the document types the portal offers when creating a process.
+var DocTypes = []string{"IDCard", "Passport", "DriverLicense"}
+
+// CreateOnboarding creates a process at the gateway and indexes it; the onboarding URL
+// is what the customer needs.
+func (s *Service) CreateOnboarding(ctx context.Context, a store.Actor, in NewOnboarding) (*store.Process, error) {
+	req := mobbscan.CreateRequest{CountryID: strings.ToUpper(strings.TrimSpace(in.Country)), DocType: in.DocType, RedirectURL: s.cfg.RedirectURL}
+	if ref := strings.TrimSpace(in.CustomerRef); ref != "" {
+		req.ExtraData = map[string]string{"customerRef": ref}
+	}
+	ob, err := s.Client.CreateOnboarding(ctx, req)
+	if err != nil {
+		return nil, gatewayError(err)
+	}
+	if !ValidID(ob.VerificationID) {
+		return nil, fmt.Errorf("%w: the gateway returned an unusable id", ErrGatewayDown)
+	}
+	now := s.DB.Now()
+	snap := store.Snapshot{
+		ID: ob.VerificationID, Status: string(mobbscan.StatusPending), RawStatus: "PENDING", Stage: "CREATED",
+		CreatedAt: now, Country: req.CountryID, DocType: req.DocType, CustomerRef: clip(strings.TrimSpace(in.CustomerRef), 200),
+		OnboardingURL: ob.OnboardingURL,
+	}
+	if _, err := s.DB.UpsertProcess(ctx, store.SourceCreated, snap, now.Add(time.Minute)); err != nil {
+		return nil, err
+	}
+	if err := s.DB.Audit(ctx, a, "process.create", "process", ob.VerificationID, store.OutcomeSuccess, req.CountryID+" "+req.DocType); err != nil {
+		return nil, err
+	}
+	return s.DB.GetProcess(ctx, ob.VerificationID)
+}
+
+// Details is the gateway's information of a process, flattened for display. Identity
+// data lives only in memory.
+type Details struct {
+	Personal    [][2]string // field key and value, known fields first
+	Validations [][2]string // check name and VALID, NOT_VALID or NOT_CHECKED
+	Scores      map[string]float64
+	Evidence    []string    // evidence kinds the process has
+	Decision    [][2]string // label and value of a recorded decision
+}
+
+// DetailsOf flattens process information.
+func DetailsOf(p *mobbscan.Process) *Details {
+	d := &Details{Scores: p.Scores, Evidence: p.Evidences}
+	for _, f := range p.PersonalData.Fields() {
+		d.Personal = append(d.Personal, [2]string{f.Key, f.Value})
+	}
+	for _, f := range p.OrderedValidations() {
+		d.Validations = append(d.Validations, [2]string{f.Key, f.Value})
+	}
+	if dec := p.Decision; dec != nil {
+		verdict := map[string]string{mobbscan.VerdictAccepted: "Accepted", mobbscan.VerdictRejected: "Rejected"}[dec.Verdict]
+		if verdict == "" {
+			verdict = dec.Verdict
+		}
+		d.Decision = append(d.Decision, [2]string{"Verdict", verdict})
+		if dec.RejectionComment != "" {
+			d.Decision = append(d.Decision, [2]string{"Reason sent to the customer", dec.RejectionComment})
+		}
+		if !dec.DecidedAt.IsZero() {
+			d.Decision = append(d.Decision, [2]string{"Decided at", dec.DecidedAt.UTC().Format("2006-01-02 15:04 UTC")})
+		}
+	}
+	return d
+}
+
+// Info returns the gateway's full information of an indexed process, reusing a copy
+// fetched in the last InfoCacheTTL unless fresh is set.
+func (s *Service) Info(ctx context.Context, id string, fresh bool) (*Details, error) {
+	p, err := s.info(ctx, id, fresh)
+	if err != nil {
+		return nil, err
+	}
+	return DetailsOf(p), nil
+}
+
+func (s *Service) info(ctx context.Context, id string, fresh bool) (*mobbscan.Process, error) {
+	now := s.DB.Now()
+	s.cacheMu.Lock()
+	c, ok := s.cache[id]
+	s.cacheMu.Unlock()
+	if ok && !fresh && now.Sub(c.fetched) < s.cfg.InfoCacheTTL {
+		return c.p, nil
+	}
+	p, err := s.Client.Process(ctx, id)
+	if err != nil {
+		if errors.Is(err, mobbscan.ErrNotFound) {
+			_ = s.DB.MarkGone(ctx, id)
+		}
+		return nil, gatewayError(err)
+	}
+	s.remember(p)
+	snap := SnapshotOf(p)
+	if _, err := s.DB.UpsertProcess(ctx, store.SourceTracked, snap, s.nextCheck(snap, 0)); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// remember caches process information briefly; the cache is bounded.
+func (s *Service) remember(p *mobbscan.Process) {
+	now := s.DB.Now()
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	if len(s.cache) >= 500 {
+		for k, v := range s.cache {
+			if now.Sub(v.fetched) >= s.cfg.InfoCacheTTL {
+				delete(s.cache, k)
+			}
+		}
+		if len(s.cache) >= 500 {
+			clear(s.cache)
+		}
+	}
+	s.cache[p.VerificationID] = cachedInfo{p: p, fetched: now}
+}
+
+// Forget drops the cached information of a process (after a decision).
+func (s *Service) Forget(id string) {
+	s.cacheMu.Lock()
+	delete(s.cache, id)
+	s.cacheMu.Unlock()
+}
+
+// Evidence streams one evidence item of an indexed process. The caller closes Body.
+func (s *Service) Evidence(ctx context.Context, id, kind, rangeHeader string) (*mobbscan.Evidence, error) {
+	if !mobbscan.IsEvidenceKind(kind) {
+		return nil, fmt.Errorf("%w: unknown evidence kind", ErrBadInput)
+	}
+	ev, err := s.Client.Evidence(ctx, id, kind, rangeHeader)
+	return ev, gatewayError(err)
+}
+
+// ZIP streams all the evidence of a process as one archive.
+func (s *Service) ZIP(ctx context.Context, id string) (*mobbscan.Evidence, error) {
+	ev, err := s.Client.ZIP(ctx, id)
+	return ev, gatewayError(err)
+}
+
+// Counts returns the queue counters; the global ones are shared for a second or two
+// so that many agents polling do not each count the whole index.
+func (s *Service) Counts(ctx context.Context, userID int64) (store.QueueCounts, error) {
+	now := s.DB.Now()
+	s.countsMu.Lock()
+	c := s.counts
+	s.countsMu.Unlock()
+	if now.Sub(c.at) > 2*time.Second || now.Before(c.at) {
+		fresh, err := s.DB.CountQueue(ctx, 0, s.cfg.AgingAmber)
+		if err != nil {
+			return fresh, err
+		}
+		c = cachedCounts{c: fresh, at: now}
+		s.countsMu.Lock()
+		s.counts = c
+		s.countsMu.Unlock()
+	}
+	out := c.c
+	mine, err := s.DB.CountClaimedBy(ctx, userID)
+	out.Mine = mine
+	return out, err
+}
+
+// InvalidateCounts makes the next Counts recount (after a claim or a new process).
+func (s *Service) InvalidateCounts() {
+	s.countsMu.Lock()
+	s.counts = cachedCounts{}
+	s.countsMu.Unlock()
+}
+
+// Claim claims a process for the actor (renewing their own claim); takeover takes it
+// from another agent, which is audited.
+func (s *Service) Claim(ctx context.Context, a store.Actor, id string, takeover bool) (*store.Process, error) {
+	p, err := s.DB.Claim(ctx, a, id, a.UserID, s.cfg.ClaimTTL, takeover)
+	if err == nil {
+		s.InvalidateCounts()
+	}
+	return p, err
+}
+
+// Heartbeat renews the actor's claim while their page is open.
+func (s *Service) Heartbeat(ctx context.Context, id string, userID int64) (*store.Process, error) {
+	return s.DB.Heartbeat(ctx, id, userID, s.cfg.ClaimTTL)
+}
+
+// Release gives up the actor's claim.
+func (s *Service) Release(ctx context.Context, a store.Actor, id string) error {
+	err := s.DB.Release(ctx, a, id, a.UserID)
+	if err == nil {
+		s.InvalidateCounts()
+	}
+	return err
+}
+
+// NextCase claims the oldest unclaimed process matching q for the actor.
+func (s *Service) NextCase(ctx context.Context, a store.Actor, q store.QueueQuery) (*store.Process, error) {
+	p, err := s.DB.ClaimNext(ctx, a, a.UserID, s.cfg.ClaimTTL, q)
+	if err == nil {
+		s.InvalidateCounts()
+	}
+	return p, err
+}

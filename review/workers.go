@@ -1,0 +1,161 @@
+package review
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/mobbscan-review/portal/mobbscan"
+	"github.com/mobbscan-review/portal/store"
+)
+
+// IngestOnce acts on due webhook notifications: it re-reads each process from the
+// gateway (the notification is only a hint, W3) and indexes it. It returns how many it
+// handled.
+func (s *Service) IngestOnce(ctx context.Context) (int, error) {
+	due, err := s.DB.DueNotifications(ctx, 50)
+	if err != nil {
+		return 0, err
+	}
+	for _, n := range due {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		p, err := s.Client.Process(ctx, n.ProcessID)
+		switch {
+		case errors.Is(err, mobbscan.ErrNotFound):
+			// A forged or stale notification for a process the gateway does not know.
+			if _, gerr := s.DB.GetProcess(ctx, n.ProcessID); gerr == nil {
+				_ = s.DB.MarkGone(ctx, n.ProcessID)
+			}
+			if err := s.DB.DropNotification(ctx, n); err != nil {
+				return 0, err
+			}
+			s.Log.Info("webhook for unknown process dropped", "process_id", n.ProcessID)
+		case err != nil:
+			wait := jitter(backoff(2*time.Second, 5*time.Minute, n.Attempts))
+			var ge *mobbscan.Error
+			if errors.As(err, &ge) && ge.RetryAfter > wait {
+				wait = ge.RetryAfter
+			}
+			if err := s.DB.RetryNotification(ctx, n, err.Error(), s.DB.Now().Add(wait)); err != nil {
+				return 0, err
+			}
+			s.Log.Warn("webhook ingestion failed; will retry", "process_id", n.ProcessID, "attempts", n.Attempts+1, "error", err)
+		default:
+			s.remember(p)
+			snap := SnapshotOf(p)
+			if err := s.DB.IngestNotification(ctx, n, snap, s.nextCheck(snap, 0)); err != nil {
+				return 0, err
+			}
+			s.InvalidateCounts()
+		}
+	}
+	return len(due), nil
+}
+
+// ReconcileOnce re-reads the status of non-final processes whose check is due, and the
+// full information of those whose status changed, so a missed webhook never leaves a
+// process stuck. It returns how many it checked.
+func (s *Service) ReconcileOnce(ctx context.Context) (int, error) {
+	ids, err := s.DB.DueForSync(ctx, 50)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		cur, err := s.DB.GetProcess(ctx, id)
+		if err != nil {
+			continue
+		}
+		if err := s.reconcile(ctx, cur); err != nil {
+			wait := jitter(backoff(30*time.Second, s.cfg.MaxRecheck, cur.SyncFailures))
+			var ge *mobbscan.Error
+			if errors.As(err, &ge) && ge.RetryAfter > wait {
+				wait = ge.RetryAfter
+			}
+			if merr := s.DB.MarkSyncFailed(ctx, id, err.Error(), s.DB.Now().Add(wait)); merr != nil {
+				return 0, merr
+			}
+			s.Log.Warn("reconcile failed; will retry", "process_id", id, "failures", cur.SyncFailures+1, "error", err)
+		}
+	}
+	return len(ids), nil
+}
+
+func (s *Service) reconcile(ctx context.Context, cur *store.Process) error {
+	st, err := s.Client.Status(ctx, cur.ID)
+	if errors.Is(err, mobbscan.ErrNotFound) {
+		s.InvalidateCounts()
+		return s.DB.MarkGone(ctx, cur.ID)
+	}
+	if err != nil {
+		return err
+	}
+	snap := stateSnapshot(cur.ID, st.State)
+	if snap.Status == cur.Status && snap.Stage == cur.Stage && snap.Reviewable == cur.Reviewable {
+		// Unchanged, but a process still waiting for its customer is checked less often.
+		failures := 0
+		if !snap.Reviewable {
+			failures = int(s.DB.Now().Sub(cur.FirstSeenAt) / (10 * time.Minute))
+		}
+		return s.DB.MarkSynced(ctx, cur.ID, s.nextCheck(snap, failures))
+	}
+	p, err := s.Client.Process(ctx, cur.ID)
+	if err != nil {
+		return err
+	}
+	s.remember(p)
+	full := SnapshotOf(p)
+	if _, err := s.DB.UpsertProcess(ctx, cur.Source, full, s.nextCheck(full, 0)); err != nil {
+		return err
+	}
+	s.InvalidateCounts()
+	return nil
+}
+
+// RunWorkers runs webhook ingestion and reconciliation until ctx ends.
+func (s *Service) RunWorkers(ctx context.Context, inbox *Inbox, reconcileEvery time.Duration) {
+	if reconcileEvery <= 0 {
+		reconcileEvery = 15 * time.Second
+	}
+	ingestTick := time.NewTicker(2 * time.Second)
+	defer ingestTick.Stop()
+	recTick := time.NewTicker(reconcileEvery)
+	defer recTick.Stop()
+	var wake <-chan struct{}
+	if inbox != nil {
+		wake = inbox.Wake()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+			s.drainInbox(ctx)
+		case <-ingestTick.C:
+			s.drainInbox(ctx)
+		case <-recTick.C:
+			if _, err := s.ReconcileOnce(ctx); err != nil && ctx.Err() == nil {
+				s.Log.Error("reconcile", "error", err)
+			}
+		}
+	}
+}
+
+func (s *Service) drainInbox(ctx context.Context) {
+	for ctx.Err() == nil {
+		n, err := s.IngestOnce(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.Log.Error("ingest", "error", err)
+			}
+			return
+		}
+		if n < 50 {
+			return
+		}
+	}
+}

@@ -1,0 +1,307 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Process sources: how a process entered the index.
+const (
+	SourceWebhook = "webhook"
+	SourceCreated = "created"
+	SourceTracked = "tracked"
+)
+
+// Errors of claiming and deciding, beside the common sentinels.
+var (
+	// ErrNotReviewable: the process is not awaiting review (decided, not finished, gone).
+	ErrNotReviewable = fmt.Errorf("process is not awaiting review: %w", ErrConflict)
+	// ErrClaimedByOther: another agent holds the claim; see ClaimError for who.
+	ErrClaimedByOther = fmt.Errorf("process is being reviewed by someone else: %w", ErrConflict)
+)
+
+// ClaimError says who holds a claim.
+type ClaimError struct {
+	HolderID   int64
+	HolderName string
+	Since      time.Time
+}
+
+func (e *ClaimError) Error() string { return "claimed by " + e.HolderName }
+func (e *ClaimError) Unwrap() error { return ErrClaimedByOther }
+
+// Process is a process as the local index knows it.
+type Process struct {
+	ID             string
+	Source         string
+	Status         string // PENDING, VERIFIED, NOT_VERIFIED or UNKNOWN
+	RawStatus      string
+	Stage          string
+	Reviewable     bool
+	Final          bool
+	Gone           bool // the gateway no longer knows it
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	ReviewSince    time.Time // when it entered review; zero when not in review
+	Country        string
+	DocType        string
+	HolderName     string
+	CustomerRef    string
+	Failed         []string
+	ScoreFacial    *float64
+	ScoreLiveness  *float64
+	ScoreDocument  *float64
+	OnboardingURL  string
+	ClaimedBy      int64
+	ClaimedByName  string
+	ClaimedAt      time.Time
+	ClaimExpiresAt time.Time
+	FirstSeenAt    time.Time
+	SyncedAt       time.Time
+	SyncDueAt      time.Time
+	SyncFailures   int
+	SyncError      string
+}
+
+// ClaimActive reports whether someone holds an unexpired claim at now.
+func (p *Process) ClaimActive(now time.Time) bool {
+	return p.ClaimedBy != 0 && now.Before(p.ClaimExpiresAt)
+}
+
+// Snapshot is what the gateway said of a process, reduced to what the index keeps.
+type Snapshot struct {
+	ID          string
+	Status      string
+	RawStatus   string
+	Stage       string
+	Reviewable  bool
+	Final       bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	Country     string
+	DocType     string
+	HolderName  string
+	CustomerRef string
+	Failed      []string
+	Scores      [3]*float64 // facial matching, liveness, document authenticity
+	// Partial marks a status-only snapshot: descriptive fields are left as stored.
+	Partial       bool
+	OnboardingURL string
+}
+
+const processColumns = `p.id, p.source, p.status, p.raw_status, p.stage, p.reviewable, p.final, p.gone, p.created_at, p.updated_at,
+	p.review_since, p.country, p.doc_type, p.holder_name, p.customer_ref, p.failed, p.score_facial, p.score_liveness,
+	p.score_document, p.onboarding_url, coalesce(p.claimed_by, 0), coalesce(u.display_name, ''), p.claimed_at,
+	p.claim_expires_at, p.first_seen_at, p.synced_at, p.sync_due_at, p.sync_failures, p.sync_error`
+
+const processFrom = ` FROM processes p LEFT JOIN users u ON u.id = p.claimed_by`
+
+func scanProcess(s scanner) (*Process, error) {
+	var p Process
+	var created, updated, since, claimedAt, claimExp, synced sql.NullString
+	var firstSeen, due, failed string
+	var sf, sl, sd sql.NullFloat64
+	err := s.Scan(&p.ID, &p.Source, &p.Status, &p.RawStatus, &p.Stage, &p.Reviewable, &p.Final, &p.Gone, &created, &updated,
+		&since, &p.Country, &p.DocType, &p.HolderName, &p.CustomerRef, &failed, &sf, &sl, &sd, &p.OnboardingURL,
+		&p.ClaimedBy, &p.ClaimedByName, &claimedAt, &claimExp, &firstSeen, &synced, &due, &p.SyncFailures, &p.SyncError)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("scan process: %w", err)
+	}
+	p.CreatedAt, p.UpdatedAt, p.ReviewSince = nullTime(created), nullTime(updated), nullTime(since)
+	p.ClaimedAt, p.ClaimExpiresAt, p.SyncedAt = nullTime(claimedAt), nullTime(claimExp), nullTime(synced)
+	p.FirstSeenAt, p.SyncDueAt = parseTime(firstSeen), parseTime(due)
+	p.Failed = splitList(failed)
+	p.ScoreFacial, p.ScoreLiveness, p.ScoreDocument = nullFloat(sf), nullFloat(sl), nullFloat(sd)
+	return &p, nil
+}
+
+func nullFloat(f sql.NullFloat64) *float64 {
+	if !f.Valid {
+		return nil
+	}
+	v := f.Float64
+	return &v
+}
+
+// joinList stores names as ",a,b," so that a LIKE '%,a,%' filter matches whole names.
+func joinList(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return "," + strings.Join(names, ",") + ","
+}
+
+func splitList(s string) []string {
+	s = strings.Trim(s, ",")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+func optTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return formatTime(t)
+}
+
+func optFloat(f *float64) any {
+	if f == nil {
+		return nil
+	}
+	return *f
+}
+
+// GetProcess returns the indexed process with id, or ErrNotFound.
+func (db *DB) GetProcess(ctx context.Context, id string) (*Process, error) {
+	return scanProcess(db.db.QueryRowContext(ctx, "SELECT "+processColumns+processFrom+" WHERE p.id = ?", id))
+}
+
+// UpsertProcess records what the gateway said of a process and schedules its next
+// status check. A snapshot older than what is stored (by the gateway's last update
+// time) is ignored, so a stale read never moves a process backwards (W3). It reports
+// whether the stored process changed.
+func (db *DB) UpsertProcess(ctx context.Context, source string, s Snapshot, nextSync time.Time) (bool, error) {
+	changed := false
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		changed, err = db.upsertProcess(ctx, tx, source, s, nextSync)
+		return err
+	})
+	return changed, err
+}
+
+func (db *DB) upsertProcess(ctx context.Context, tx *sql.Tx, source string, s Snapshot, nextSync time.Time) (bool, error) {
+	now := db.now()
+	cur, err := scanProcess(tx.QueryRowContext(ctx, "SELECT "+processColumns+processFrom+" WHERE p.id = ?", s.ID))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	if cur == nil {
+		since := any(nil)
+		if s.Reviewable {
+			since = formatTime(firstNonZero(s.UpdatedAt, now))
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO processes (id, source, status, raw_status, stage, reviewable, final,
+			created_at, updated_at, review_since, country, doc_type, holder_name, customer_ref, failed, score_facial,
+			score_liveness, score_document, onboarding_url, first_seen_at, synced_at, sync_due_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.ID, source, s.Status, s.RawStatus, s.Stage, boolInt(s.Reviewable), boolInt(s.Final),
+			optTime(s.CreatedAt), optTime(s.UpdatedAt), since, s.Country, s.DocType, s.HolderName, s.CustomerRef,
+			joinList(s.Failed), optFloat(s.Scores[0]), optFloat(s.Scores[1]), optFloat(s.Scores[2]), s.OnboardingURL,
+			formatTime(now), formatTime(now), formatTime(nextSync))
+		if err != nil {
+			return false, fmt.Errorf("insert process: %w", err)
+		}
+		return true, nil
+	}
+	if !s.UpdatedAt.IsZero() && !cur.UpdatedAt.IsZero() && s.UpdatedAt.Before(cur.UpdatedAt) {
+		// Stale: keep what we have, but the process was reached, so reschedule.
+		_, err := tx.ExecContext(ctx, "UPDATE processes SET synced_at = ?, sync_due_at = ?, sync_failures = 0, sync_error = '' WHERE id = ?",
+			formatTime(now), formatTime(nextSync), s.ID)
+		return false, err
+	}
+	changed := cur.Status != s.Status || cur.Stage != s.Stage || cur.Reviewable != s.Reviewable || cur.Gone
+	since := optTime(cur.ReviewSince)
+	switch {
+	case s.Reviewable && !cur.Reviewable:
+		since = formatTime(firstNonZero(s.UpdatedAt, now))
+	case !s.Reviewable:
+		since = nil
+	}
+	// Descriptive fields: a partial snapshot keeps the stored ones.
+	if s.Partial {
+		s.CreatedAt, s.UpdatedAt = firstNonZero(s.CreatedAt, cur.CreatedAt), firstNonZero(s.UpdatedAt, cur.UpdatedAt)
+		s.Country, s.DocType, s.HolderName, s.CustomerRef = cur.Country, cur.DocType, cur.HolderName, cur.CustomerRef
+		s.Failed = cur.Failed
+		s.Scores = [3]*float64{cur.ScoreFacial, cur.ScoreLiveness, cur.ScoreDocument}
+	} else {
+		changed = changed || cur.HolderName != s.HolderName || joinList(cur.Failed) != joinList(s.Failed)
+	}
+	if s.OnboardingURL == "" {
+		s.OnboardingURL = cur.OnboardingURL
+	}
+	// A process that left review loses its claim.
+	claimSQL := ""
+	if !s.Reviewable {
+		claimSQL = ", claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL"
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE processes SET status = ?, raw_status = ?, stage = ?, reviewable = ?, final = ?, gone = 0,
+		created_at = ?, updated_at = ?, review_since = ?, country = ?, doc_type = ?, holder_name = ?, customer_ref = ?,
+		failed = ?, score_facial = ?, score_liveness = ?, score_document = ?, onboarding_url = ?, synced_at = ?,
+		sync_due_at = ?, sync_failures = 0, sync_error = ''`+claimSQL+` WHERE id = ?`,
+		s.Status, s.RawStatus, s.Stage, boolInt(s.Reviewable), boolInt(s.Final), optTime(s.CreatedAt), optTime(s.UpdatedAt),
+		since, s.Country, s.DocType, s.HolderName, s.CustomerRef, joinList(s.Failed), optFloat(s.Scores[0]),
+		optFloat(s.Scores[1]), optFloat(s.Scores[2]), s.OnboardingURL, formatTime(now), formatTime(nextSync), s.ID)
+	if err != nil {
+		return false, fmt.Errorf("update process: %w", err)
+	}
+	return changed, nil
+}
+
+func firstNonZero(ts ...time.Time) time.Time {
+	for _, t := range ts {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+// MarkSynced records a successful status check that changed nothing.
+func (db *DB) MarkSynced(ctx context.Context, id string, nextSync time.Time) error {
+	_, err := db.db.ExecContext(ctx, "UPDATE processes SET synced_at = ?, sync_due_at = ?, sync_failures = 0, sync_error = '' WHERE id = ?",
+		formatTime(db.now()), formatTime(nextSync), id)
+	return err
+}
+
+// MarkSyncFailed records a failed status check and when to try again.
+func (db *DB) MarkSyncFailed(ctx context.Context, id, errText string, nextSync time.Time) error {
+	if len(errText) > 500 {
+		errText = errText[:500]
+	}
+	_, err := db.db.ExecContext(ctx, "UPDATE processes SET sync_due_at = ?, sync_failures = sync_failures + 1, sync_error = ? WHERE id = ?",
+		formatTime(nextSync), errText, id)
+	return err
+}
+
+// MarkGone records that the gateway no longer knows a process: it leaves the queue.
+func (db *DB) MarkGone(ctx context.Context, id string) error {
+	_, err := db.db.ExecContext(ctx, `UPDATE processes SET gone = 1, reviewable = 0, review_since = NULL, claimed_by = NULL,
+		claimed_at = NULL, claim_expires_at = NULL, synced_at = ?, sync_error = 'unknown to the gateway' WHERE id = ?`, formatTime(db.now()), id)
+	return err
+}
+
+// DueForSync returns ids of non-final processes whose status check is due.
+func (db *DB) DueForSync(ctx context.Context, limit int) ([]string, error) {
+	rows, err := db.db.QueryContext(ctx, "SELECT id FROM processes WHERE final = 0 AND gone = 0 AND sync_due_at <= ? ORDER BY sync_due_at LIMIT ?",
+		formatTime(db.now()), limit)
+	if err != nil {
+		return nil, fmt.Errorf("due for sync: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// NextSyncDue returns when the next status check falls due, or zero if none is scheduled.
+func (db *DB) NextSyncDue(ctx context.Context) (time.Time, error) {
+	var due sql.NullString
+	err := db.db.QueryRowContext(ctx, "SELECT min(sync_due_at) FROM processes WHERE final = 0 AND gone = 0").Scan(&due)
+	return nullTime(due), err
+}

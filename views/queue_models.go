@@ -1,0 +1,162 @@
+package views
+
+import "time"
+
+// Element ids of the queue and process page.
+const (
+	IDQueueList    = "queue-list"
+	IDQueueCounts  = "queue-counts"
+	IDClaimBanner  = "claim-banner"
+	IDGatewayAlert = "gateway-alert"
+)
+
+// PollHeaders marks htmx polling as background traffic (S4); the value is JSON for
+// hx-headers and must match auth.PollHeader.
+const PollHeaders = `{"X-Portal-Poll": "1"}`
+
+// Counts are the queue counters the navigation shows.
+type Counts struct {
+	InReview   int
+	Unclaimed  int
+	Mine       int
+	OverTarget int
+}
+
+// Option is one choice of a select.
+type Option struct {
+	Value    string
+	Label    string
+	Selected bool
+}
+
+// Badge is a compact label, e.g. a failed validation.
+type Badge struct {
+	Code  string
+	Label string
+}
+
+// Score is one automatic score with its meaning.
+type Score struct {
+	Name    string
+	Label   string
+	Value   float64 // 0..1
+	Percent int
+	Level   string // "good", "doubtful" or "bad" against the thresholds
+	Known   bool
+}
+
+// QueueRow is one process in the queue.
+type QueueRow struct {
+	ID          string
+	URL         string
+	Holder      string
+	Country     string
+	DocType     string
+	CustomerRef string
+	Waiting     string // "3 h 12 min"
+	Since       time.Time
+	Aging       string // "", "amber" or "red"
+	Failed      []Badge
+	Scores      []Score
+	ClaimedBy   string
+	ClaimedMine bool
+}
+
+// QueuePage is the review queue.
+type QueuePage struct {
+	Search      string
+	Countries   []Option
+	DocTypes    []Option
+	Validations []Option
+	Claims      []Option
+	Ages        []Option
+	Sorts       []Option
+	Rows        []QueueRow
+	Query       string // the current filters as a query string (no cursor)
+	SelfURL     string // this page with its cursor, for polling
+	NextPageURL string // "" on the last page
+	FirstURL    string // "" on the first page
+	NextCaseURL string
+	Filtered    bool
+	Counts      Counts
+	Notice      string
+	TrackError  string
+	TrackID     string
+}
+
+// Fact is a label and a value in a table of facts.
+type Fact struct {
+	Label string
+	Value string
+	Mono  bool
+}
+
+// Validation is one automatic check in plain words.
+type Validation struct {
+	Code   string
+	Label  string
+	Result string // "failed", "passed" or "not checked"
+}
+
+// EvidenceItem is one piece of evidence on the process page.
+type EvidenceItem struct {
+	Kind    string
+	Label   string
+	URL     string
+	Present bool
+}
+
+// ProcessPage is one process.
+type ProcessPage struct {
+	ID            string
+	URL           string
+	Holder        string
+	Status        string // plain words
+	StatusClass   string // "review", "accepted", "rejected", "waiting", "unknown"
+	Created       time.Time
+	Finished      time.Time
+	Waiting       string
+	Aging         string
+	CustomerRef   string
+	Country       string
+	DocType       string
+	OnboardingURL string
+	Reviewable    bool
+
+	ClaimMine      bool
+	ClaimedBy      string
+	ClaimedSince   time.Time
+	ClaimExpires   time.Time
+	HeartbeatURL   string
+	ReleaseURL     string
+	HeartbeatSecs  int
+	ClaimURL       string
+	CanTakeOver    bool
+	GatewayProblem string // non-empty: the page shows what the index knows and a banner
+
+	Identity    []Fact
+	MRZ         string
+	Validations []Validation
+	Scores      []Score
+	Documents   []EvidenceItem // front, back
+	Faces       []EvidenceItem // document portrait, live selfie (side by side)
+	Video       EvidenceItem
+	ZipURL      string
+	Decision    []Fact // a decision already recorded at the gateway
+}
+
+// OnboardingPage is the "new onboarding" form and its result.
+type OnboardingPage struct {
+	Countries   []Option
+	DocTypes    []Option
+	CustomerRef string
+	Errors      FormErrors
+	Created     *CreatedOnboarding
+}
+
+// CreatedOnboarding is a process just created, with the link for the customer.
+type CreatedOnboarding struct {
+	ID   string
+	URL  string
+	Link string
+}
