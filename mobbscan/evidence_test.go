@@ -41,16 +41,19 @@ func videoHandler(size int64) http.HandlerFunc {
 	}
 }
 
-// writePattern writes n bytes of the pattern byte(i) from offset off with a
-// fixed buffer, so that large bodies are generated, never allocated.
+// writePattern writes n bytes of the pattern byte(offset) from offset off
+// out of one fixed buffer, so that large bodies are generated, never
+// allocated.
 func writePattern(w io.Writer, off, n int64) {
-	buf := make([]byte, 32<<10)
+	const chunk = 32 << 10
+	buf := make([]byte, chunk+256)
+	for i := range buf {
+		buf[i] = byte(i)
+	}
 	for n > 0 {
-		k := min(int64(len(buf)), n)
-		for i := range buf[:k] {
-			buf[i] = byte(off + int64(i))
-		}
-		if _, err := w.Write(buf[:k]); err != nil {
+		k := min(chunk, n)
+		start := off % 256
+		if _, err := w.Write(buf[start : start+k]); err != nil {
 			return
 		}
 		off += k
