@@ -135,16 +135,20 @@ func (a *docArt) signature(c *canvas, x, y, w float64) {
 
 // ghost draws a faint small copy of the portrait (a security feature).
 func ghost(c *canvas, portrait *canvas, at image.Point, w, h int) {
-	small := image.NewRGBA(image.Rect(0, 0, w, h))
 	src := portrait.img
 	sb := src.Bounds()
+	const alpha = 0x48
 	for y := range h {
 		for x := range w {
-			small.Set(x, y, src.At(sb.Min.X+x*sb.Dx()/w, sb.Min.Y+y*sb.Dy()/h))
+			si := src.PixOffset(sb.Min.X+x*sb.Dx()/w, sb.Min.Y+y*sb.Dy()/h)
+			s := src.Pix[si : si+3]
+			grey := (77*int(s[0]) + 150*int(s[1]) + 29*int(s[2])) >> 8
+			d := c.img.Pix[c.img.PixOffset(at.X+x, at.Y+y):]
+			for k := range 3 {
+				d[k] = uint8(int(d[k]) + (grey-int(d[k]))*alpha/255)
+			}
 		}
 	}
-	grayscale(&canvas{img: small}, 1)
-	draw.DrawMask(c.img, image.Rect(at.X, at.Y, at.X+w, at.Y+h), small, image.Point{}, image.NewUniform(color.Alpha{0x48}), image.Point{}, draw.Over)
 }
 
 // flaws applies the visible side of failed validations to one side of a

@@ -72,10 +72,13 @@ func (c *canvas) fillRect(r image.Rectangle, col color.Color) {
 // gradient fills the canvas from top colour to bottom colour.
 func (c *canvas) gradient(top, bottom color.RGBA) {
 	b := c.img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		t := float64(y-b.Min.Y) / float64(max(1, b.Dy()-1))
-		col := mix(top, bottom, t)
-		draw.Draw(c.img, image.Rect(b.Min.X, y, b.Max.X, y+1), image.NewUniform(col), image.Point{}, draw.Src)
+	for y := range b.Dy() {
+		col := mix(top, bottom, float64(y)/float64(max(1, b.Dy()-1)))
+		row := c.img.Pix[y*c.img.Stride : y*c.img.Stride+b.Dx()*4]
+		copy(row, []byte{col.R, col.G, col.B, 0xff})
+		for n := 4; n < len(row); n *= 2 {
+			copy(row[n:], row[:n])
+		}
 	}
 }
 

@@ -307,37 +307,42 @@ func drawHair(c *canvas, f faceParams, hx, w, h float64) {
 // window beside the person would (dir -1 light from the left, 1 right).
 func light(c *canvas, dir, strength float64) {
 	b := c.img.Bounds()
-	pix := c.img.Pix
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		row := pix[(y-b.Min.Y)*c.img.Stride:]
-		for x := b.Min.X; x < b.Max.X; x++ {
-			t := (float64(x-b.Min.X)/float64(b.Dx()) - 0.5) * 2 * dir
-			f := 1 + t*strength
-			i := (x - b.Min.X) * 4
-			for k := range 3 {
-				row[i+k] = uint8(math.Max(0, math.Min(255, float64(row[i+k])*f)))
+	factor := make([]int, b.Dx()) // per column, in 1/256
+	for x := range factor {
+		t := (float64(x)/float64(b.Dx()) - 0.5) * 2 * dir
+		factor[x] = int((1 + t*strength) * 256)
+	}
+	for y := range b.Dy() {
+		row := c.img.Pix[y*c.img.Stride : y*c.img.Stride+b.Dx()*4]
+		for x, f := range factor {
+			px := row[x*4 : x*4+3]
+			for k := range px {
+				px[k] = clamp8(int(px[k]) * f >> 8)
 			}
 		}
 	}
 }
 
+func clamp8(v int) uint8 { return uint8(max(0, min(255, v))) }
+
 // noise adds camera grain.
 func noise(c *canvas, r *rand.Rand, amount int) {
 	pix := c.img.Pix
+	span := uint32(2*amount + 1)
 	for i := 0; i+3 < len(pix); i += 4 {
-		n := r.IntN(2*amount+1) - amount
-		for k := range 3 {
-			pix[i+k] = uint8(max(0, min(255, int(pix[i+k])+n)))
-		}
+		n := int(r.Uint32()%span) - amount
+		pix[i], pix[i+1], pix[i+2] = clamp8(int(pix[i])+n), clamp8(int(pix[i+1])+n), clamp8(int(pix[i+2])+n)
 	}
 }
 
-// grayscale turns the image into a high-contrast grey copy (photocopies).
+// grayscale turns the image into a grey copy with the contrast scaled
+// (photocopies).
 func grayscale(c *canvas, contrast float64) {
 	pix := c.img.Pix
+	k := int(contrast * 256)
 	for i := 0; i+3 < len(pix); i += 4 {
-		l := 0.299*float64(pix[i]) + 0.587*float64(pix[i+1]) + 0.114*float64(pix[i+2])
-		l = math.Max(0, math.Min(255, (l-128)*contrast+128))
-		pix[i], pix[i+1], pix[i+2] = uint8(l), uint8(l), uint8(l)
+		l := (77*int(pix[i]) + 150*int(pix[i+1]) + 29*int(pix[i+2])) >> 8
+		v := clamp8((l-128)*k>>8 + 128)
+		pix[i], pix[i+1], pix[i+2] = v, v, v
 	}
 }

@@ -71,7 +71,7 @@ func mrzField(s string, n int) string {
 // fillers (apostrophes are dropped), anything else is dropped.
 func mrzText(s string) string {
 	var b strings.Builder
-	for _, r := range s {
+	for _, r := range greekDigraphs(s) {
 		switch {
 		case r == ' ' || r == '-' || r == ',':
 			b.WriteByte('<')
@@ -110,6 +110,34 @@ var icaoGreek = map[rune]string{
 	'Α': "A", 'Β': "V", 'Γ': "G", 'Δ': "D", 'Ε': "E", 'Ζ': "Z", 'Η': "I", 'Θ': "TH",
 	'Ι': "I", 'Κ': "K", 'Λ': "L", 'Μ': "M", 'Ν': "N", 'Ξ': "X", 'Ο': "O", 'Π': "P",
 	'Ρ': "R", 'Σ': "S", 'Τ': "T", 'Υ': "Y", 'Φ': "F", 'Χ': "CH", 'Ψ': "PS", 'Ω': "O",
+}
+
+// greekDiphthongs are the Greek letter pairs ICAO (ELOT 743) transliterates
+// together.
+var greekDiphthongs = strings.NewReplacer("ΟΥ", "OU", "ΑΥ", "AV", "ΕΥ", "EV")
+
+// greekDigraphs upper-cases Greek letters, drops their accents and
+// transliterates the diphthongs; other text is left alone.
+func greekDigraphs(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return unicode.Is(unicode.Greek, r) }) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if !unicode.Is(unicode.Greek, r) {
+			b.WriteRune(r)
+			continue
+		}
+		if r == 'ς' {
+			r = 'σ'
+		}
+		for _, d := range norm.NFD.String(string(unicode.ToUpper(r))) {
+			if !unicode.Is(unicode.Mn, d) {
+				b.WriteRune(d)
+			}
+		}
+	}
+	return greekDiphthongs.Replace(b.String())
 }
 
 // transliterate returns the MRZ letters for one non-ASCII rune.
