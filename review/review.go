@@ -41,6 +41,9 @@ type Config struct {
 	WebhookToken   string        // secret path token of the webhook URL
 	WebhookHMAC    string        // optional HMAC secret of the X-Mobbscan-Signature header
 	WebhookMaxSkew time.Duration // HMAC timestamp tolerance (default 5 min)
+	RetryBase      time.Duration // first delivery retry delay (default 2 s)
+	RetryMax       time.Duration // cap of the delivery retry delay (default 5 min)
+	ParkAfter      time.Duration // undelivered decisions are parked for a person after this (default 24 h)
 }
 
 func (c *Config) defaults() {
@@ -56,6 +59,9 @@ func (c *Config) defaults() {
 	set(&c.MaxRecheck, time.Hour)
 	set(&c.InfoCacheTTL, 30*time.Second)
 	set(&c.WebhookMaxSkew, 5*time.Minute)
+	set(&c.RetryBase, 2*time.Second)
+	set(&c.RetryMax, 5*time.Minute)
+	set(&c.ParkAfter, 24*time.Hour)
 }
 
 // Service is the review workflow.
@@ -70,6 +76,8 @@ type Service struct {
 
 	countsMu sync.Mutex
 	counts   cachedCounts
+
+	deliveryWake chan struct{}
 }
 
 type cachedInfo struct {
@@ -88,7 +96,7 @@ func New(db *store.DB, client *mobbscan.Client, log *slog.Logger, cfg Config) *S
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{DB: db, Client: client, Log: log, cfg: cfg, cache: map[string]cachedInfo{}}
+	return &Service{DB: db, Client: client, Log: log, cfg: cfg, cache: map[string]cachedInfo{}, deliveryWake: make(chan struct{}, 1)}
 }
 
 // Config returns the service's settings.

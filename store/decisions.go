@@ -1,0 +1,507 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Verdicts and delivery states of a decision.
+const (
+	VerdictAccept = "accept"
+	VerdictReject = "reject"
+
+	StateSecondReview = "second_review" // waits for a second agent (four-eyes)
+	StateQueued       = "queued"        // waits for the delivery worker
+	StateSending      = "sending"       // a delivery attempt is under way
+	StateDelivered    = "delivered"     // the gateway has the verdict
+	StateConflict     = "conflict"      // the gateway holds another verdict, or refused it
+	StateParked       = "parked"        // gave up retrying: needs a person
+	StateOverturned   = "overturned"    // a second agent overturned it; never delivered
+	StateResolved     = "resolved"      // an admin settled a conflict or a parked decision
+)
+
+// ErrAlreadyDecided: the process has a live decision already.
+var ErrAlreadyDecided = fmt.Errorf("process already decided: %w", ErrConflict)
+
+// ErrNotClaimed: deciding needs the claim on the process.
+var ErrNotClaimed = fmt.Errorf("claim the process before deciding: %w", ErrConflict)
+
+// Decision is a verdict made in the portal and its delivery to the gateway.
+type Decision struct {
+	ID            int64
+	ProcessID     string
+	HolderName    string
+	Verdict       string
+	ReasonID      int64
+	ReasonLabel   string
+	Comment       string // sent to the gateway as rejectionComment
+	InternalNote  string // never sent
+	Confirmations []string
+	Corrections   map[string]string
+	DecidedBy     int64
+	DecidedByName string
+	DecidedAt     time.Time
+	State         string
+	SecondBy      int64
+	SecondByName  string
+	SecondAt      time.Time
+	Attempts      int
+	NextAttemptAt time.Time
+	Ambiguous     bool
+	LastError     string
+	DeliveredAt   time.Time
+	GatewayStatus string
+	UpdatedAt     time.Time
+}
+
+// NewDecision is what an agent decides.
+type NewDecision struct {
+	ProcessID     string
+	Verdict       string
+	ReasonID      int64
+	Comment       string
+	InternalNote  string
+	Confirmations []string
+	Corrections   map[string]string
+	SecondReview  bool // four-eyes: wait for a second agent before delivery
+}
+
+const decisionColumns = `d.id, d.process_id, coalesce(p.holder_name, ''), d.verdict, coalesce(d.reason_id, 0), coalesce(r.label, ''),
+	d.comment, d.internal_note, d.confirmations, d.corrections, d.decided_by, coalesce(u.display_name, ''), d.decided_at, d.state,
+	coalesce(d.second_by, 0), coalesce(s.display_name, ''), d.second_at, d.attempts, d.next_attempt_at, d.ambiguous, d.last_error,
+	d.delivered_at, d.gateway_status, d.updated_at`
+
+const decisionFrom = ` FROM decisions d LEFT JOIN processes p ON p.id = d.process_id LEFT JOIN reasons r ON r.id = d.reason_id
+	LEFT JOIN users u ON u.id = d.decided_by LEFT JOIN users s ON s.id = d.second_by`
+
+func scanDecision(sc scanner) (*Decision, error) {
+	var d Decision
+	var confirmations, corrections, decidedAt, updatedAt string
+	var secondAt, next, delivered sql.NullString
+	err := sc.Scan(&d.ID, &d.ProcessID, &d.HolderName, &d.Verdict, &d.ReasonID, &d.ReasonLabel, &d.Comment, &d.InternalNote,
+		&confirmations, &corrections, &d.DecidedBy, &d.DecidedByName, &decidedAt, &d.State, &d.SecondBy, &d.SecondByName,
+		&secondAt, &d.Attempts, &next, &d.Ambiguous, &d.LastError, &delivered, &d.GatewayStatus, &updatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("scan decision: %w", err)
+	}
+	d.Confirmations = splitList(confirmations)
+	if corrections != "" {
+		_ = json.Unmarshal([]byte(corrections), &d.Corrections)
+	}
+	d.DecidedAt, d.UpdatedAt = parseTime(decidedAt), parseTime(updatedAt)
+	d.SecondAt, d.NextAttemptAt, d.DeliveredAt = nullTime(secondAt), nullTime(next), nullTime(delivered)
+	return &d, nil
+}
+
+// Decide records a decision for the agent a, who must hold the claim on a process
+// awaiting review. The decision (also the outbox row), the process leaving review and
+// the audit row commit together, conditionally: of many agents deciding at once exactly
+// one wins and the others get a conflict (D1).
+func (db *DB) Decide(ctx context.Context, a Actor, nd NewDecision) (*Decision, error) {
+	var id int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		now := db.now()
+		p, err := scanProcess(tx.QueryRowContext(ctx, "SELECT "+processColumns+processFrom+" WHERE p.id = ?", nd.ProcessID))
+		if err != nil {
+			return err
+		}
+		switch {
+		case p.Decided:
+			return ErrAlreadyDecided
+		case !p.Reviewable:
+			return ErrNotReviewable
+		case p.ClaimActive(now) && p.ClaimedBy != a.UserID:
+			return &ClaimError{HolderID: p.ClaimedBy, HolderName: p.ClaimedByName, Since: p.ClaimedAt}
+		case !p.ClaimActive(now) || p.ClaimedBy != a.UserID:
+			return ErrNotClaimed
+		}
+		var reason any
+		switch nd.Verdict {
+		case VerdictAccept:
+			nd.ReasonID, nd.Comment = 0, ""
+		case VerdictReject:
+			var active bool
+			err := tx.QueryRowContext(ctx, "SELECT active FROM reasons WHERE id = ?", nd.ReasonID).Scan(&active)
+			if errors.Is(err, sql.ErrNoRows) || (err == nil && !active) {
+				return fmt.Errorf("reason %d is unknown or retired: %w", nd.ReasonID, ErrInvalid)
+			}
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(nd.Comment) == "" {
+				return fmt.Errorf("a rejection needs a reason: %w", ErrInvalid)
+			}
+			reason = nd.ReasonID
+		default:
+			return fmt.Errorf("verdict %q: %w", nd.Verdict, ErrInvalid)
+		}
+		corrections := ""
+		if len(nd.Corrections) > 0 {
+			b, _ := json.Marshal(nd.Corrections)
+			corrections = string(b)
+		}
+		state, next := StateQueued, any(formatTime(now))
+		if nd.SecondReview {
+			state, next = StateSecondReview, nil
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO decisions (process_id, verdict, reason_id, comment, internal_note, confirmations,
+			corrections, decided_by, decided_at, state, next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			nd.ProcessID, nd.Verdict, reason, nd.Comment, nd.InternalNote, joinList(nd.Confirmations), corrections,
+			a.UserID, formatTime(now), state, next, formatTime(now))
+		if isUniqueViolation(err) {
+			return ErrAlreadyDecided
+		}
+		if err != nil {
+			return fmt.Errorf("record decision: %w", err)
+		}
+		id, _ = res.LastInsertId()
+		if err := db.execOne(ctx, tx, `UPDATE processes SET decided = 1, reviewable = 0, review_since = NULL, claimed_by = NULL,
+			claimed_at = NULL, claim_expires_at = NULL WHERE id = ? AND reviewable = 1 AND decided = 0 AND claimed_by = ?`, nd.ProcessID, a.UserID); err != nil {
+			return ErrAlreadyDecided
+		}
+		detail := decisionDetail(nd)
+		return db.appendAudit(ctx, tx, a, "decision."+nd.Verdict, "process", nd.ProcessID, OutcomeSuccess, detail)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return db.GetDecision(ctx, id)
+}
+
+func decisionDetail(nd NewDecision) string {
+	var parts []string
+	parts = append(parts, fmt.Sprintf("decision=%s", nd.Verdict))
+	if nd.ReasonID != 0 {
+		parts = append(parts, fmt.Sprintf("reason=%d", nd.ReasonID))
+	}
+	if len(nd.Confirmations) > 0 {
+		parts = append(parts, "confirmed="+strings.Join(nd.Confirmations, ","))
+	}
+	if len(nd.Corrections) > 0 {
+		keys := make([]string, 0, len(nd.Corrections))
+		for k := range nd.Corrections {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		parts = append(parts, "corrected="+strings.Join(keys, ","))
+	}
+	if nd.InternalNote != "" {
+		parts = append(parts, "with internal note")
+	}
+	if nd.SecondReview {
+		parts = append(parts, "awaits second review")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// GetDecision returns a decision by id.
+func (db *DB) GetDecision(ctx context.Context, id int64) (*Decision, error) {
+	return scanDecision(db.db.QueryRowContext(ctx, "SELECT "+decisionColumns+decisionFrom+" WHERE d.id = ?", id))
+}
+
+// LiveDecision returns the process's decision that is not overturned, or ErrNotFound.
+func (db *DB) LiveDecision(ctx context.Context, processID string) (*Decision, error) {
+	return scanDecision(db.db.QueryRowContext(ctx, "SELECT "+decisionColumns+decisionFrom+" WHERE d.process_id = ? AND d.state <> 'overturned'", processID))
+}
+
+// DecisionFilter selects decisions; zero fields match everything.
+type DecisionFilter struct {
+	DecidedBy int64
+	States    []string
+	Limit     int
+}
+
+// ListDecisions returns decisions, newest first.
+func (db *DB) ListDecisions(ctx context.Context, f DecisionFilter) ([]*Decision, error) {
+	var where []string
+	var args []any
+	if f.DecidedBy != 0 {
+		where, args = append(where, "d.decided_by = ?"), append(args, f.DecidedBy)
+	}
+	if len(f.States) > 0 {
+		where = append(where, "d.state IN (?"+strings.Repeat(", ?", len(f.States)-1)+")")
+		for _, s := range f.States {
+			args = append(args, s)
+		}
+	}
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	q := "SELECT " + decisionColumns + decisionFrom
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY d.decided_at DESC, d.id DESC LIMIT ?"
+	rows, err := db.db.QueryContext(ctx, q, append(args, f.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list decisions: %w", err)
+	}
+	defer rows.Close()
+	var out []*Decision
+	for rows.Next() {
+		d, err := scanDecision(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// DueDeliveries returns queued decisions whose next attempt is due.
+func (db *DB) DueDeliveries(ctx context.Context, limit int) ([]*Decision, error) {
+	rows, err := db.db.QueryContext(ctx, "SELECT "+decisionColumns+decisionFrom+
+		" WHERE d.state = 'queued' AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at LIMIT ?", formatTime(db.now()), limit)
+	if err != nil {
+		return nil, fmt.Errorf("due deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []*Decision
+	for rows.Next() {
+		d, err := scanDecision(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// NextDeliveryDue returns when the next queued delivery falls due (zero if none).
+func (db *DB) NextDeliveryDue(ctx context.Context) (time.Time, error) {
+	var due sql.NullString
+	err := db.db.QueryRowContext(ctx, "SELECT min(next_attempt_at) FROM decisions WHERE state = 'queued'").Scan(&due)
+	return nullTime(due), err
+}
+
+// StartDelivery marks a queued decision as being sent and counts the attempt. It
+// reports false when the decision is not queued any more (someone else took it).
+func (db *DB) StartDelivery(ctx context.Context, id int64) (bool, error) {
+	res, err := db.db.ExecContext(ctx, "UPDATE decisions SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'queued'",
+		formatTime(db.now()), id)
+	if err != nil {
+		return false, fmt.Errorf("start delivery: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// DeliveryOutcome is the result of a delivery attempt.
+type DeliveryOutcome struct {
+	State         string    // StateDelivered, StateQueued (retry), StateConflict or StateParked
+	Next          time.Time // next attempt, for StateQueued
+	Ambiguous     bool      // the gateway may have applied it: read the status first next time
+	Error         string    // what went wrong, for people
+	GatewayStatus string    // the process status the gateway reported
+	Audit         bool      // write an audit row (every outcome but a plain retry)
+}
+
+// FinishDelivery records the outcome of an attempt on a decision in state sending;
+// a delivered decision marks the process final with its verdict.
+func (db *DB) FinishDelivery(ctx context.Context, d *Decision, o DeliveryOutcome) error {
+	if len(o.Error) > 500 {
+		o.Error = o.Error[:500]
+	}
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		now := db.now()
+		var next, delivered any
+		if o.State == StateQueued {
+			next = formatTime(o.Next)
+		}
+		if o.State == StateDelivered {
+			delivered = formatTime(now)
+		}
+		if err := db.execOne(ctx, tx, `UPDATE decisions SET state = ?, next_attempt_at = ?, ambiguous = ?, last_error = ?,
+			delivered_at = coalesce(?, delivered_at), gateway_status = ?, updated_at = ? WHERE id = ? AND state = 'sending'`,
+			o.State, next, boolInt(o.Ambiguous), o.Error, delivered, o.GatewayStatus, formatTime(now), d.ID); err != nil {
+			return fmt.Errorf("finish delivery of decision %d: %w", d.ID, err)
+		}
+		if o.State == StateDelivered {
+			status := "VERIFIED"
+			if d.Verdict == VerdictReject {
+				status = "NOT_VERIFIED"
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE processes SET status = ?, raw_status = ?, stage = 'DONE', final = 1 WHERE id = ?",
+				status, status, d.ProcessID); err != nil {
+				return err
+			}
+		}
+		if !o.Audit {
+			return nil
+		}
+		outcome := OutcomeSuccess
+		if o.State != StateDelivered {
+			outcome = OutcomeFailure
+		}
+		detail := fmt.Sprintf("decision %d %s; attempt %d", d.ID, o.State, d.Attempts+1)
+		if o.Error != "" {
+			detail += ": " + o.Error
+		}
+		return db.appendAudit(ctx, tx, System, "decision.delivery", "process", d.ProcessID, outcome, detail)
+	})
+}
+
+// RecoverDeliveries puts decisions left "sending" by a crash back in the queue, marked
+// ambiguous so that the worker reads the status before sending again (D3, D4).
+func (db *DB) RecoverDeliveries(ctx context.Context) (int64, error) {
+	res, err := db.db.ExecContext(ctx, "UPDATE decisions SET state = 'queued', ambiguous = 1, next_attempt_at = ?, updated_at = ? WHERE state = 'sending'",
+		formatTime(db.now()), formatTime(db.now()))
+	if err != nil {
+		return 0, fmt.Errorf("recover deliveries: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// ParkStale parks queued decisions not delivered within maxAge of being decided.
+func (db *DB) ParkStale(ctx context.Context, maxAge time.Duration) (int, error) {
+	n := 0
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, "SELECT id, process_id FROM decisions WHERE state = 'queued' AND decided_at <= ?",
+			formatTime(db.now().Add(-maxAge)))
+		if err != nil {
+			return err
+		}
+		type row struct {
+			id  int64
+			pid string
+		}
+		var stale []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.id, &r.pid); err != nil {
+				rows.Close()
+				return err
+			}
+			stale = append(stale, r)
+		}
+		rows.Close()
+		for _, r := range stale {
+			if _, err := tx.ExecContext(ctx, "UPDATE decisions SET state = 'parked', updated_at = ? WHERE id = ?", formatTime(db.now()), r.id); err != nil {
+				return err
+			}
+			if err := db.appendAudit(ctx, tx, System, "decision.delivery", "process", r.pid, OutcomeFailure,
+				fmt.Sprintf("decision %d parked: not delivered within %s", r.id, maxAge)); err != nil {
+				return err
+			}
+		}
+		n = len(stale)
+		return nil
+	})
+	return n, err
+}
+
+// RetryDelivery puts a parked, conflicting or waiting decision back in the queue now.
+func (db *DB) RetryDelivery(ctx context.Context, a Actor, id int64) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		var pid string
+		now := formatTime(db.now())
+		err := tx.QueryRowContext(ctx, `UPDATE decisions SET state = 'queued', next_attempt_at = ?, ambiguous = 1, updated_at = ?
+			WHERE id = ? AND state IN ('queued', 'parked', 'conflict') RETURNING process_id`, now, now, id).Scan(&pid)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("decision %d cannot be retried: %w", id, ErrConflict)
+		}
+		if err != nil {
+			return err
+		}
+		return db.appendAudit(ctx, tx, a, "decision.retry", "process", pid, OutcomeSuccess, fmt.Sprintf("decision %d", id))
+	})
+}
+
+// ResolveDecision settles a conflicting or parked decision by hand, with a note.
+func (db *DB) ResolveDecision(ctx context.Context, a Actor, id int64, note string) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		var pid string
+		err := tx.QueryRowContext(ctx, `UPDATE decisions SET state = 'resolved', updated_at = ? WHERE id = ? AND state IN ('conflict', 'parked')
+			RETURNING process_id`, formatTime(db.now()), id).Scan(&pid)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("decision %d is not in conflict: %w", id, ErrConflict)
+		}
+		if err != nil {
+			return err
+		}
+		return db.appendAudit(ctx, tx, a, "decision.resolve", "process", pid, OutcomeSuccess, fmt.Sprintf("decision %d: %s", id, note))
+	})
+}
+
+// ConfirmSecond is the second agent's confirmation of a four-eyes decision: it is
+// queued for delivery. The second agent may not be the first.
+func (db *DB) ConfirmSecond(ctx context.Context, a Actor, id int64) (*Decision, error) {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		d, err := scanDecision(tx.QueryRowContext(ctx, "SELECT "+decisionColumns+decisionFrom+" WHERE d.id = ?", id))
+		if err != nil {
+			return err
+		}
+		if d.State != StateSecondReview {
+			return fmt.Errorf("decision %d does not await a second review: %w", id, ErrConflict)
+		}
+		if d.DecidedBy == a.UserID {
+			return fmt.Errorf("the second review must be someone else's: %w", ErrInvalid)
+		}
+		now := formatTime(db.now())
+		if _, err := tx.ExecContext(ctx, "UPDATE decisions SET state = 'queued', second_by = ?, second_at = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+			a.UserID, now, now, now, id); err != nil {
+			return err
+		}
+		return db.appendAudit(ctx, tx, a, "decision.confirm", "process", d.ProcessID, OutcomeSuccess, fmt.Sprintf("decision %d (%s by user %d) confirmed", id, d.Verdict, d.DecidedBy))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return db.GetDecision(ctx, id)
+}
+
+// Overturn is the second agent's refusal of a four-eyes decision: it is never
+// delivered and the process returns to review, claimed by the second agent.
+func (db *DB) Overturn(ctx context.Context, a Actor, id int64, note string, claimTTL time.Duration) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		d, err := scanDecision(tx.QueryRowContext(ctx, "SELECT "+decisionColumns+decisionFrom+" WHERE d.id = ?", id))
+		if err != nil {
+			return err
+		}
+		if d.State != StateSecondReview {
+			return fmt.Errorf("decision %d does not await a second review: %w", id, ErrConflict)
+		}
+		if d.DecidedBy == a.UserID {
+			return fmt.Errorf("the second review must be someone else's: %w", ErrInvalid)
+		}
+		now := db.now()
+		if _, err := tx.ExecContext(ctx, "UPDATE decisions SET state = 'overturned', second_by = ?, second_at = ?, updated_at = ? WHERE id = ?",
+			a.UserID, formatTime(now), formatTime(now), id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE processes SET decided = 0, reviewable = 1, review_since = ?, claimed_by = ?, claimed_at = ?,
+			claim_expires_at = ? WHERE id = ?`, formatTime(now), a.UserID, formatTime(now), formatTime(now.Add(claimTTL)), d.ProcessID); err != nil {
+			return err
+		}
+		return db.appendAudit(ctx, tx, a, "decision.overturn", "process", d.ProcessID, OutcomeSuccess, fmt.Sprintf("decision %d (%s by user %d) overturned: %s", id, d.Verdict, d.DecidedBy, note))
+	})
+}
+
+// SetNextAfterDecision stores the user's choice of going to the next case after deciding.
+func (db *DB) SetNextAfterDecision(ctx context.Context, a Actor, userID int64, on bool) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.execOne(ctx, tx, "UPDATE users SET next_after_decision = ? WHERE id = ?", boolInt(on), userID); err != nil {
+			return err
+		}
+		return db.appendAudit(ctx, tx, a, "user.setting", "user", fmt.Sprint(userID), OutcomeSuccess, fmt.Sprintf("next_after_decision=%t", on))
+	})
+}
+
+// NextAfterDecision returns the user's choice (default on).
+func (db *DB) NextAfterDecision(ctx context.Context, userID int64) (bool, error) {
+	var on bool
+	err := db.db.QueryRowContext(ctx, "SELECT next_after_decision FROM users WHERE id = ?", userID).Scan(&on)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, ErrNotFound
+	}
+	return on, err
+}
