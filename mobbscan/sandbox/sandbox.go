@@ -233,6 +233,7 @@ func (s *Sandbox) Close() error {
 	s.closeOnce.Do(func() {
 		s.cancel()
 		s.wg.Wait()
+		s.hooks.client.CloseIdleConnections()
 		if s.db != nil {
 			err = s.db.close()
 		}
