@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -97,7 +98,7 @@ func TestImagesAreDeterministic(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer sb.Close()
-		ids, err := sb.Seed(SeedSpec{Count: 2, Silent: true, Failed: []string{ValidationFacialMatching}})
+		ids, err := sb.Seed(SeedSpec{Silent: true, Failed: []string{ValidationFacialMatching}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +115,7 @@ func TestImagesAreDeterministic(t *testing.T) {
 		return out
 	}
 	a, b := render(), render()
-	if len(a) != 4 {
+	if len(a) != 2 {
 		t.Fatalf("rendered %d images", len(a))
 	}
 	for k, v := range a {
@@ -284,8 +285,8 @@ func checkZip(t *testing.T, h *harness, id, docType string) {
 			if !bytes.Equal(content, livenessWebM) {
 				t.Errorf("%s: video differs", docType)
 			}
-		} else if _, err := jpeg.Decode(bytes.NewReader(content)); err != nil {
-			t.Errorf("%s: %s: %v", docType, f.Name, err)
+		} else if want, err := h.sb.Image(id, strings.TrimSuffix(f.Name, ".jpg")); err != nil || !bytes.Equal(content, want) {
+			t.Errorf("%s: %s differs from the image endpoint's (%v)", docType, f.Name, err)
 		}
 	}
 	want := []string{"document_front.jpg", "document_back.jpg", "face_document.jpg", "face_now.jpg", "video_liveness.webm"}

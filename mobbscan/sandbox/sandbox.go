@@ -1,10 +1,3 @@
-// Package sandbox is a faithful HTTP simulator of the Mobbscan API Gateway
-// (see mobbscan-contract.md): token authentication, onboarding processes and
-// their lifecycle, agent decisions, synthetic evidence (ID documents with
-// valid MRZs, faces, a playable liveness video, ZIP), webhooks with retries
-// and HMAC signatures, an end-user onboarding page, and a control API under
-// /_sandbox/ to seed processes and inject faults. It serves development,
-// demos and tests; it imports no other package of the portal.
 package sandbox
 
 import (

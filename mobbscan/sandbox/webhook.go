@@ -7,9 +7,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"sync"
@@ -246,6 +248,12 @@ func (h *webhooks) post(ctx context.Context, d delivery) error {
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
+		// A *url.Error repeats the URL, whose path may hold the receiver's
+		// secret token: keep only the cause, so logs never show it.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("posting: %w", err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

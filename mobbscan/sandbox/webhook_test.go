@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -293,4 +294,35 @@ func TestSign(t *testing.T) {
 	if verifySignature("k", sig, append(body, ' ')) {
 		t.Error("signature verifies a different body")
 	}
+}
+
+func TestWebhookErrorsHideTheURL(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	secretURL := dead.URL + "/webhooks/mobbscan/very-secret-token"
+	dead.Close()
+	var logs strings.Builder
+	var mu sync.Mutex
+	h := newHarness(t, Config{WebhookURLs: []string{secretURL}, WebhookRetries: 1, WebhookBackoff: time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	h.seed(SeedSpec{})
+	wait(t, h.sb)
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "webhook abandoned") {
+		t.Fatalf("no failure logged:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "very-secret-token") {
+		t.Errorf("the log shows the webhook URL:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
