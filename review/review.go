@@ -134,7 +134,7 @@ func SnapshotOf(p *mobbscan.Process) store.Snapshot {
 		}
 	}
 	for _, f := range failed {
-		if validName(f) && len(s.Failed) < 40 {
+		if validName(f) && len(s.Failed) < 30 { // 30 names of at most 64 bytes fit the index (2000)
 			s.Failed = append(s.Failed, f)
 		}
 	}

@@ -81,7 +81,7 @@ func (db *DB) Heartbeat(ctx context.Context, id string, userID int64, ttl time.D
 			return &ClaimError{HolderID: p.ClaimedBy, HolderName: p.ClaimedByName, Since: p.ClaimedAt}
 		}
 		// The claim expired and nobody took it: take it again.
-		_, err = db.claim(ctx, tx, Actor{UserID: userID}, id, userID, ttl, false)
+		p, err = db.claim(ctx, tx, Actor{UserID: userID}, id, userID, ttl, false)
 		return err
 	})
 	return p, err

@@ -1,0 +1,1109 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mobbscan-review/portal/store"
+)
+
+// procClock is a controllable DB.Now, safe for concurrent readers.
+type procClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *procClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *procClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+func (c *procClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+var procBase = time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC)
+
+// openClockedDB opens a fresh database whose clock starts at procBase.
+func openClockedDB(t *testing.T) (*store.DB, *procClock) {
+	t.Helper()
+	db := openDB(t)
+	clk := &procClock{t: procBase}
+	db.Now = clk.Now
+	return db, clk
+}
+
+func fp(v float64) *float64 { return &v }
+
+// inReview is a full snapshot of a process awaiting review, last updated at since.
+func inReview(id string, since time.Time) store.Snapshot {
+	return store.Snapshot{
+		ID: id, Status: "PENDING", RawStatus: "PENDING", Stage: "REVIEW", Reviewable: true,
+		CreatedAt: since.Add(-10 * time.Minute), UpdatedAt: since,
+		Country: "ESP", DocType: "IDCard", HolderName: "Ana García", CustomerRef: "C-" + id,
+		Failed: []string{"validationMRZ"}, Scores: [3]*float64{fp(0.41), fp(0.93), fp(0.88)},
+	}
+}
+
+// inProgress is a full snapshot of a process whose customer has not finished.
+func inProgress(id string, at time.Time) store.Snapshot {
+	return store.Snapshot{
+		ID: id, Status: "PENDING", RawStatus: "PENDING", Stage: "IN_PROGRESS",
+		CreatedAt: at.Add(-time.Minute), UpdatedAt: at, Country: "ESP", DocType: "IDCard",
+	}
+}
+
+// decided is a full snapshot of a process an agent decided at at.
+func decided(id, status string, at time.Time) store.Snapshot {
+	s := inReview(id, at)
+	s.Status, s.RawStatus, s.Stage, s.Reviewable, s.Final = status, status, "DONE", false, true
+	return s
+}
+
+func upsert(t *testing.T, db *store.DB, source string, s store.Snapshot) bool {
+	t.Helper()
+	changed, err := db.UpsertProcess(context.Background(), source, s, db.Now().Add(10*time.Minute))
+	if err != nil {
+		t.Fatalf("upsert %s: %v", s.ID, err)
+	}
+	return changed
+}
+
+func mustGet(t *testing.T, db *store.DB, id string) *store.Process {
+	t.Helper()
+	p, err := db.GetProcess(context.Background(), id)
+	if err != nil {
+		t.Fatalf("get %s: %v", id, err)
+	}
+	return p
+}
+
+func idsOf(ps []*store.Process) []string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.ID)
+	}
+	return out
+}
+
+func auditRows(t *testing.T, db *store.DB, action, objectID string) []store.AuditEvent {
+	t.Helper()
+	rows, err := db.ListAudit(context.Background(), store.AuditFilter{Action: action, ObjectID: objectID, Limit: 500})
+	if err != nil {
+		t.Fatalf("list audit: %v", err)
+	}
+	return rows
+}
+
+func verifyAudit(t *testing.T, db *store.DB) {
+	t.Helper()
+	if _, err := db.VerifyAudit(context.Background()); err != nil {
+		t.Fatalf("verify audit: %v", err)
+	}
+}
+
+func actorOf(u *store.User) store.Actor {
+	return store.Actor{UserID: u.ID, Email: u.Email, IP: "192.0.2.1", RequestID: "req-1"}
+}
+
+func TestUpsertProcessInsertThenUpdate(t *testing.T) {
+	db, clk := openClockedDB(t)
+	ctx := context.Background()
+	since := procBase.Add(-time.Hour)
+	s := inReview("p-1", since)
+	s.OnboardingURL = "https://gw.example/onboarding/abc"
+	changed, err := db.UpsertProcess(ctx, store.SourceWebhook, s, procBase.Add(10*time.Minute))
+	if err != nil || !changed {
+		t.Fatalf("insert: got changed=%v err=%v, want true nil", changed, err)
+	}
+	p := mustGet(t, db, "p-1")
+	for _, c := range []struct{ name, got, want string }{
+		{"source", p.Source, store.SourceWebhook},
+		{"status", p.Status, "PENDING"},
+		{"raw status", p.RawStatus, "PENDING"},
+		{"stage", p.Stage, "REVIEW"},
+		{"country", p.Country, "ESP"},
+		{"doc type", p.DocType, "IDCard"},
+		{"holder", p.HolderName, "Ana García"},
+		{"customer ref", p.CustomerRef, "C-p-1"},
+		{"failed", strings.Join(p.Failed, "|"), "validationMRZ"},
+		{"onboarding url", p.OnboardingURL, "https://gw.example/onboarding/abc"},
+		{"scores", fmt.Sprint(*p.ScoreFacial, *p.ScoreLiveness, *p.ScoreDocument), "0.41 0.93 0.88"},
+		{"flags", fmt.Sprint(p.Reviewable, p.Final, p.Gone), "true false false"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		name      string
+		got, want time.Time
+	}{
+		{"created", p.CreatedAt, s.CreatedAt},
+		{"updated", p.UpdatedAt, since},
+		{"review since", p.ReviewSince, since},
+		{"first seen", p.FirstSeenAt, procBase},
+		{"synced", p.SyncedAt, procBase},
+		{"sync due", p.SyncDueAt, procBase.Add(10 * time.Minute)},
+	} {
+		if !c.got.Equal(c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+
+	// The same snapshot again changes nothing.
+	if upsert(t, db, store.SourceWebhook, s) {
+		t.Error("same snapshot: got changed, want unchanged")
+	}
+
+	// A newer snapshot from another source updates the fields but not the source,
+	// the first sighting or the time the process entered review; failures reset.
+	if err := db.MarkSyncFailed(ctx, "p-1", "boom", procBase.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(5 * time.Minute)
+	s2 := inReview("p-1", since.Add(30*time.Minute))
+	s2.HolderName, s2.Failed = "Ana García López", []string{"validationMRZ", "validationLiveness"}
+	if !upsert(t, db, store.SourceTracked, s2) {
+		t.Error("newer snapshot with new holder: got unchanged, want changed")
+	}
+	p = mustGet(t, db, "p-1")
+	if p.Source != store.SourceWebhook {
+		t.Errorf("source: got %q, want %q (kept)", p.Source, store.SourceWebhook)
+	}
+	if p.HolderName != "Ana García López" || !slices.Equal(p.Failed, []string{"validationMRZ", "validationLiveness"}) {
+		t.Errorf("fields: got %q %v, want the new holder and failed validations", p.HolderName, p.Failed)
+	}
+	if !p.ReviewSince.Equal(since) || !p.FirstSeenAt.Equal(procBase) {
+		t.Errorf("review since, first seen: got %v %v, want %v %v", p.ReviewSince, p.FirstSeenAt, since, procBase)
+	}
+	if p.OnboardingURL != "https://gw.example/onboarding/abc" {
+		t.Errorf("onboarding url: got %q, want it kept when the snapshot has none", p.OnboardingURL)
+	}
+	if p.SyncFailures != 0 || p.SyncError != "" || !p.SyncedAt.Equal(clk.Now()) {
+		t.Errorf("sync state: got failures=%d error=%q synced=%v, want 0, empty, %v", p.SyncFailures, p.SyncError, p.SyncedAt, clk.Now())
+	}
+}
+
+func TestUpsertProcessStaleSnapshotNeverMovesBackwards(t *testing.T) {
+	t1, t2 := procBase.Add(-2*time.Hour), procBase.Add(-time.Hour)
+	cases := []struct {
+		name           string
+		first, second  store.Snapshot
+		wantChanged    bool
+		wantStatus     string
+		wantReviewable bool
+		wantClaimKept  bool
+	}{
+		{"decided, then a stale read in review", decided("p", "VERIFIED", t2), inReview("p", t1), false, "VERIFIED", false, false},
+		{"rejected, then a stale read in review", decided("p", "NOT_VERIFIED", t2), inReview("p", t1), false, "NOT_VERIFIED", false, false},
+		{"in review, then a stale read in progress", inReview("p", t2), inProgress("p", t1), false, "PENDING", true, true},
+		{"in review, then a newer decision", inReview("p", t1), decided("p", "VERIFIED", t2), true, "VERIFIED", false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			db, _ := openClockedDB(t)
+			ctx := context.Background()
+			u := newUser(t, db, "a@example.com", store.RoleAgent)
+			upsert(t, db, store.SourceWebhook, tc.first)
+			if tc.first.Reviewable {
+				if _, err := db.Claim(ctx, actorOf(u), "p", u.ID, 5*time.Minute, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.MarkSyncFailed(ctx, "p", "gateway down", procBase.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			next := procBase.Add(42 * time.Minute)
+			changed, err := db.UpsertProcess(ctx, store.SourceWebhook, tc.second, next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := mustGet(t, db, "p")
+			if changed != tc.wantChanged {
+				t.Errorf("changed: got %v, want %v", changed, tc.wantChanged)
+			}
+			if p.Status != tc.wantStatus || p.Reviewable != tc.wantReviewable {
+				t.Errorf("state: got %s reviewable=%v, want %s reviewable=%v", p.Status, p.Reviewable, tc.wantStatus, tc.wantReviewable)
+			}
+			if got := p.ClaimedBy == u.ID; got != tc.wantClaimKept {
+				t.Errorf("claim kept: got %v, want %v", got, tc.wantClaimKept)
+			}
+			// Either way the gateway was reached: rescheduled, failures cleared.
+			if !p.SyncDueAt.Equal(next) || p.SyncFailures != 0 || p.SyncError != "" {
+				t.Errorf("sync: got due=%v failures=%d error=%q, want %v 0 empty", p.SyncDueAt, p.SyncFailures, p.SyncError, next)
+			}
+		})
+	}
+}
+
+func TestReviewSinceFollowsEnteringAndLeavingReview(t *testing.T) {
+	db, clk := openClockedDB(t)
+	at := func(h int) time.Time { return procBase.Add(time.Duration(h) * time.Hour) }
+	withFailed := inReview("p", at(2))
+	withFailed.Failed = []string{"validationLiveness"}
+	steps := []struct {
+		name string
+		s    store.Snapshot
+		want time.Time
+	}{
+		{"in progress", inProgress("p", at(0)), time.Time{}},
+		{"enters review", inReview("p", at(1)), at(1)},
+		{"still in review, new results", withFailed, at(1)},
+		{"accepted", decided("p", "VERIFIED", at(3)), time.Time{}},
+		{"sent back to review", inReview("p", at(4)), at(4)},
+		{"expired (partial status read)", store.Snapshot{ID: "p", Status: "PENDING", RawStatus: "PENDING", Stage: "EXPIRED", Partial: true}, time.Time{}},
+	}
+	for _, st := range steps {
+		if !st.s.UpdatedAt.IsZero() {
+			clk.Set(st.s.UpdatedAt)
+		}
+		upsert(t, db, store.SourceWebhook, st.s)
+		if got := mustGet(t, db, "p").ReviewSince; !got.Equal(st.want) {
+			t.Errorf("%s: review since got %v, want %v", st.name, got, st.want)
+		}
+	}
+
+	// Without a gateway update time, entering review counts from now.
+	clk.Set(procBase.Add(9 * time.Hour))
+	s := inReview("q", time.Time{})
+	s.UpdatedAt = time.Time{}
+	upsert(t, db, store.SourceTracked, s)
+	if got := mustGet(t, db, "q").ReviewSince; !got.Equal(clk.Now()) {
+		t.Errorf("no update time: review since got %v, want now %v", got, clk.Now())
+	}
+}
+
+func TestLeavingReviewDropsTheClaim(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name  string
+		leave func(db *store.DB) error
+	}{
+		{"decided", func(db *store.DB) error {
+			_, err := db.UpsertProcess(ctx, store.SourceWebhook, decided("p", "VERIFIED", procBase), procBase)
+			return err
+		}},
+		{"partial status read out of review", func(db *store.DB) error {
+			_, err := db.UpsertProcess(ctx, store.SourceWebhook, store.Snapshot{ID: "p", Status: "NOT_VERIFIED", RawStatus: "NOT_VERIFIED", Final: true, Partial: true}, procBase)
+			return err
+		}},
+		{"gone", func(db *store.DB) error { return db.MarkGone(ctx, "p") }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			db, _ := openClockedDB(t)
+			u := newUser(t, db, "a@example.com", store.RoleAgent)
+			upsert(t, db, store.SourceWebhook, inReview("p", procBase.Add(-time.Hour)))
+			if _, err := db.Claim(ctx, actorOf(u), "p", u.ID, 5*time.Minute, false); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.leave(db); err != nil {
+				t.Fatal(err)
+			}
+			p := mustGet(t, db, "p")
+			if p.ClaimedBy != 0 || !p.ClaimExpiresAt.IsZero() || !p.ReviewSince.IsZero() || p.Reviewable {
+				t.Errorf("after leaving review: got claimed_by=%d expires=%v since=%v reviewable=%v, want all cleared",
+					p.ClaimedBy, p.ClaimExpiresAt, p.ReviewSince, p.Reviewable)
+			}
+			if n, err := db.CountClaimedBy(ctx, u.ID); err != nil || n != 0 {
+				t.Errorf("claimed by: got %d %v, want 0", n, err)
+			}
+			if _, err := db.Heartbeat(ctx, "p", u.ID, 5*time.Minute); !errors.Is(err, store.ErrNotReviewable) {
+				t.Errorf("heartbeat: got %v, want ErrNotReviewable", err)
+			}
+		})
+	}
+}
+
+func TestPartialSnapshotKeepsDescriptiveFields(t *testing.T) {
+	db, _ := openClockedDB(t)
+	full := inReview("p", procBase.Add(-time.Hour))
+	upsert(t, db, store.SourceWebhook, full)
+
+	// A status-only read that says the same thing keeps everything.
+	if upsert(t, db, store.SourceWebhook, store.Snapshot{ID: "p", Status: "PENDING", RawStatus: "PENDING", Stage: "REVIEW", Reviewable: true, Partial: true}) {
+		t.Error("same status, partial: got changed, want unchanged")
+	}
+	check := func(when string) {
+		t.Helper()
+		p := mustGet(t, db, "p")
+		if p.HolderName != full.HolderName || p.Country != full.Country || p.DocType != full.DocType ||
+			p.CustomerRef != full.CustomerRef || !slices.Equal(p.Failed, full.Failed) ||
+			p.ScoreFacial == nil || *p.ScoreFacial != 0.41 || !p.CreatedAt.Equal(full.CreatedAt) || !p.UpdatedAt.Equal(full.UpdatedAt) {
+			t.Errorf("%s: got %+v, want the descriptive fields of the full snapshot kept", when, p)
+		}
+	}
+	check("same status")
+	if !mustGet(t, db, "p").ReviewSince.Equal(full.UpdatedAt) {
+		t.Error("same status: review since moved")
+	}
+
+	// A status-only read of a decision changes the state, keeps the description.
+	if !upsert(t, db, store.SourceWebhook, store.Snapshot{ID: "p", Status: "VERIFIED", RawStatus: "VERIFIED", Stage: "DONE", Final: true, Partial: true}) {
+		t.Error("decided, partial: got unchanged, want changed")
+	}
+	check("decided")
+	if p := mustGet(t, db, "p"); p.Status != "VERIFIED" || !p.Final || p.Reviewable {
+		t.Errorf("decided: got %s final=%v reviewable=%v, want VERIFIED true false", p.Status, p.Final, p.Reviewable)
+	}
+}
+
+func TestMarkGoneRemovesFromQueue(t *testing.T) {
+	db, _ := openClockedDB(t)
+	ctx := context.Background()
+	u := newUser(t, db, "a@example.com", store.RoleAgent)
+	for i, id := range []string{"g-1", "g-2", "g-3"} {
+		upsert(t, db, store.SourceWebhook, inReview(id, procBase.Add(-time.Duration(3-i)*time.Hour)))
+	}
+	if _, err := db.Claim(ctx, actorOf(u), "g-2", u.ID, 5*time.Minute, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.MarkGone(ctx, "g-2"); err != nil {
+		t.Fatal(err)
+	}
+	ps, _, err := db.Queue(ctx, store.QueueQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := idsOf(ps), []string{"g-1", "g-3"}; !slices.Equal(got, want) {
+		t.Errorf("queue: got %v, want %v", got, want)
+	}
+	p := mustGet(t, db, "g-2")
+	if !p.Gone || p.Reviewable || p.ClaimedBy != 0 || p.SyncError == "" {
+		t.Errorf("gone process: got gone=%v reviewable=%v claimed=%d error=%q", p.Gone, p.Reviewable, p.ClaimedBy, p.SyncError)
+	}
+	clkNow := db.Now()
+	db.Now = func() time.Time { return clkNow.Add(24 * time.Hour) }
+	due, err := db.DueForSync(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(due, "g-2") {
+		t.Errorf("due for sync: got %v, want no gone process", due)
+	}
+	if c, _ := db.CountQueue(ctx, u.ID, time.Hour); c.InReview != 2 {
+		t.Errorf("in review: got %d, want 2", c.InReview)
+	}
+	// If the gateway knows it again, it comes back.
+	if !upsert(t, db, store.SourceWebhook, inReview("g-2", procBase.Add(-2*time.Hour))) {
+		t.Error("back from gone: got unchanged, want changed")
+	}
+	if p := mustGet(t, db, "g-2"); p.Gone || !p.Reviewable {
+		t.Errorf("back from gone: got gone=%v reviewable=%v, want false true", p.Gone, p.Reviewable)
+	}
+}
+
+// queueFixture indexes a small queue at procBase:
+//
+//	q-01 ESP IDCard        [MRZ]                 "Ana García"       since -30h, claimed by ana
+//	q-02 FRA Passport      [FacialMatching, Liveness] "Jean 100% Dupont" since -5h, bob's claim expired
+//	q-03 ESP Passport      [MRZCheck, DocumentNotExpired] "Jean 1005 Dupont" since -3h
+//	q-04 ITA DriverLicense []                    "Maria_Rossi"      since -2h
+//	q-05 ITA IDCard        [Liveness]            "MariaXRossi"      since -1h
+//
+// plus a decided process and a gone one that never show.
+func queueFixture(t *testing.T) (*store.DB, *procClock, *store.User, *store.User) {
+	t.Helper()
+	db, clk := openClockedDB(t)
+	ctx := context.Background()
+	ana := newUser(t, db, "ana@example.com", store.RoleAgent)
+	bob := newUser(t, db, "bob@example.com", store.RoleAgent)
+	rows := []struct {
+		id, country, doc string
+		failed           []string
+		holder, ref      string
+		age              time.Duration
+	}{
+		{"q-01", "ESP", "IDCard", []string{"validationMRZ"}, "Ana García", "C-1001", 30 * time.Hour},
+		{"q-02", "FRA", "Passport", []string{"validationFacialMatching", "validationLiveness"}, "Jean 100% Dupont", "C-1002", 5 * time.Hour},
+		{"q-03", "ESP", "Passport", []string{"validationMRZCheck", "validationDocumentNotExpired"}, "Jean 1005 Dupont", "REF-77", 3 * time.Hour},
+		{"q-04", "ITA", "DriverLicense", nil, "Maria_Rossi", "C-1004", 2 * time.Hour},
+		{"q-05", "ITA", "IDCard", []string{"validationLiveness"}, "MariaXRossi", "K-5", time.Hour},
+		{"q-06", "ESP", "IDCard", []string{"validationMRZ"}, "Ana Decided", "C-1006", 40 * time.Hour},
+		{"q-07", "ESP", "IDCard", []string{"validationMRZ"}, "Gone Person", "C-1007", 50 * time.Hour},
+	}
+	for _, r := range rows {
+		s := inReview(r.id, procBase.Add(-r.age))
+		s.Country, s.DocType, s.Failed, s.HolderName, s.CustomerRef = r.country, r.doc, r.failed, r.holder, r.ref
+		upsert(t, db, store.SourceWebhook, s)
+	}
+	upsert(t, db, store.SourceWebhook, decided("q-06", "VERIFIED", procBase.Add(-time.Minute)))
+	if err := db.MarkGone(ctx, "q-07"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(procBase.Add(-10 * time.Minute))
+	if _, err := db.Claim(ctx, actorOf(bob), "q-02", bob.ID, 5*time.Minute, false); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(procBase)
+	if _, err := db.Claim(ctx, actorOf(ana), "q-01", ana.ID, 5*time.Minute, false); err != nil {
+		t.Fatal(err)
+	}
+	return db, clk, ana, bob
+}
+
+func TestQueueFilters(t *testing.T) {
+	db, _, ana, bob := queueFixture(t)
+	all := []string{"q-01", "q-02", "q-03", "q-04", "q-05"}
+	cases := []struct {
+		name string
+		q    store.QueueQuery
+		want []string
+	}{
+		{"everything, oldest first", store.QueueQuery{}, all},
+		{"newest first", store.QueueQuery{Newest: true}, []string{"q-05", "q-04", "q-03", "q-02", "q-01"}},
+		{"country", store.QueueQuery{Country: "ESP"}, []string{"q-01", "q-03"}},
+		{"doc type", store.QueueQuery{DocType: "Passport"}, []string{"q-02", "q-03"}},
+		{"country and doc type", store.QueueQuery{Country: "ITA", DocType: "IDCard"}, []string{"q-05"}},
+		{"failed validation", store.QueueQuery{Failed: "validationLiveness"}, []string{"q-02", "q-05"}},
+		{"failed: whole name, not a prefix of another", store.QueueQuery{Failed: "validationMRZ"}, []string{"q-01"}},
+		{"failed: a prefix matches nothing", store.QueueQuery{Failed: "validationDocumentNot"}, nil},
+		{"failed: LIKE wildcard escaped", store.QueueQuery{Failed: "validation_RZ"}, nil},
+		{"failed: percent escaped", store.QueueQuery{Failed: "%"}, nil},
+		{"claim all", store.QueueQuery{Claim: store.ClaimAll, UserID: ana.ID}, all},
+		{"claim mine", store.QueueQuery{Claim: store.ClaimMine, UserID: ana.ID}, []string{"q-01"}},
+		{"claim mine, expired", store.QueueQuery{Claim: store.ClaimMine, UserID: bob.ID}, nil},
+		{"unclaimed counts expired claims", store.QueueQuery{Claim: store.ClaimUnclaimed, UserID: ana.ID}, []string{"q-02", "q-03", "q-04", "q-05"}},
+		{"older than 4h", store.QueueQuery{OlderThan: 4 * time.Hour}, []string{"q-01", "q-02"}},
+		{"older than 24h", store.QueueQuery{OlderThan: 24 * time.Hour}, []string{"q-01"}},
+		{"search exact id", store.QueueQuery{Search: "q-03"}, []string{"q-03"}},
+		{"search id trimmed", store.QueueQuery{Search: "  q-03 "}, []string{"q-03"}},
+		{"search part of an id matches no id", store.QueueQuery{Search: "q-0"}, nil},
+		{"search customer ref", store.QueueQuery{Search: "C-1002"}, []string{"q-02"}},
+		{"search other customer ref", store.QueueQuery{Search: "REF-77"}, []string{"q-03"}},
+		{"search part of holder, any case", store.QueueQuery{Search: "dupont"}, []string{"q-02", "q-03"}},
+		{"search holder with percent", store.QueueQuery{Search: "100%"}, []string{"q-02"}},
+		{"search percent alone", store.QueueQuery{Search: "%"}, []string{"q-02"}},
+		{"search holder with underscore", store.QueueQuery{Search: "Maria_Rossi"}, []string{"q-04"}},
+		{"search underscore alone", store.QueueQuery{Search: "_"}, []string{"q-04"}},
+		{"search backslash", store.QueueQuery{Search: `\`}, nil},
+		{"search decided process", store.QueueQuery{Search: "q-06"}, nil},
+		{"search gone process", store.QueueQuery{Search: "Gone Person"}, nil},
+		{"everything at once", store.QueueQuery{Country: "FRA", Failed: "validationLiveness", Claim: store.ClaimUnclaimed, OlderThan: time.Hour, Search: "Jean", UserID: ana.ID}, []string{"q-02"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ps, more, err := db.Queue(context.Background(), tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := idsOf(ps); !slices.Equal(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+			if more {
+				t.Error("more: got true, want false")
+			}
+		})
+	}
+	// The rows carry the claim holder's name.
+	ps, _, _ := db.Queue(context.Background(), store.QueueQuery{Claim: store.ClaimMine, UserID: ana.ID})
+	if len(ps) != 1 || ps[0].ClaimedByName != ana.DisplayName {
+		t.Errorf("claimed by name: got %+v, want %q", ps, ana.DisplayName)
+	}
+}
+
+func TestQueueKeysetPagination(t *testing.T) {
+	db, _ := openClockedDB(t)
+	ctx := context.Background()
+	const n = 120
+	type key struct {
+		since time.Time
+		id    string
+	}
+	var keys []key
+	for i := 0; i < n; i++ {
+		// Groups of three share a review time, so the id breaks ties.
+		id := fmt.Sprintf("pg-%03d", (i*37)%n)
+		since := procBase.Add(-time.Duration(i/3) * time.Minute)
+		upsert(t, db, store.SourceWebhook, inReview(id, since))
+		keys = append(keys, key{since, id})
+	}
+	// A process that is not in review never shows.
+	upsert(t, db, store.SourceWebhook, decided("pg-decided", "VERIFIED", procBase))
+
+	for _, newest := range []bool{false, true} {
+		t.Run(fmt.Sprintf("newest=%v", newest), func(t *testing.T) {
+			want := slices.Clone(keys)
+			sort.Slice(want, func(i, j int) bool {
+				a, b := want[i], want[j]
+				if newest {
+					a, b = b, a
+				}
+				if !a.since.Equal(b.since) {
+					return a.since.Before(b.since)
+				}
+				return a.id < b.id
+			})
+			q := store.QueueQuery{Newest: newest, Limit: 50}
+			var got []string
+			var sizes []int
+			var mores []bool
+			for page := 0; page < 10; page++ {
+				ps, more, err := db.Queue(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sizes, mores = append(sizes, len(ps)), append(mores, more)
+				got = append(got, idsOf(ps)...)
+				if !more {
+					break
+				}
+				last := ps[len(ps)-1]
+				q.AfterSince, q.AfterID = last.ReviewSince, last.ID
+			}
+			if !slices.Equal(sizes, []int{50, 50, 20}) || !slices.Equal(mores, []bool{true, true, false}) {
+				t.Errorf("pages: got sizes %v more %v, want [50 50 20] [true true false]", sizes, mores)
+			}
+			wantIDs := make([]string, len(want))
+			for i, k := range want {
+				wantIDs[i] = k.id
+			}
+			if !slices.Equal(got, wantIDs) {
+				t.Errorf("order across pages:\ngot  %v\nwant %v", got, wantIDs)
+			}
+			seen := map[string]bool{}
+			for _, id := range got {
+				if seen[id] {
+					t.Errorf("duplicate %s", id)
+				}
+				seen[id] = true
+			}
+			if len(seen) != n {
+				t.Errorf("distinct rows: got %d, want %d", len(seen), n)
+			}
+		})
+	}
+}
+
+func TestCountQueueAndClaimedBy(t *testing.T) {
+	db, clk, ana, bob := queueFixture(t)
+	ctx := context.Background()
+	cases := []struct {
+		name   string
+		user   int64
+		target time.Duration
+		want   store.QueueCounts
+	}{
+		{"ana, 4h target", ana.ID, 4 * time.Hour, store.QueueCounts{InReview: 5, Unclaimed: 4, Mine: 1, OverTarget: 2}},
+		{"bob (expired claim), 24h target", bob.ID, 24 * time.Hour, store.QueueCounts{InReview: 5, Unclaimed: 4, Mine: 0, OverTarget: 1}},
+		{"nobody, 30min target", 0, 30 * time.Minute, store.QueueCounts{InReview: 5, Unclaimed: 4, Mine: 0, OverTarget: 5}},
+	}
+	for _, tc := range cases {
+		got, err := db.CountQueue(ctx, tc.user, tc.target)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: got %+v %v, want %+v", tc.name, got, err, tc.want)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		user int64
+		want int
+	}{{"ana", ana.ID, 1}, {"bob", bob.ID, 0}} {
+		if got, err := db.CountClaimedBy(ctx, c.user); err != nil || got != c.want {
+			t.Errorf("claimed by %s: got %d %v, want %d", c.name, got, err, c.want)
+		}
+	}
+	// Once ana's claim expires, everything is unclaimed.
+	clk.Add(6 * time.Minute)
+	got, _ := db.CountQueue(ctx, ana.ID, 4*time.Hour)
+	if got.Unclaimed != 5 || got.Mine != 0 {
+		t.Errorf("after expiry: got %+v, want 5 unclaimed, 0 mine", got)
+	}
+	if n, _ := db.CountClaimedBy(ctx, ana.ID); n != 0 {
+		t.Errorf("claimed by ana after expiry: got %d, want 0", n)
+	}
+}
+
+func TestClaimLifecycle(t *testing.T) {
+	db, clk := openClockedDB(t)
+	ctx := context.Background()
+	ana := newUser(t, db, "ana@example.com", store.RoleAgent)
+	bob := newUser(t, db, "bob@example.com", store.RoleAgent)
+	upsert(t, db, store.SourceWebhook, inReview("c-1", procBase.Add(-time.Hour)))
+	const ttl = 5 * time.Minute
+
+	// Claim.
+	p, err := db.Claim(ctx, actorOf(ana), "c-1", ana.ID, ttl, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ClaimedBy != ana.ID || p.ClaimedByName != ana.DisplayName || !p.ClaimedAt.Equal(procBase) || !p.ClaimExpiresAt.Equal(procBase.Add(ttl)) {
+		t.Errorf("claim: got by=%d %q at=%v exp=%v", p.ClaimedBy, p.ClaimedByName, p.ClaimedAt, p.ClaimExpiresAt)
+	}
+	// Renew: same claim, later expiry, no second audit row.
+	clk.Add(time.Minute)
+	p, err = db.Claim(ctx, actorOf(ana), "c-1", ana.ID, ttl, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.ClaimedAt.Equal(procBase) || !p.ClaimExpiresAt.Equal(procBase.Add(time.Minute+ttl)) {
+		t.Errorf("renew: got at=%v exp=%v, want at=%v exp=%v", p.ClaimedAt, p.ClaimExpiresAt, procBase, procBase.Add(time.Minute+ttl))
+	}
+	if n := len(auditRows(t, db, "process.claim", "c-1")); n != 1 {
+		t.Errorf("claim audit rows: got %d, want 1", n)
+	}
+	// Heartbeat extends.
+	clk.Add(time.Minute)
+	p, err = db.Heartbeat(ctx, "c-1", ana.ID, ttl)
+	if err != nil || !p.ClaimExpiresAt.Equal(clk.Now().Add(ttl)) {
+		t.Errorf("heartbeat: got exp=%v err=%v, want %v", p.ClaimExpiresAt, err, clk.Now().Add(ttl))
+	}
+	// Another agent is told who holds it.
+	_, err = db.Claim(ctx, actorOf(bob), "c-1", bob.ID, ttl, false)
+	var ce *store.ClaimError
+	if !errors.As(err, &ce) || ce.HolderID != ana.ID || ce.HolderName != ana.DisplayName || !ce.Since.Equal(procBase) {
+		t.Fatalf("other agent: got %v, want a ClaimError naming %q", err, ana.DisplayName)
+	}
+	if !errors.Is(err, store.ErrClaimedByOther) || !errors.Is(err, store.ErrConflict) {
+		t.Errorf("other agent: %v does not wrap ErrClaimedByOther and ErrConflict", err)
+	}
+	if !strings.Contains(err.Error(), ana.DisplayName) {
+		t.Errorf("message %q does not name the holder", err)
+	}
+	if _, err := db.Heartbeat(ctx, "c-1", bob.ID, ttl); !errors.As(err, &ce) {
+		t.Errorf("heartbeat of a non-holder: got %v, want ClaimError", err)
+	}
+	// Takeover is audited.
+	p, err = db.Claim(ctx, actorOf(bob), "c-1", bob.ID, ttl, true)
+	if err != nil || p.ClaimedBy != bob.ID {
+		t.Fatalf("takeover: got %v %v", p, err)
+	}
+	tk := auditRows(t, db, "process.takeover", "c-1")
+	if len(tk) != 1 || tk[0].ActorID != bob.ID || !strings.Contains(tk[0].Detail, ana.DisplayName) {
+		t.Errorf("takeover audit: got %+v, want one row by bob naming ana", tk)
+	}
+	// Ana's page now learns she lost it.
+	if _, err := db.Heartbeat(ctx, "c-1", ana.ID, ttl); !errors.As(err, &ce) || ce.HolderID != bob.ID {
+		t.Errorf("heartbeat after takeover: got %v, want ClaimError naming bob", err)
+	}
+	// Releasing a claim one does not hold does nothing; the holder's release is audited.
+	if err := db.Release(ctx, actorOf(ana), "c-1", ana.ID); err != nil {
+		t.Fatal(err)
+	}
+	if p := mustGet(t, db, "c-1"); p.ClaimedBy != bob.ID {
+		t.Errorf("release by non-holder: claim moved to %d", p.ClaimedBy)
+	}
+	if err := db.Release(ctx, actorOf(bob), "c-1", bob.ID); err != nil {
+		t.Fatal(err)
+	}
+	if p := mustGet(t, db, "c-1"); p.ClaimedBy != 0 || !p.ClaimExpiresAt.IsZero() {
+		t.Errorf("release: got claimed_by=%d, want 0", p.ClaimedBy)
+	}
+	if rel := auditRows(t, db, "process.release", "c-1"); len(rel) != 1 || rel[0].ActorID != bob.ID {
+		t.Errorf("release audit: got %+v, want one row by bob", rel)
+	}
+
+	// An expired claim can be claimed by another agent without takeover.
+	if _, err := db.Claim(ctx, actorOf(ana), "c-1", ana.ID, ttl, false); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(ttl + time.Second)
+	p, err = db.Claim(ctx, actorOf(bob), "c-1", bob.ID, ttl, false)
+	if err != nil || p.ClaimedBy != bob.ID || !p.ClaimedAt.Equal(clk.Now()) {
+		t.Fatalf("claim after expiry: got %+v %v", p, err)
+	}
+	if n := len(auditRows(t, db, "process.takeover", "c-1")); n != 1 {
+		t.Errorf("takeover rows after claiming an expired claim: got %d, want 1", n)
+	}
+	verifyAudit(t, db)
+}
+
+func TestHeartbeatAfterExpiryReclaimsWhenFree(t *testing.T) {
+	db, clk := openClockedDB(t)
+	ctx := context.Background()
+	ana := newUser(t, db, "ana@example.com", store.RoleAgent)
+	bob := newUser(t, db, "bob@example.com", store.RoleAgent)
+	upsert(t, db, store.SourceWebhook, inReview("h-1", procBase.Add(-time.Hour)))
+	upsert(t, db, store.SourceWebhook, inReview("h-2", procBase.Add(-time.Hour)))
+	const ttl = 5 * time.Minute
+	for _, id := range []string{"h-1", "h-2"} {
+		if _, err := db.Claim(ctx, actorOf(ana), id, ana.ID, ttl, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Add(ttl + time.Minute) // the laptop slept
+	// Nobody took h-1: the heartbeat claims it again, returning the fresh claim.
+	p, err := db.Heartbeat(ctx, "h-1", ana.ID, ttl)
+	if err != nil {
+		t.Fatalf("heartbeat after expiry: %v", err)
+	}
+	if !p.ClaimActive(clk.Now()) || p.ClaimedBy != ana.ID || !p.ClaimExpiresAt.Equal(clk.Now().Add(ttl)) {
+		t.Errorf("returned process: got by=%d exp=%v active=%v, want ana's new claim to %v",
+			p.ClaimedBy, p.ClaimExpiresAt, p.ClaimActive(clk.Now()), clk.Now().Add(ttl))
+	}
+	if got := mustGet(t, db, "h-1"); !got.ClaimActive(clk.Now()) || got.ClaimedBy != ana.ID || !got.ClaimedAt.Equal(clk.Now()) {
+		t.Errorf("stored: got by=%d at=%v exp=%v, want a new claim by ana at %v", got.ClaimedBy, got.ClaimedAt, got.ClaimExpiresAt, clk.Now())
+	}
+	// Bob took h-2 meanwhile: the heartbeat reports him.
+	if _, err := db.Claim(ctx, actorOf(bob), "h-2", bob.ID, ttl, false); err != nil {
+		t.Fatal(err)
+	}
+	var ce *store.ClaimError
+	if _, err := db.Heartbeat(ctx, "h-2", ana.ID, ttl); !errors.As(err, &ce) || ce.HolderName != bob.DisplayName {
+		t.Errorf("heartbeat after someone took it: got %v, want ClaimError naming bob", err)
+	}
+	verifyAudit(t, db)
+}
+
+func TestClaimRefusals(t *testing.T) {
+	db, _ := openClockedDB(t)
+	ctx := context.Background()
+	ana := newUser(t, db, "ana@example.com", store.RoleAgent)
+	upsert(t, db, store.SourceWebhook, inProgress("r-progress", procBase))
+	upsert(t, db, store.SourceWebhook, decided("r-decided", "NOT_VERIFIED", procBase))
+	upsert(t, db, store.SourceWebhook, inReview("r-gone", procBase))
+	if err := db.MarkGone(ctx, "r-gone"); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		id   string
+		want error
+	}{
+		{"r-progress", store.ErrNotReviewable},
+		{"r-decided", store.ErrNotReviewable},
+		{"r-gone", store.ErrNotReviewable},
+		{"r-unknown", store.ErrNotFound},
+	}
+	for _, tc := range cases {
+		for _, takeover := range []bool{false, true} {
+			if _, err := db.Claim(ctx, actorOf(ana), tc.id, ana.ID, time.Minute, takeover); !errors.Is(err, tc.want) {
+				t.Errorf("claim %s (takeover=%v): got %v, want %v", tc.id, takeover, err, tc.want)
+			}
+		}
+		if _, err := db.Heartbeat(ctx, tc.id, ana.ID, time.Minute); !errors.Is(err, tc.want) {
+			t.Errorf("heartbeat %s: got %v, want %v", tc.id, err, tc.want)
+		}
+	}
+	if !errors.Is(store.ErrNotReviewable, store.ErrConflict) {
+		t.Error("ErrNotReviewable does not wrap ErrConflict")
+	}
+	if rows := auditRows(t, db, "process.claim", ""); len(rows) != 0 {
+		t.Errorf("refused claims audited as claims: %+v", rows)
+	}
+}
+
+func TestClaimNextConcurrentAgentsGetDifferentProcesses(t *testing.T) {
+	db, _ := openClockedDB(t)
+	ctx := context.Background()
+	const n = 20
+	users := make([]*store.User, n)
+	for i := range users {
+		users[i] = newUser(t, db, fmt.Sprintf("agent%02d@example.com", i), store.RoleAgent)
+		upsert(t, db, store.SourceWebhook, inReview(fmt.Sprintf("n-%02d", i), procBase.Add(-time.Duration(i+1)*time.Minute)))
+	}
+	var wg sync.WaitGroup
+	got := make([]string, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			p, err := db.ClaimNext(ctx, actorOf(users[i]), users[i].ID, 5*time.Minute, store.QueueQuery{})
+			if err == nil {
+				got[i] = p.ID
+				if p.ClaimedBy != users[i].ID {
+					err = fmt.Errorf("returned process claimed by %d", p.ClaimedBy)
+				}
+			}
+			errs[i] = err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	seen := map[string]int{}
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("agent %d: %v", i, err)
+			continue
+		}
+		if j, dup := seen[got[i]]; dup {
+			t.Errorf("agents %d and %d both got %s", j, i, got[i])
+		}
+		seen[got[i]] = i
+	}
+	if len(seen) != n {
+		t.Errorf("distinct processes: got %d, want %d", len(seen), n)
+	}
+	for id, i := range seen {
+		if p := mustGet(t, db, id); p.ClaimedBy != users[i].ID {
+			t.Errorf("%s: stored holder %d, want %d", id, p.ClaimedBy, users[i].ID)
+		}
+	}
+	if _, err := db.ClaimNext(ctx, actorOf(users[0]), users[0].ID, 5*time.Minute, store.QueueQuery{}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("empty queue: got %v, want ErrNotFound", err)
+	}
+	if rows := auditRows(t, db, "process.claim", ""); len(rows) != n {
+		t.Errorf("claim audit rows: got %d, want %d", len(rows), n)
+	}
+	verifyAudit(t, db)
+}
+
+func TestClaimNextWithFilters(t *testing.T) {
+	db, clk := openClockedDB(t)
+	ctx := context.Background()
+	ana := newUser(t, db, "ana@example.com", store.RoleAgent)
+	bob := newUser(t, db, "bob@example.com", store.RoleAgent)
+	cleo := newUser(t, db, "cleo@example.com", store.RoleAgent)
+	add := func(id, country string, age time.Duration, failed ...string) {
+		s := inReview(id, procBase.Add(-age))
+		s.Country, s.Failed = country, failed
+		upsert(t, db, store.SourceWebhook, s)
+	}
+	add("x-1", "ESP", 3*time.Hour, "validationMRZ")
+	add("x-2", "ESP", 2*time.Hour, "validationMRZ")
+	add("x-3", "FRA", 4*time.Hour, "validationMRZ")
+	add("x-4", "ESP", time.Hour, "validationLiveness")
+	add("x-5", "ESP", 30*time.Minute, "validationLivenessX")
+	clk.Set(procBase.Add(-time.Hour))
+	if _, err := db.Claim(ctx, actorOf(bob), "x-2", bob.ID, 5*time.Minute, false); err != nil { // expires long before now
+		t.Fatal(err)
+	}
+	clk.Set(procBase)
+	if _, err := db.Claim(ctx, actorOf(ana), "x-1", ana.ID, 5*time.Minute, false); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		q    store.QueueQuery
+		want string // "" for ErrNotFound
+	}{
+		{"failed liveness, whole name", store.QueueQuery{Failed: "validationLiveness"}, "x-4"},
+		{"failed liveness again", store.QueueQuery{Failed: "validationLiveness"}, ""},
+		{"ESP skips the live claim, takes the expired one; newest and cursor ignored", store.QueueQuery{Country: "ESP", Newest: true, AfterID: "zzz", AfterSince: procBase}, "x-2"},
+		{"ESP next", store.QueueQuery{Country: "ESP"}, "x-5"},
+		{"ESP exhausted", store.QueueQuery{Country: "ESP"}, ""},
+		{"anything", store.QueueQuery{}, "x-3"},
+		{"nothing left", store.QueueQuery{}, ""},
+	}
+	for _, st := range steps {
+		p, err := db.ClaimNext(ctx, actorOf(cleo), cleo.ID, 5*time.Minute, st.q)
+		switch {
+		case st.want == "" && !errors.Is(err, store.ErrNotFound):
+			t.Errorf("%s: got %v %v, want ErrNotFound", st.name, p, err)
+		case st.want != "" && (err != nil || p.ID != st.want || p.ClaimedBy != cleo.ID):
+			t.Errorf("%s: got %v %v, want %s claimed by cleo", st.name, p, err, st.want)
+		}
+	}
+	if p := mustGet(t, db, "x-1"); p.ClaimedBy != ana.ID {
+		t.Errorf("ana's live claim: got holder %d", p.ClaimedBy)
+	}
+	verifyAudit(t, db)
+}
+
+func TestRecordEvidenceViewAuditsOncePerClaim(t *testing.T) {
+	db, clk := openClockedDB(t)
+	ctx := context.Background()
+	ana := newUser(t, db, "ana@example.com", store.RoleAgent)
+	bob := newUser(t, db, "bob@example.com", store.RoleAgent)
+	upsert(t, db, store.SourceWebhook, inReview("e-1", procBase.Add(-time.Hour)))
+	p, err := db.Claim(ctx, actorOf(ana), "e-1", ana.ID, 5*time.Minute, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := p.ClaimedAt
+	views := []struct {
+		who       *store.User
+		claimedAt time.Time
+		kind      string
+		wantRows  int
+	}{
+		{ana, first, "document_front", 1},
+		{ana, first, "document_front", 1}, // reloaded: not again
+		{ana, first, "face_now", 2},       // another kind
+		{bob, first, "document_front", 3}, // another user
+	}
+	for i, v := range views {
+		clk.Add(time.Second)
+		if err := db.RecordEvidenceView(ctx, actorOf(v.who), "e-1", v.claimedAt, v.kind); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(auditRows(t, db, "evidence.view", "e-1")); got != v.wantRows {
+			t.Errorf("view %d: audit rows got %d, want %d", i, got, v.wantRows)
+		}
+	}
+	// A new claim: viewing again is audited again.
+	if err := db.Release(ctx, actorOf(ana), "e-1", ana.ID); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Minute)
+	p, err = db.Claim(ctx, actorOf(ana), "e-1", ana.ID, 5*time.Minute, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ClaimedAt.Equal(first) {
+		t.Fatal("new claim kept the old claim time")
+	}
+	for range 2 {
+		if err := db.RecordEvidenceView(ctx, actorOf(ana), "e-1", p.ClaimedAt, "document_front"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := auditRows(t, db, "evidence.view", "e-1")
+	if len(rows) != 4 {
+		t.Errorf("after a new claim: audit rows got %d, want 4", len(rows))
+	}
+	if rows[0].ActorID != ana.ID || rows[0].Detail != "document_front" || rows[0].IP == "" || rows[0].ObjectType != "process" {
+		t.Errorf("audit row: got %+v, want ana viewing document_front with her IP", rows[0])
+	}
+	verifyAudit(t, db)
+}
+
+func TestEnqueueNotificationsFoldsDuplicates(t *testing.T) {
+	db, clk := openClockedDB(t)
+	ctx := context.Background()
+	if err := db.EnqueueNotifications(ctx, []store.Notification{
+		{ProcessID: "a", Status: "PENDING"}, {ProcessID: "b", Status: "PENDING"}, {ProcessID: "a", Status: "VERIFIED"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Second)
+	if err := db.EnqueueNotifications(ctx, []store.Notification{{ProcessID: "a", Status: "NOT_VERIFIED"}}); err != nil {
+		t.Fatal(err)
+	}
+	due, err := db.DueNotifications(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]store.Notification{}
+	for _, n := range due {
+		got[n.ProcessID] = n
+	}
+	cases := []struct {
+		id            string
+		status        string
+		notifications int
+		version       int64
+		received      time.Time
+	}{
+		{"a", "NOT_VERIFIED", 3, 3, procBase.Add(time.Second)},
+		{"b", "PENDING", 1, 1, procBase},
+	}
+	for _, c := range cases {
+		n, ok := got[c.id]
+		if !ok {
+			t.Errorf("%s: not due", c.id)
+			continue
+		}
+		if n.Status != c.status || n.Notifications != c.notifications || n.Version != c.version || !n.ReceivedAt.Equal(c.received) {
+			t.Errorf("%s: got status=%s notifications=%d version=%d received=%v, want %s %d %d %v",
+				c.id, n.Status, n.Notifications, n.Version, n.ReceivedAt, c.status, c.notifications, c.version, c.received)
+		}
+	}
+	if n, _ := db.CountNotifications(ctx); n != 2 {
+		t.Errorf("count: got %d, want 2", n)
+	}
+}
+
+func TestIngestNotificationKeepsANewerNotification(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name   string
+		finish func(db *store.DB, n store.Notification) error
+		stored bool
+	}{
+		{"ingest", func(db *store.DB, n store.Notification) error {
+			return db.IngestNotification(ctx, n, inReview("a", procBase.Add(-time.Hour)), procBase.Add(10*time.Minute))
+		}, true},
+		{"drop", func(db *store.DB, n store.Notification) error { return db.DropNotification(ctx, n) }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			db, _ := openClockedDB(t)
+			if err := db.EnqueueNotifications(ctx, []store.Notification{{ProcessID: "a", Status: "PENDING"}}); err != nil {
+				t.Fatal(err)
+			}
+			due, err := db.DueNotifications(ctx, 10)
+			if err != nil || len(due) != 1 {
+				t.Fatalf("due: got %v %v", due, err)
+			}
+			// Another notification arrives while the worker talks to the gateway.
+			if err := db.EnqueueNotifications(ctx, []store.Notification{{ProcessID: "a", Status: "VERIFIED"}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.finish(db, due[0]); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.GetProcess(ctx, "a"); (err == nil) != tc.stored {
+				t.Errorf("process stored: got err=%v, want stored=%v", err, tc.stored)
+			}
+			left, _ := db.DueNotifications(ctx, 10)
+			if len(left) != 1 || left[0].Version != 2 || left[0].Status != "VERIFIED" {
+				t.Fatalf("the newer notification: got %+v, want version 2 VERIFIED kept", left)
+			}
+			// Finishing the newer one empties the inbox.
+			if err := tc.finish(db, left[0]); err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := db.CountNotifications(ctx); n != 0 {
+				t.Errorf("count after the newer one: got %d, want 0", n)
+			}
+		})
+	}
+}
+
+func TestRetryNotificationSchedules(t *testing.T) {
+	db, clk := openClockedDB(t)
+	ctx := context.Background()
+	if err := db.EnqueueNotifications(ctx, []store.Notification{{ProcessID: "a"}, {ProcessID: "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	due, _ := db.DueNotifications(ctx, 10)
+	var a store.Notification
+	for _, n := range due {
+		if n.ProcessID == "a" {
+			a = n
+		}
+	}
+	long := strings.Repeat("é", 600)
+	if err := db.RetryNotification(ctx, a, long, procBase.Add(time.Minute)); err != nil {
+		t.Fatalf("retry with a long error: %v", err)
+	}
+	steps := []struct {
+		advance time.Duration
+		want    []string
+	}{
+		{0, []string{"b"}},
+		{59 * time.Second, []string{"b"}},
+		{2 * time.Second, []string{"a", "b"}},
+	}
+	for _, st := range steps {
+		clk.Add(st.advance)
+		due, err := db.DueNotifications(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, n := range due {
+			ids = append(ids, n.ProcessID)
+			if n.ProcessID == "a" && (n.Attempts != 1 || n.LastError == "" || !strings.HasPrefix(long, n.LastError)) {
+				t.Errorf("a: got attempts=%d error len %d, want 1 and a prefix of the error", n.Attempts, len(n.LastError))
+			}
+		}
+		sort.Strings(ids)
+		if !slices.Equal(ids, st.want) {
+			t.Errorf("at %v: due got %v, want %v", clk.Now().Sub(procBase), ids, st.want)
+		}
+	}
+	if n, _ := db.CountNotifications(ctx); n != 2 {
+		t.Errorf("count: got %d, want 2 (a retry keeps the notification)", n)
+	}
+}
