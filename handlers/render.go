@@ -70,6 +70,15 @@ var flashMessages = map[string]string{
 	"enabled":   "Account enabled.",
 	"sessions":  "Sessions ended.",
 	"signedout": "You have signed out.",
+
+	"reason-created":    "Reason added at the end of the catalogue.",
+	"reason-updated":    "Reason saved.",
+	"reason-moved":      "Order changed.",
+	"reason-retired":    "Reason retired. Agents no longer see it; past decisions keep it.",
+	"reason-restored":   "Reason restored.",
+	"delivery-retried":  "Delivery queued: the portal sends it again now.",
+	"delivery-resolved": "Marked resolved. The portal will not send this decision again.",
+	"settings-saved":    "Settings saved.",
 }
 
 func navUser(u *store.User) *views.NavUser {

@@ -1,0 +1,193 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/store"
+	"github.com/mobbscan-review/portal/views"
+)
+
+// auditActions are the actions the filter offers, grouped as people look for them.
+var auditActions = []string{
+	"auth.login", "auth.lockout", "auth.logout", "access.denied",
+	"process.view", "process.claim", "process.takeover", "process.release", "process.track", "process.create", "evidence.view",
+	"decision.accept", "decision.reject", "decision.confirm", "decision.overturn", "decision.delivery", "decision.retry", "decision.resolve",
+	"user.create", "user.role", "user.disable", "user.enable", "user.password", "user.password_link", "user.profile", "user.setting",
+	"session.end", "session.end_all",
+	"reason.create", "reason.update", "reason.move", "reason.retire", "reason.restore",
+	"setting.change", "audit.verify",
+}
+
+// auditObjectTypes are the kinds of object audit events name.
+var auditObjectTypes = [][2]string{
+	{"process", "Process"}, {"user", "Account"}, {"reason", "Reason"}, {"setting", "Setting"}, {"audit", "Audit log"},
+}
+
+var (
+	auditActionRE = regexp.MustCompile(`^[a-z_]+(\.[a-z_]+)*$`)
+	auditTypeRE   = regexp.MustCompile(`^[a-z_]{1,32}$`)
+)
+
+const auditPageSize = 100
+
+// auditQuery is the audit page's state as it lives in the URL.
+type auditQuery struct {
+	Action, Type, ObjectID string
+	Before                 int64
+}
+
+// parseAuditQuery reads the filters; a malformed one is a 400.
+func parseAuditQuery(c echo.Context) (auditQuery, error) {
+	v := c.QueryParams()
+	q := auditQuery{Action: strings.TrimSpace(v.Get("action")), Type: strings.TrimSpace(v.Get("type")), ObjectID: strings.TrimSpace(v.Get("id"))}
+	if q.Action != "" && (len(q.Action) > 64 || !auditActionRE.MatchString(q.Action)) {
+		return q, echo.NewHTTPError(http.StatusBadRequest, "Choose an action from the list.")
+	}
+	if q.Type != "" && !auditTypeRE.MatchString(q.Type) {
+		return q, echo.NewHTTPError(http.StatusBadRequest, "Choose a kind of object from the list.")
+	}
+	if utf8.RuneCountInString(q.ObjectID) > 128 || !utf8.ValidString(q.ObjectID) {
+		return q, echo.NewHTTPError(http.StatusBadRequest, "The object id is too long (128 characters at most).")
+	}
+	if b := v.Get("before"); b != "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n <= 0 {
+			return q, echo.NewHTTPError(http.StatusBadRequest, "That page link is broken; start from the newest events.")
+		}
+		q.Before = n
+	}
+	return q, nil
+}
+
+// url is the audit page with these filters, before the event id given (0: the newest).
+func (q auditQuery) url(before int64) string {
+	v := url.Values{}
+	if q.Action != "" {
+		v.Set("action", q.Action)
+	}
+	if q.Type != "" {
+		v.Set("type", q.Type)
+	}
+	if q.ObjectID != "" {
+		v.Set("id", q.ObjectID)
+	}
+	if before > 0 {
+		v.Set("before", strconv.FormatInt(before, 10))
+	}
+	if len(v) == 0 {
+		return "/admin/audit"
+	}
+	return "/admin/audit?" + v.Encode()
+}
+
+func (q auditQuery) filtered() bool { return q.Action != "" || q.Type != "" || q.ObjectID != "" }
+
+// auditOptions lists the choices of a filter, with the current value selected; a
+// value not in the list (a link from elsewhere) is offered too, so the page says what
+// it shows.
+func auditOptions(values [][2]string, current string) []views.Option {
+	out := make([]views.Option, 0, len(values)+1)
+	found := false
+	for _, v := range values {
+		sel := v[0] == current
+		found = found || sel
+		out = append(out, views.Option{Value: v[0], Label: v[1], Selected: sel})
+	}
+	if current != "" && !found {
+		out = append(out, views.Option{Value: current, Label: current, Selected: true})
+	}
+	return out
+}
+
+func adminAuditRow(e store.AuditEvent) views.AdminAuditRow {
+	r := views.AdminAuditRow{ID: e.ID, At: e.At, Actor: e.Actor, IP: e.IP, RequestID: e.RequestID, Action: e.Action,
+		Outcome: e.Outcome, Detail: e.Detail, Object: strings.TrimSpace(e.ObjectType + " " + e.ObjectID)}
+	if e.ObjectType != "" && e.ObjectID != "" {
+		r.ObjectURL = auditQuery{Type: e.ObjectType, ObjectID: e.ObjectID}.url(0)
+	}
+	return r
+}
+
+// auditPage reads one page of events for q.
+func (h *Handler) auditPage(c echo.Context, q auditQuery) (views.AdminAuditPage, error) {
+	events, err := h.DB.ListAudit(c.Request().Context(), store.AuditFilter{
+		Action: q.Action, ObjectType: q.Type, ObjectID: q.ObjectID, BeforeID: q.Before, Limit: auditPageSize + 1,
+	})
+	if err != nil {
+		return views.AdminAuditPage{}, err
+	}
+	actions := make([][2]string, 0, len(auditActions))
+	for _, a := range auditActions {
+		actions = append(actions, [2]string{a, a})
+	}
+	p := views.AdminAuditPage{
+		Actions: auditOptions(actions, q.Action), ObjectTypes: auditOptions(auditObjectTypes, q.Type),
+		ObjectID: q.ObjectID, Filtered: q.filtered(),
+	}
+	if len(events) > auditPageSize {
+		events = events[:auditPageSize]
+		p.NextURL = q.url(events[len(events)-1].ID)
+	}
+	if q.Before > 0 {
+		p.FirstURL = q.url(0)
+	}
+	p.Rows = make([]views.AdminAuditRow, 0, len(events))
+	for _, e := range events {
+		p.Rows = append(p.Rows, adminAuditRow(e))
+	}
+	return p, nil
+}
+
+// showAudit is the audit log, newest first, 100 events a page (keyset: before=<id>).
+func (h *Handler) showAudit(c echo.Context) error {
+	q, err := parseAuditQuery(c)
+	if err != nil {
+		return err
+	}
+	p, err := h.auditPage(c, q)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.AdminAuditScreen(h.page(c, "Audit log", "audit"), p))
+}
+
+// verifyAuditChain recomputes the hash chain (L2) and shows whether it is intact or
+// where it first breaks; the check itself is recorded.
+func (h *Handler) verifyAuditChain(c echo.Context) error {
+	ctx := c.Request().Context()
+	n, err := h.DB.VerifyAudit(ctx)
+	v := &views.AdminAuditVerify{Events: n}
+	outcome, detail := store.OutcomeSuccess, fmt.Sprintf("intact: %d events", n)
+	var ce *store.ChainError
+	switch {
+	case errors.As(err, &ce):
+		v.BrokenID, v.Problem = ce.ID, ce.Reason
+		outcome, detail = store.OutcomeFailure, ce.Error()
+	case err != nil:
+		return err
+	default:
+		v.Intact = true
+	}
+	if err := h.DB.Audit(ctx, auth.ActorFrom(c), "audit.verify", "audit", "", outcome, detail); err != nil {
+		return err
+	}
+	if wantsFragment(c) {
+		return render(c, http.StatusOK, views.AdminAuditVerifyResult(v))
+	}
+	p, err := h.auditPage(c, auditQuery{})
+	if err != nil {
+		return err
+	}
+	p.Verify = v
+	return render(c, http.StatusOK, views.AdminAuditScreen(h.page(c, "Audit log", "audit"), p))
+}

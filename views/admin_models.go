@@ -1,0 +1,126 @@
+package views
+
+import "time"
+
+// Element ids of the admin pages, shared by the first render and htmx fragments.
+const (
+	IDAdminReasonList   = "admin-reason-list"
+	IDAdminReasonEdit   = "reason-edit"
+	IDAdminDeliveryList = "admin-delivery-list"
+	IDAdminAuditVerify  = "admin-audit-verify"
+)
+
+// Limits of the reason catalogue (the database checks them too).
+const (
+	MaxReasonCode  = 40
+	MaxReasonLabel = 100
+	MaxReasonText  = 500
+	MaxResolveNote = 500
+)
+
+// AdminReasonRow is one reason of the catalogue as the admin list shows it.
+type AdminReasonRow struct {
+	ID           int64
+	Code         string
+	Label        string
+	CustomerText string
+	Position     int    // 1-based among the active reasons; 0 when retired
+	Key          string // "1".."9" for the first nine active reasons, else ""
+	Active       bool
+	InUse        bool // decisions refer to it
+	First, Last  bool // among the active ones: cannot move further up / down
+}
+
+// AdminReasonForm is the "add a reason" form, or the edit form of one reason (ID set).
+type AdminReasonForm struct {
+	ID           int64
+	Code         string
+	Label        string
+	CustomerText string
+	Errors       FormErrors
+}
+
+// AdminReasonsPage is the reason catalogue with its forms.
+type AdminReasonsPage struct {
+	Reasons []AdminReasonRow
+	Form    AdminReasonForm  // add a reason
+	Edit    *AdminReasonForm // the reason being edited, if any
+}
+
+// AdminDeliveryRow is one decision on its way to the gateway (or just delivered).
+type AdminDeliveryRow struct {
+	ID          int64
+	ProcessID   string
+	ProcessURL  string
+	Holder      string
+	Verdict     string // "Accept" or "Reject"
+	VerdictCode string // "accept" or "reject"
+	Reason      string
+	DecidedBy   string
+	DecidedAt   time.Time
+	State       string // store state
+	StateLabel  string
+	StateClass  string // "ok", "off" or ""
+	Attempts    int
+	NextAttempt time.Time // zero unless queued
+	LastError   string
+	DeliveredAt time.Time
+	RetryURL    string // set when "Retry now" applies
+	ResolveURL  string // set when "Mark resolved" applies
+	Note        string // the resolve note typed, after a refused submit
+	NoteError   string
+}
+
+// AdminDeliveriesPage lists the decisions not yet delivered and the recent deliveries.
+type AdminDeliveriesPage struct {
+	Pending   []AdminDeliveryRow
+	More      bool // more undelivered decisions than shown
+	Delivered []AdminDeliveryRow
+}
+
+// AdminSetting is one on/off setting.
+type AdminSetting struct {
+	Key   string
+	Label string
+	Help  string
+	On    bool
+}
+
+// AdminSettingsPage is the settings form.
+type AdminSettingsPage struct {
+	FourEyes []AdminSetting
+}
+
+// AdminAuditRow is one audit event on the audit page.
+type AdminAuditRow struct {
+	ID        int64
+	At        time.Time
+	Actor     string
+	IP        string
+	RequestID string
+	Action    string
+	Object    string // "process 4f…", "" when none
+	ObjectURL string // the audit log filtered on this object
+	Outcome   string
+	Detail    string
+}
+
+// AdminAuditVerify is the result of checking the hash chain.
+type AdminAuditVerify struct {
+	Intact   bool
+	Events   int    // events checked (all of them when intact)
+	BrokenID int64  // the first broken event
+	Problem  string // what is wrong with it
+}
+
+// AdminAuditPage is the audit log with filters and keyset pagination.
+type AdminAuditPage struct {
+	Rows        []AdminAuditRow
+	Actions     []Option
+	ObjectTypes []Option
+	ObjectID    string
+	Filtered    bool
+	NextURL     string // older events; "" on the last page
+	FirstURL    string // the newest events; "" on the first page
+	Verify      *AdminAuditVerify
+}
