@@ -41,6 +41,9 @@ type config struct {
 	AgingAmber     time.Duration
 	AgingRed       time.Duration
 	ReconcileEvery time.Duration
+	RetryBase      time.Duration
+	RetryMax       time.Duration
+	ParkAfter      time.Duration
 }
 
 func (c config) production() bool { return c.Env == "production" }
@@ -93,6 +96,9 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	amber := fs.String("aging-amber", def("AGING_AMBER", "4h"), "waiting time marked amber (PORTAL_AGING_AMBER)")
 	red := fs.String("aging-red", def("AGING_RED", "24h"), "waiting time marked red (PORTAL_AGING_RED)")
 	reconcile := fs.String("reconcile-every", def("RECONCILE_EVERY", "15s"), "how often due status checks run (PORTAL_RECONCILE_EVERY)")
+	retryBase := fs.String("delivery-retry-base", def("DELIVERY_RETRY_BASE", "2s"), "first delay before re-sending a decision (PORTAL_DELIVERY_RETRY_BASE)")
+	retryMax := fs.String("delivery-retry-max", def("DELIVERY_RETRY_MAX", "5m"), "longest delay between delivery attempts (PORTAL_DELIVERY_RETRY_MAX)")
+	parkAfter := fs.String("delivery-park-after", def("DELIVERY_PARK_AFTER", "24h"), "undelivered decisions are parked for a person after this (PORTAL_DELIVERY_PARK_AFTER)")
 	if err := fs.Parse(args); err != nil {
 		return c, fs, err
 	}
@@ -106,6 +112,8 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 		{"mobbscan timeout", *timeout, &c.MobbscanTimeout, false}, {"sandbox trickle", *trickle, &c.SandboxTrickle, true},
 		{"claim ttl", *claimTTL, &c.ClaimTTL, false}, {"aging amber", *amber, &c.AgingAmber, false},
 		{"aging red", *red, &c.AgingRed, false}, {"reconcile interval", *reconcile, &c.ReconcileEvery, false},
+		{"delivery retry base", *retryBase, &c.RetryBase, false}, {"delivery retry max", *retryMax, &c.RetryMax, false},
+		{"delivery park after", *parkAfter, &c.ParkAfter, false},
 	} {
 		v, err := time.ParseDuration(d.raw)
 		if err != nil || v < 0 || (v == 0 && !d.zero) {

@@ -104,6 +104,7 @@ func newApp(ctx context.Context, cfg config, stdout io.Writer, hasherParams auth
 	rv := review.New(db, client, log, review.Config{
 		ClaimTTL: cfg.ClaimTTL, AgingAmber: cfg.AgingAmber, AgingRed: cfg.AgingRed,
 		WebhookToken: webhookToken, WebhookHMAC: cfg.WebhookHMAC,
+		RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax, ParkAfter: cfg.ParkAfter,
 	})
 	inbox := review.NewInbox(db)
 	e := handlers.New(handlers.Config{
@@ -189,6 +190,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	spawn(a.sweepSessions)
 	spawn(a.inbox.Run)
 	spawn(func(ctx context.Context) { a.review.RunWorkers(ctx, a.inbox, cfg.ReconcileEvery) })
+	spawn(a.review.RunDelivery)
 	if sb != nil {
 		spawn(sb.run)
 	}

@@ -18,7 +18,11 @@ func (h *Handler) showAccount(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	a := views.AccountPage{Name: u.DisplayName, Email: u.Email, Role: u.Role, Since: u.CreatedAt, Sessions: rows}
+	next, err := h.DB.NextAfterDecision(c.Request().Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	a := views.AccountPage{Name: u.DisplayName, Email: u.Email, Role: u.Role, Since: u.CreatedAt, Sessions: rows, NextAfterDecision: next}
 	return render(c, http.StatusOK, views.AccountScreen(h.page(c, "My account", "account"), a))
 }
 

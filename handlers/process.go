@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -62,13 +63,28 @@ func (h *Handler) showProcess(c echo.Context) error {
 			return err
 		}
 	}
+	v, err := h.buildProcessPage(c, p, c.QueryParam("retry") != "")
+	if err != nil {
+		return err
+	}
+	if err := h.DB.Audit(ctx, a, "process.view", "process", p.ID, store.OutcomeSuccess, ""); err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.ProcessScreen(h.page(c, "Process", "queue"), v))
+}
+
+// buildProcessPage assembles the process page: what the index knows, the gateway's
+// information (or a banner when it does not answer), the decision and its delivery,
+// and the decision forms when the agent holds the claim.
+func (h *Handler) buildProcessPage(c echo.Context, p *store.Process, fresh bool) (views.ProcessPage, error) {
+	ctx := c.Request().Context()
 	v := h.processView(c, p)
-	info, err := h.Review.Info(ctx, p.ID, c.QueryParam("retry") != "")
+	info, err := h.Review.Info(ctx, p.ID, fresh)
 	switch {
 	case err == nil:
 		fillFromGateway(&v, info)
-		if fresh, gerr := h.DB.GetProcess(ctx, p.ID); gerr == nil {
-			p = fresh
+		if updated, gerr := h.DB.GetProcess(ctx, p.ID); gerr == nil {
+			p = updated
 			h.fillFromIndex(c, &v, p)
 		}
 	case errors.Is(err, review.ErrUnknownProcess):
@@ -78,12 +94,28 @@ func (h *Handler) showProcess(c echo.Context) error {
 		v.GatewayProblem = "Mobbscan is not answering; retrying."
 		h.log.Warn("process info unavailable", "process_id", p.ID, "error", err)
 	default:
-		return err
+		return v, err
 	}
-	if err := h.DB.Audit(ctx, a, "process.view", "process", p.ID, store.OutcomeSuccess, ""); err != nil {
-		return err
+	d, err := h.DB.LiveDecision(ctx, p.ID)
+	switch {
+	case err == nil:
+		dv := h.deliveryView(c, d)
+		v.Delivery = &dv
+		if d.State == store.StateSecondReview {
+			v.SecondReview = &views.SecondReviewView{
+				ConfirmURL: "/decisions/" + strconv.FormatInt(d.ID, 10) + "/confirm", OverturnURL: "/decisions/" + strconv.FormatInt(d.ID, 10) + "/overturn",
+				Decision: dv, Allowed: d.DecidedBy != auth.UserFrom(c).ID,
+			}
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return v, err
 	}
-	return render(c, http.StatusOK, views.ProcessScreen(h.page(c, "Process", "queue"), v))
+	if p.Reviewable && v.ClaimMine && !p.Decided {
+		if v.Decide, err = h.decisionForm(c, p, info); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
 }
 
 // processView builds the page from what the index knows; the gateway's data fills the rest.
@@ -216,7 +248,7 @@ func (h *Handler) heartbeatProcess(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = h.Review.Heartbeat(c.Request().Context(), p.ID, auth.UserFrom(c).ID)
+	_, err = h.Review.Heartbeat(c.Request().Context(), auth.ActorFrom(c), p.ID)
 	var ce *store.ClaimError
 	switch {
 	case errors.As(err, &ce):

@@ -181,6 +181,20 @@ func (h *Handler) queuePage(c echo.Context, f queueFilters) (views.QueuePage, er
 		next.Set("after", strconv.FormatInt(last.ReviewSince.UnixNano(), 10)+"."+last.ID)
 		qp.NextPageURL = withQuery("/queue", next)
 	}
+	recent, err := h.DB.ListDecisions(ctx, store.DecisionFilter{DecidedBy: u.ID, Limit: 8})
+	if err != nil {
+		return views.QueuePage{}, err
+	}
+	for _, d := range recent {
+		qp.Recent = append(qp.Recent, h.deliveryView(c, d))
+	}
+	second, err := h.DB.ListDecisions(ctx, store.DecisionFilter{States: []string{store.StateSecondReview}, Limit: 20})
+	if err != nil {
+		return views.QueuePage{}, err
+	}
+	for _, d := range second {
+		qp.AwaitSecond = append(qp.AwaitSecond, h.deliveryView(c, d))
+	}
 	now := h.DB.Now()
 	for _, p := range rows {
 		qp.Rows = append(qp.Rows, h.queueRow(p, u.ID, now))
@@ -276,15 +290,26 @@ func (h *Handler) nextCase(c echo.Context) error {
 	f.AfterID = ""
 	u := auth.UserFrom(c)
 	p, err := h.Review.NextCase(c.Request().Context(), auth.ActorFrom(c), f.query(u.ID))
+	done := ""
+	if c.QueryParam("done") == "decided" {
+		done = "decided"
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		v := f.values()
 		v.Set("empty", "1")
+		if done != "" {
+			v.Set("done", done)
+		}
 		return c.Redirect(http.StatusSeeOther, withQuery("/queue", v))
 	}
 	if err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/processes/"+url.PathEscape(p.ID))
+	target := processURL(p.ID)
+	if done != "" {
+		target += "?done=" + done
+	}
+	return c.Redirect(http.StatusSeeOther, target)
 }
 
 // trackProcess adds a process to the index by its verification id.

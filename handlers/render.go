@@ -70,6 +70,8 @@ var flashMessages = map[string]string{
 	"enabled":   "Account enabled.",
 	"sessions":  "Sessions ended.",
 	"signedout": "You have signed out.",
+	"decided":   "Decision recorded. It is being delivered to Mobbscan.",
+	"settings":  "Your settings are saved.",
 
 	"reason-created":    "Reason added at the end of the catalogue.",
 	"reason-updated":    "Reason saved.",

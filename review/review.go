@@ -303,7 +303,9 @@ func (s *Service) CreateOnboarding(ctx context.Context, a store.Actor, in NewOnb
 	snap := store.Snapshot{
 		ID: ob.VerificationID, Status: string(mobbscan.StatusPending), RawStatus: "PENDING", Stage: "CREATED",
 		CreatedAt: now, Country: req.CountryID, DocType: req.DocType, CustomerRef: clip(strings.TrimSpace(in.CustomerRef), 200),
-		OnboardingURL: ob.OnboardingURL,
+	}
+	if len(ob.OnboardingURL) <= 2000 {
+		snap.OnboardingURL = ob.OnboardingURL
 	}
 	if _, err := s.DB.UpsertProcess(ctx, store.SourceCreated, snap, now.Add(time.Minute)); err != nil {
 		return nil, err
@@ -463,8 +465,8 @@ func (s *Service) Claim(ctx context.Context, a store.Actor, id string, takeover 
 }
 
 // Heartbeat renews the actor's claim while their page is open.
-func (s *Service) Heartbeat(ctx context.Context, id string, userID int64) (*store.Process, error) {
-	return s.DB.Heartbeat(ctx, id, userID, s.cfg.ClaimTTL)
+func (s *Service) Heartbeat(ctx context.Context, a store.Actor, id string) (*store.Process, error) {
+	return s.DB.Heartbeat(ctx, a, id, s.cfg.ClaimTTL)
 }
 
 // Release gives up the actor's claim.

@@ -514,7 +514,7 @@ func TestServiceClaims(t *testing.T) {
 		t.Errorf("claim expiry: got %v, want now+ClaimTTL %v", p.ClaimExpiresAt, want)
 	}
 	h.clk.Add(time.Minute)
-	if p, err = h.svc.Heartbeat(ctx, p.ID, h.agent.ID); err != nil || !p.ClaimExpiresAt.Equal(h.clk.Now().Add(2*time.Minute)) {
+	if p, err = h.svc.Heartbeat(ctx, store.Actor{UserID: h.agent.ID}, p.ID); err != nil || !p.ClaimExpiresAt.Equal(h.clk.Now().Add(2*time.Minute)) {
 		t.Errorf("heartbeat: got %v %v", p, err)
 	}
 	if err := h.svc.Release(ctx, h.actor, p.ID); err != nil {

@@ -46,7 +46,12 @@ func (s *Service) IngestOnce(ctx context.Context) (int, error) {
 			s.remember(p)
 			snap := SnapshotOf(p)
 			if err := s.DB.IngestNotification(ctx, n, snap, s.nextCheck(snap, 0)); err != nil {
-				return 0, err
+				// One process the index refuses must not block the others behind it.
+				s.Log.Error("ingest notification", "process_id", n.ProcessID, "error", err)
+				if err := s.DB.RetryNotification(ctx, n, err.Error(), s.DB.Now().Add(jitter(backoff(time.Minute, time.Hour, n.Attempts)))); err != nil {
+					return 0, err
+				}
+				continue
 			}
 			s.InvalidateCounts()
 		}

@@ -782,7 +782,16 @@
   // the claim until it expires would block colleagues. If the agent does come back, the
   // immediate heartbeat above gets 409 and says so. pagehide (not unload) keeps the
   // page eligible for that cache.
+  // Submitting a form of the page (deciding, or a release button) is not leaving the
+  // process: the server ends or keeps the claim itself, and a form returned with an
+  // error must still find the claim held.
+  let submitting = false;
+  document.addEventListener("submit", function (ev) {
+    if (!ev.defaultPrevented && !(ev.target.getAttribute && ev.target.hasAttribute("hx-post"))) submitting = true;
+  });
+  window.addEventListener("pageshow", function () { submitting = false; });
   window.addEventListener("pagehide", function () {
+    if (submitting) return;
     within(document, "[data-release-url]").forEach(function (el) {
       const url = el.getAttribute("data-release-url");
       let queued = false;
@@ -819,6 +828,16 @@
     video.currentTime = isFinite(video.duration) ? Math.min(t, video.duration) : t;
     const r = video.getBoundingClientRect();
     if (r.bottom < 0 || r.top > window.innerHeight) video.scrollIntoView({ block: "nearest" });
+  });
+
+  // ---------------------------------------------------------------------------
+  // Corrections: an input with data-original is highlighted once its value differs,
+  // so the agent sees which extracted fields they changed before accepting.
+  // ---------------------------------------------------------------------------
+  document.addEventListener("input", function (ev) {
+    const el = ev.target;
+    if (!(el instanceof HTMLInputElement) || !el.hasAttribute("data-original")) return;
+    el.classList.toggle("corrected", el.value.trim() !== el.getAttribute("data-original"));
   });
 
   // ---------------------------------------------------------------------------

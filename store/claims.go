@@ -58,7 +58,8 @@ func (db *DB) claim(ctx context.Context, tx *sql.Tx, a Actor, id string, userID 
 
 // Heartbeat extends userID's claim on a process; a lost claim is a *ClaimError or
 // ErrNotReviewable.
-func (db *DB) Heartbeat(ctx context.Context, id string, userID int64, ttl time.Duration) (*Process, error) {
+func (db *DB) Heartbeat(ctx context.Context, a Actor, id string, ttl time.Duration) (*Process, error) {
+	userID := a.UserID
 	var p *Process
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		now := db.now()
@@ -81,7 +82,7 @@ func (db *DB) Heartbeat(ctx context.Context, id string, userID int64, ttl time.D
 			return &ClaimError{HolderID: p.ClaimedBy, HolderName: p.ClaimedByName, Since: p.ClaimedAt}
 		}
 		// The claim expired and nobody took it: take it again.
-		p, err = db.claim(ctx, tx, Actor{UserID: userID}, id, userID, ttl, false)
+		p, err = db.claim(ctx, tx, a, id, userID, ttl, false)
 		return err
 	})
 	return p, err

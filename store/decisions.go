@@ -29,9 +29,6 @@ const (
 // ErrAlreadyDecided: the process has a live decision already.
 var ErrAlreadyDecided = fmt.Errorf("process already decided: %w", ErrConflict)
 
-// ErrNotClaimed: deciding needs the claim on the process.
-var ErrNotClaimed = fmt.Errorf("claim the process before deciding: %w", ErrConflict)
-
 // Decision is a verdict made in the portal and its delivery to the gateway.
 type Decision struct {
 	ID            int64
@@ -121,9 +118,9 @@ func (db *DB) Decide(ctx context.Context, a Actor, nd NewDecision) (*Decision, e
 			return ErrNotReviewable
 		case p.ClaimActive(now) && p.ClaimedBy != a.UserID:
 			return &ClaimError{HolderID: p.ClaimedBy, HolderName: p.ClaimedByName, Since: p.ClaimedAt}
-		case !p.ClaimActive(now) || p.ClaimedBy != a.UserID:
-			return ErrNotClaimed
 		}
+		// A claim that lapsed with nobody else taking it (a heartbeat lost to a sleeping
+		// laptop, say) does not void the agent's decision: they decide as its holder.
 		var reason any
 		switch nd.Verdict {
 		case VerdictAccept:
@@ -165,7 +162,8 @@ func (db *DB) Decide(ctx context.Context, a Actor, nd NewDecision) (*Decision, e
 		}
 		id, _ = res.LastInsertId()
 		if err := db.execOne(ctx, tx, `UPDATE processes SET decided = 1, reviewable = 0, review_since = NULL, claimed_by = NULL,
-			claimed_at = NULL, claim_expires_at = NULL WHERE id = ? AND reviewable = 1 AND decided = 0 AND claimed_by = ?`, nd.ProcessID, a.UserID); err != nil {
+			claimed_at = NULL, claim_expires_at = NULL WHERE id = ? AND reviewable = 1 AND decided = 0
+			AND (claimed_by IS NULL OR claimed_by = ? OR claim_expires_at <= ?)`, nd.ProcessID, a.UserID, formatTime(now)); err != nil {
 			return ErrAlreadyDecided
 		}
 		detail := decisionDetail(nd)

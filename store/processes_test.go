@@ -325,7 +325,7 @@ func TestLeavingReviewDropsTheClaim(t *testing.T) {
 			if n, err := db.CountClaimedBy(ctx, u.ID); err != nil || n != 0 {
 				t.Errorf("claimed by: got %d %v, want 0", n, err)
 			}
-			if _, err := db.Heartbeat(ctx, "p", u.ID, 5*time.Minute); !errors.Is(err, store.ErrNotReviewable) {
+			if _, err := db.Heartbeat(ctx, store.Actor{UserID: u.ID}, "p", 5*time.Minute); !errors.Is(err, store.ErrNotReviewable) {
 				t.Errorf("heartbeat: got %v, want ErrNotReviewable", err)
 			}
 		})
@@ -661,7 +661,7 @@ func TestClaimLifecycle(t *testing.T) {
 	}
 	// Heartbeat extends.
 	clk.Add(time.Minute)
-	p, err = db.Heartbeat(ctx, "c-1", ana.ID, ttl)
+	p, err = db.Heartbeat(ctx, store.Actor{UserID: ana.ID}, "c-1", ttl)
 	if err != nil || !p.ClaimExpiresAt.Equal(clk.Now().Add(ttl)) {
 		t.Errorf("heartbeat: got exp=%v err=%v, want %v", p.ClaimExpiresAt, err, clk.Now().Add(ttl))
 	}
@@ -677,7 +677,7 @@ func TestClaimLifecycle(t *testing.T) {
 	if !strings.Contains(err.Error(), ana.DisplayName) {
 		t.Errorf("message %q does not name the holder", err)
 	}
-	if _, err := db.Heartbeat(ctx, "c-1", bob.ID, ttl); !errors.As(err, &ce) {
+	if _, err := db.Heartbeat(ctx, store.Actor{UserID: bob.ID}, "c-1", ttl); !errors.As(err, &ce) {
 		t.Errorf("heartbeat of a non-holder: got %v, want ClaimError", err)
 	}
 	// Takeover is audited.
@@ -690,7 +690,7 @@ func TestClaimLifecycle(t *testing.T) {
 		t.Errorf("takeover audit: got %+v, want one row by bob naming ana", tk)
 	}
 	// Ana's page now learns she lost it.
-	if _, err := db.Heartbeat(ctx, "c-1", ana.ID, ttl); !errors.As(err, &ce) || ce.HolderID != bob.ID {
+	if _, err := db.Heartbeat(ctx, store.Actor{UserID: ana.ID}, "c-1", ttl); !errors.As(err, &ce) || ce.HolderID != bob.ID {
 		t.Errorf("heartbeat after takeover: got %v, want ClaimError naming bob", err)
 	}
 	// Releasing a claim one does not hold does nothing; the holder's release is audited.
@@ -740,7 +740,7 @@ func TestHeartbeatAfterExpiryReclaimsWhenFree(t *testing.T) {
 	}
 	clk.Add(ttl + time.Minute) // the laptop slept
 	// Nobody took h-1: the heartbeat claims it again, returning the fresh claim.
-	p, err := db.Heartbeat(ctx, "h-1", ana.ID, ttl)
+	p, err := db.Heartbeat(ctx, store.Actor{UserID: ana.ID}, "h-1", ttl)
 	if err != nil {
 		t.Fatalf("heartbeat after expiry: %v", err)
 	}
@@ -756,7 +756,7 @@ func TestHeartbeatAfterExpiryReclaimsWhenFree(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ce *store.ClaimError
-	if _, err := db.Heartbeat(ctx, "h-2", ana.ID, ttl); !errors.As(err, &ce) || ce.HolderName != bob.DisplayName {
+	if _, err := db.Heartbeat(ctx, store.Actor{UserID: ana.ID}, "h-2", ttl); !errors.As(err, &ce) || ce.HolderName != bob.DisplayName {
 		t.Errorf("heartbeat after someone took it: got %v, want ClaimError naming bob", err)
 	}
 	verifyAudit(t, db)
@@ -787,7 +787,7 @@ func TestClaimRefusals(t *testing.T) {
 				t.Errorf("claim %s (takeover=%v): got %v, want %v", tc.id, takeover, err, tc.want)
 			}
 		}
-		if _, err := db.Heartbeat(ctx, tc.id, ana.ID, time.Minute); !errors.Is(err, tc.want) {
+		if _, err := db.Heartbeat(ctx, store.Actor{UserID: ana.ID}, tc.id, time.Minute); !errors.Is(err, tc.want) {
 			t.Errorf("heartbeat %s: got %v, want %v", tc.id, err, tc.want)
 		}
 	}

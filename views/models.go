@@ -81,11 +81,12 @@ type SessionRow struct {
 
 // AccountPage is "my account".
 type AccountPage struct {
-	Name     string
-	Email    string
-	Role     string
-	Since    time.Time
-	Sessions []SessionRow
+	NextAfterDecision bool
+	Name              string
+	Email             string
+	Role              string
+	Since             time.Time
+	Sessions          []SessionRow
 }
 
 // UserRow is one account in the admin list.

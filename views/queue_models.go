@@ -82,6 +82,8 @@ type QueuePage struct {
 	Notice      string
 	TrackError  string
 	TrackID     string
+	Recent      []DeliveryView // the agent's recent decisions and their delivery
+	AwaitSecond []DeliveryView // decisions waiting for a second agent
 }
 
 // Fact is a label and a value in a table of facts.
@@ -143,6 +145,10 @@ type ProcessPage struct {
 	Video       EvidenceItem
 	ZipURL      string
 	Decision    []Fact // a decision already recorded at the gateway
+
+	Decide       *DecisionForm     // set when this agent may decide now
+	Delivery     *DeliveryView     // the portal's decision on this process, if any
+	SecondReview *SecondReviewView // a decision waiting for a second agent
 }
 
 // OnboardingPage is the "new onboarding" form and its result.
