@@ -65,10 +65,14 @@ func ShortValidation(code string) string {
 		return "Under age"
 	case "validationMRZ":
 		return "MRZ"
-	case "validationFrontPhotocopy", "validationBackPhotocopy":
-		return "Photocopy"
-	case "validationFrontAppearence", "validationBackAppearence":
-		return "Appearance"
+	case "validationFrontPhotocopy":
+		return "Front copy"
+	case "validationBackPhotocopy":
+		return "Back copy"
+	case "validationFrontAppearence":
+		return "Front look"
+	case "validationBackAppearence":
+		return "Back look"
 	case "validationDocumentNotSpecimen":
 		return "Specimen"
 	case "validationPersonalNumberBothSidesMatch":
