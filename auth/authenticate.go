@@ -80,3 +80,27 @@ func (au *Authenticator) Authenticate(ctx context.Context, a store.Actor, email,
 	au.Throttle.Success(email)
 	return user, nil
 }
+
+// CheckPassword verifies a signed-in user's current password (before a password
+// change), under the same throttle as signing in, so a stolen session cannot guess it.
+func (au *Authenticator) CheckPassword(ctx context.Context, a store.Actor, user *store.User, password string) error {
+	if ok, retry := au.Throttle.AllowAccount(user.Email); !ok {
+		if err := au.DB.Audit(ctx, a, "auth.password_check", "user", fmt.Sprint(user.ID), store.OutcomeDenied, "throttled: account locked"); err != nil {
+			return err
+		}
+		return &ThrottledError{RetryAfter: retry}
+	}
+	if ok, _, err := au.Hasher.Verify(password, user.PasswordHash); err == nil && ok {
+		au.Throttle.Success(user.Email)
+		return nil
+	}
+	if err := au.DB.Audit(ctx, a, "auth.password_check", "user", fmt.Sprint(user.ID), store.OutcomeFailure, "wrong current password"); err != nil {
+		return err
+	}
+	if locked, lockFor := au.Throttle.Failure(user.Email); locked {
+		if err := au.DB.Audit(ctx, a, "auth.lockout", "user", fmt.Sprint(user.ID), store.OutcomeDenied, "locked for "+lockFor.String()); err != nil {
+			return err
+		}
+	}
+	return ErrBadCredentials
+}

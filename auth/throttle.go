@@ -131,6 +131,18 @@ func ipKey(ip string) string {
 	return p.String()
 }
 
+// AllowAccount checks only the account's lock: for password checks of a signed-in
+// user, which should not spend the sign-in page's per-IP budget.
+func (t *Throttle) AllowAccount(account string) (ok bool, retryAfter time.Duration) {
+	now := t.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if a := t.accounts[accountKey(account)]; a != nil && now.Before(a.lockedUntil) {
+		return false, a.lockedUntil.Sub(now)
+	}
+	return true, 0
+}
+
 // Allow reports whether a sign-in attempt by ip for account may go ahead;
 // call it before checking the password. When it may not, retryAfter says how
 // long to wait and reason is ReasonAccountLocked or ReasonIPRateLimited. An

@@ -122,8 +122,16 @@ func (h *Handler) changePassword(c echo.Context) error {
 	current, next, confirm := c.FormValue("current"), c.FormValue("new"), c.FormValue("confirm")
 	f.Errors = views.FormErrors{}
 	ctx := c.Request().Context()
-	if ok, _, err := h.Hasher.Verify(current, u.PasswordHash); err != nil || !ok {
+	var te *auth.ThrottledError
+	switch err := h.Authenticator.CheckPassword(ctx, auth.ActorFrom(c), u, current); {
+	case errors.As(err, &te):
+		f.Errors["current"] = "Too many wrong attempts. Wait " + views.FormatDuration(te.RetryAfter) + " and try again."
+		c.Response().Header().Set("Retry-After", retryAfterSeconds(te))
+		return render(c, http.StatusTooManyRequests, views.PasswordScreen(h.page(c, "Change password", "account"), f))
+	case errors.Is(err, auth.ErrBadCredentials):
 		f.Errors["current"] = "That is not your current password."
+	case err != nil:
+		return err
 	}
 	if msg := passwordProblem(next, confirm, u.Email); msg != nil {
 		for k, v := range msg {
