@@ -74,8 +74,10 @@ type Service struct {
 	cacheMu sync.Mutex
 	cache   map[string]cachedInfo
 
-	countsMu sync.Mutex
-	counts   cachedCounts
+	countsMu   sync.Mutex
+	counts     cachedCounts
+	countsGen  uint64     // bumped by InvalidateCounts
+	countsLoad sync.Mutex // held by the one caller recounting
 
 	deliveryWake chan struct{}
 }
@@ -427,30 +429,56 @@ func (s *Service) ZIP(ctx context.Context, id string) (*mobbscan.Evidence, error
 // Counts returns the queue counters; the global ones are shared for a second or two
 // so that many agents polling do not each count the whole index.
 func (s *Service) Counts(ctx context.Context, userID int64) (store.QueueCounts, error) {
-	now := s.DB.Now()
-	s.countsMu.Lock()
-	c := s.counts
-	s.countsMu.Unlock()
-	if now.Sub(c.at) > 2*time.Second || now.Before(c.at) {
-		fresh, err := s.DB.CountQueue(ctx, 0, s.cfg.AgingAmber)
-		if err != nil {
-			return fresh, err
-		}
-		c = cachedCounts{c: fresh, at: now}
-		s.countsMu.Lock()
-		s.counts = c
-		s.countsMu.Unlock()
+	out, err := s.sharedCounts(ctx)
+	if err != nil {
+		return out, err
 	}
-	out := c.c
 	mine, err := s.DB.CountClaimedBy(ctx, userID)
 	out.Mine = mine
 	return out, err
+}
+
+// sharedCounts returns the global counters, recounted when older than two seconds by
+// one caller at a time: meanwhile the others keep the previous counters, and wait only
+// when there are none (at the start, or after InvalidateCounts).
+func (s *Service) sharedCounts(ctx context.Context) (store.QueueCounts, error) {
+	for {
+		now := s.DB.Now()
+		s.countsMu.Lock()
+		c, gen := s.counts, s.countsGen
+		s.countsMu.Unlock()
+		if !c.at.IsZero() && !now.Before(c.at) && now.Sub(c.at) <= 2*time.Second {
+			return c.c, nil
+		}
+		if !s.countsLoad.TryLock() {
+			if !c.at.IsZero() {
+				return c.c, nil
+			}
+			s.countsLoad.Lock() // wait for the recount under way, then look again
+			s.countsLoad.Unlock()
+			if err := ctx.Err(); err != nil {
+				return store.QueueCounts{}, err
+			}
+			continue
+		}
+		fresh, err := s.DB.CountQueue(ctx, 0, s.cfg.AgingAmber)
+		if err == nil {
+			s.countsMu.Lock()
+			if s.countsGen == gen { // not invalidated while counting
+				s.counts = cachedCounts{c: fresh, at: now}
+			}
+			s.countsMu.Unlock()
+		}
+		s.countsLoad.Unlock()
+		return fresh, err
+	}
 }
 
 // InvalidateCounts makes the next Counts recount (after a claim or a new process).
 func (s *Service) InvalidateCounts() {
 	s.countsMu.Lock()
 	s.counts = cachedCounts{}
+	s.countsGen++
 	s.countsMu.Unlock()
 }
 

@@ -139,14 +139,21 @@ type QueueOptions struct {
 	DocTypes  []string
 }
 
-// ListQueueOptions returns the distinct countries and document types in review.
+// ListQueueOptions returns the distinct countries and document types in review. Each
+// list is read by skipping through an index from one value to the next, so its cost
+// grows with the number of distinct values, not with the size of the queue.
 func (db *DB) ListQueueOptions(ctx context.Context) (QueueOptions, error) {
 	var o QueueOptions
 	for _, f := range []struct {
 		col string
 		dst *[]string
 	}{{"country", &o.Countries}, {"doc_type", &o.DocTypes}} {
-		rows, err := db.db.QueryContext(ctx, "SELECT DISTINCT "+f.col+" FROM processes WHERE reviewable = 1 AND "+f.col+" <> '' ORDER BY 1 LIMIT 300")
+		rows, err := db.db.QueryContext(ctx, `WITH RECURSIVE v(val, n) AS (
+				SELECT (SELECT min(`+f.col+`) FROM processes WHERE reviewable = 1 AND `+f.col+` > ''), 1
+				UNION ALL
+				SELECT (SELECT min(`+f.col+`) FROM processes WHERE reviewable = 1 AND `+f.col+` > v.val), n + 1
+				FROM v WHERE v.val IS NOT NULL AND n < 300)
+			SELECT val FROM v WHERE val IS NOT NULL`)
 		if err != nil {
 			return o, fmt.Errorf("queue options: %w", err)
 		}
@@ -158,7 +165,11 @@ func (db *DB) ListQueueOptions(ctx context.Context) (QueueOptions, error) {
 			}
 			*f.dst = append(*f.dst, v)
 		}
+		err = rows.Err()
 		rows.Close()
+		if err != nil {
+			return o, fmt.Errorf("queue options: %w", err)
+		}
 	}
 	return o, nil
 }
