@@ -241,6 +241,9 @@ func (s *Service) deliver(ctx context.Context, d *store.Decision) store.Delivery
 	if d.Ambiguous {
 		// The last attempt may have reached the gateway: read before sending again.
 		st, err := s.Client.Status(ctx, d.ProcessID)
+		if errors.Is(err, mobbscan.ErrNotFound) {
+			return store.DeliveryOutcome{State: store.StateConflict, Audit: true, Error: "Mobbscan no longer knows this process"}
+		}
 		if err != nil {
 			return s.retryOutcome(d, err, true)
 		}
@@ -299,7 +302,11 @@ func (s *Service) deliver(ctx context.Context, d *store.Decision) store.Delivery
 // honouring Retry-After, or parks the decision once it is older than ParkAfter.
 func (s *Service) retryOutcome(d *store.Decision, err error, ambiguous bool) store.DeliveryOutcome {
 	now := s.DB.Now()
-	if now.Sub(d.DecidedAt) >= s.cfg.ParkAfter {
+	since := d.DecidedAt
+	if d.SecondAt.After(since) {
+		since = d.SecondAt // a four-eyes decision is deliverable from its confirmation
+	}
+	if now.Sub(since) >= s.cfg.ParkAfter {
 		return store.DeliveryOutcome{State: store.StateParked, Ambiguous: ambiguous || d.Ambiguous, Audit: true,
 			Error: "not delivered within " + s.cfg.ParkAfter.String() + "; last error: " + err.Error()}
 	}

@@ -359,11 +359,12 @@ func (db *DB) RecoverDeliveries(ctx context.Context) (int64, error) {
 	return res.RowsAffected()
 }
 
-// ParkStale parks queued decisions not delivered within maxAge of being decided.
+// ParkStale parks queued decisions not delivered within maxAge of being decided (of
+// being confirmed, for a four-eyes decision).
 func (db *DB) ParkStale(ctx context.Context, maxAge time.Duration) (int, error) {
 	n := 0
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, "SELECT id, process_id FROM decisions WHERE state = 'queued' AND decided_at <= ?",
+		rows, err := tx.QueryContext(ctx, "SELECT id, process_id FROM decisions WHERE state = 'queued' AND coalesce(second_at, decided_at) <= ?",
 			formatTime(db.now().Add(-maxAge)))
 		if err != nil {
 			return err
