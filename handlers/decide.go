@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -55,23 +57,30 @@ func (h *Handler) decideProcess(c echo.Context, verdict string) error {
 	case errors.As(err, &ce):
 		return h.decisionFormError(c, p, verdict, in, views.FormErrors{"confirm": "Confirm each failed check before accepting: tick every box above."})
 	case errors.Is(err, review.ErrBadInput):
+		// The message goes next to the field it is about, in the form that was sent (a
+		// correction's key is the agent's text and may contain any word).
+		msg := strings.TrimPrefix(err.Error(), review.ErrBadInput.Error()+": ")
 		field := ""
 		switch {
-		case verdict == store.VerdictReject && (in.ReasonID == 0 || strings.Contains(err.Error(), "reason")):
+		case verdict == store.VerdictReject && strings.Contains(msg, "reason"):
 			field = "reason"
-		case strings.Contains(err.Error(), "addition"):
+		case verdict == store.VerdictReject && strings.Contains(msg, "addition"):
 			field = "addition"
-		case strings.Contains(err.Error(), "field") || strings.Contains(err.Error(), "corrected"):
+		case verdict == store.VerdictAccept && (strings.Contains(msg, "is not a field") || strings.Contains(msg, "corrected")):
 			field = "fields"
 		}
-		msg := strings.TrimPrefix(err.Error(), review.ErrBadInput.Error()+": ")
 		msg = strings.ToUpper(msg[:1]) + msg[1:] + "."
 		return h.decisionFormError(c, p, verdict, in, views.FormErrors{field: msg})
 	case errors.Is(err, review.ErrGatewayDown):
 		return h.decisionFormError(c, p, verdict, in, views.FormErrors{"": "Mobbscan is not answering, so the corrected data could not be checked. Try again in a moment, or accept without corrections."})
+	case errors.Is(err, review.ErrUnknownProcess):
+		return echo.NewHTTPError(http.StatusConflict, "Mobbscan no longer knows this process (it may have been deleted). Nothing was changed.")
 	case errors.Is(err, store.ErrAlreadyDecided):
-		if live, lerr := h.DB.LiveDecision(ctx, p.ID); lerr == nil && live.DecidedBy == a.UserID && live.Verdict == verdict {
-			return h.afterDecision(c) // a double-submitted form: the first one counted
+		if live, lerr := h.DB.LiveDecision(ctx, p.ID); lerr == nil && live.DecidedBy == a.UserID {
+			if live.Verdict == verdict {
+				return h.afterDecision(c) // a double-submitted form: the first one counted
+			}
+			return echo.NewHTTPError(http.StatusConflict, "You already decided this process the other way. Nothing was changed.")
 		}
 		return echo.NewHTTPError(http.StatusConflict, "This process was already decided by someone else. Nothing was changed.")
 	case errors.As(err, &claimErr):
@@ -105,7 +114,15 @@ func (h *Handler) decisionFormError(c echo.Context, p *store.Process, verdict st
 		return err
 	}
 	if v.Decide == nil {
+		if v.ClaimedBy != "" {
+			return echo.NewHTTPError(http.StatusConflict, v.ClaimedBy+" is reviewing this process; only the agent holding it may decide. Nothing was changed.")
+		}
 		return echo.NewHTTPError(http.StatusConflict, "This process is not yours to decide now. Nothing was changed.")
+	}
+	if wantsFragment(c) {
+		// htmx swaps no 4xx answer: the message goes to the error banner.
+		msgs := slices.Sorted(maps.Values(errs))
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, strings.Join(msgs, " "))
 	}
 	f := v.Decide
 	f.Errors, f.Open, f.Note = errs, verdict, in.InternalNote
@@ -148,6 +165,11 @@ func (h *Handler) decisionForm(c echo.Context, p *store.Process, info *review.De
 	}
 	if info != nil {
 		for _, fl := range info.Personal {
+			if fl[0] == "mrz" {
+				// Lines of machine-read text, not a correctable field: a one-line input
+				// would drop its line breaks and send a changed MRZ with every accept.
+				continue
+			}
 			f.Fields = append(f.Fields, views.CorrectionField{Key: fl[0], Label: views.PersonalLabel(fl[0]), Value: fl[1], Original: fl[1]})
 		}
 	}
@@ -241,6 +263,7 @@ func (h *Handler) retryDelivery(c echo.Context) error {
 	}
 	u := auth.UserFrom(c)
 	if d.DecidedBy != u.ID && !u.IsAdmin() {
+		_ = h.DB.Audit(ctx, auth.ActorFrom(c), "access.denied", "process", p.ID, store.OutcomeDenied, "delivery retry of decision "+strconv.FormatInt(d.ID, 10)+" by someone who did not make it")
 		return echo.NewHTTPError(http.StatusForbidden, "Only the agent who decided or an administrator may retry the delivery.")
 	}
 	if err := h.Review.Retry(ctx, auth.ActorFrom(c), d.ID); errors.Is(err, store.ErrConflict) {
@@ -251,12 +274,22 @@ func (h *Handler) retryDelivery(c echo.Context) error {
 	return hxRedirect(c, processURL(p.ID))
 }
 
+// decisionParam returns the decision named by :did; unknown or malformed ids are 404
+// and the denial is audited (Z2).
 func (h *Handler) decisionParam(c echo.Context) (*store.Decision, error) {
-	id, err := paramID(c, "did")
-	if err != nil {
-		return nil, err
+	ctx := c.Request().Context()
+	if id, err := paramID(c, "did"); err == nil {
+		d, err := h.DB.GetDecision(ctx, id)
+		if !errors.Is(err, store.ErrNotFound) {
+			return d, err
+		}
 	}
-	return h.DB.GetDecision(c.Request().Context(), id)
+	objectID := c.Param("did")
+	if len(objectID) > 128 {
+		objectID = objectID[:128]
+	}
+	_ = h.DB.Audit(ctx, auth.ActorFrom(c), "access.denied", "decision", objectID, store.OutcomeDenied, "unknown decision: "+c.Request().Method+" "+c.Path())
+	return nil, echo.ErrNotFound
 }
 
 // confirmDecision is a second agent's confirmation of a four-eyes decision.

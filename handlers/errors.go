@@ -38,6 +38,7 @@ var errorTitles = map[int]string{
 	http.StatusNotFound:              "Nothing here",
 	http.StatusMethodNotAllowed:      "That action is not available here",
 	http.StatusConflict:              "Conflict",
+	http.StatusUnprocessableEntity:   "Check what you entered",
 	http.StatusRequestEntityTooLarge: "Too large",
 	http.StatusTooManyRequests:       "Too many requests",
 	http.StatusInternalServerError:   "Something went wrong on our side",
