@@ -261,7 +261,7 @@ func TestBrowserDecideWithKeyboard(t *testing.T) {
 	step(t, ana, "next case", chromedp.KeyEvent("n"), chromedp.WaitVisible(`[data-testid=decision-panel]`))
 	loc := value(t, ana, "location", chromedp.Location())
 	rejected := loc[strings.LastIndex(loc, "/")+1:]
-	reason := value(t, ana, "first reason", chromedp.Text(`#reject-reasons .reason-text`))
+	reason := value(t, ana, "first reason", chromedp.TextContent(`#reject-reasons .reason-text`))
 	step(t, ana, "r", chromedp.KeyEvent("r"))
 	poll(t, ana, "reason focused", `document.activeElement && document.activeElement.name === "reason"`)
 	step(t, ana, "1", chromedp.KeyEvent("1"))

@@ -17,6 +17,9 @@ func statusOf(err error) (int, string) {
 	switch {
 	case errors.As(err, &he):
 		msg, _ := he.Message.(string)
+		if msg == http.StatusText(he.Code) {
+			msg = "" // Echo's default text: say something more helpful below
+		}
 		if he.Code == http.StatusRequestEntityTooLarge {
 			msg = "What you sent is too large."
 		}
