@@ -126,7 +126,8 @@ func (h *Handler) showQueue(c echo.Context) error {
 		c.Response().Header().Set("Vary", "HX-Request")
 		return render(c, http.StatusOK, fragments(views.QueueList(qp), views.QueueCounts(qp.Counts, true)))
 	}
-	p := h.page(c, "Queue", "queue")
+	p := page(c, "Queue", "queue")
+	p.Counts = &qp.Counts
 	return render(c, http.StatusOK, views.QueueScreen(p, qp))
 }
 
@@ -137,7 +138,7 @@ func (h *Handler) queuePage(c echo.Context, f queueFilters) (views.QueuePage, er
 	if err != nil {
 		return views.QueuePage{}, err
 	}
-	opts, err := h.DB.ListQueueOptions(ctx)
+	opts, err := h.Review.QueueOptions(ctx)
 	if err != nil {
 		return views.QueuePage{}, err
 	}

@@ -79,6 +79,10 @@ type Service struct {
 	countsGen  uint64     // bumped by InvalidateCounts
 	countsLoad sync.Mutex // held by the one caller recounting
 
+	optionsMu sync.Mutex
+	options   store.QueueOptions
+	optionsAt time.Time
+
 	deliveryWake chan struct{}
 }
 
@@ -472,6 +476,23 @@ func (s *Service) sharedCounts(ctx context.Context) (store.QueueCounts, error) {
 		s.countsLoad.Unlock()
 		return fresh, err
 	}
+}
+
+// QueueOptions returns the countries and document types in review for the queue's
+// filters, refreshed at most every ten seconds.
+func (s *Service) QueueOptions(ctx context.Context) (store.QueueOptions, error) {
+	now := s.DB.Now()
+	s.optionsMu.Lock()
+	defer s.optionsMu.Unlock()
+	if !s.optionsAt.IsZero() && now.Sub(s.optionsAt) < 10*time.Second && !now.Before(s.optionsAt) {
+		return s.options, nil
+	}
+	o, err := s.DB.ListQueueOptions(ctx)
+	if err != nil {
+		return o, err
+	}
+	s.options, s.optionsAt = o, now
+	return o, nil
 }
 
 // InvalidateCounts makes the next Counts recount (after a claim or a new process).

@@ -142,7 +142,7 @@ func (db *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error
 	}
 	q += " ORDER BY id DESC LIMIT ?"
 	args = append(args, f.Limit)
-	rows, err := db.db.QueryContext(ctx, q, args...)
+	rows, err := db.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
@@ -182,7 +182,7 @@ func (e *ChainError) Error() string {
 // VerifyAudit walks the whole audit chain and returns the number of events checked,
 // or a *ChainError naming the first broken link.
 func (db *DB) VerifyAudit(ctx context.Context) (int, error) {
-	rows, err := db.db.QueryContext(ctx, "SELECT id, at, coalesce(actor_id, 0), actor, ip, request_id, action, object_type, object_id, outcome, detail, prev_hash, hash FROM audit_events ORDER BY id")
+	rows, err := db.query(ctx, "SELECT id, at, coalesce(actor_id, 0), actor, ip, request_id, action, object_type, object_id, outcome, detail, prev_hash, hash FROM audit_events ORDER BY id")
 	if err != nil {
 		return 0, fmt.Errorf("verify audit: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -53,8 +54,9 @@ func nullTime(s sql.NullString) time.Time {
 
 // DB is the portal's database.
 type DB struct {
-	db   *sql.DB
-	path string
+	db    *sql.DB
+	path  string
+	stmts sync.Map // query text → *sql.Stmt, for the hot read paths
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
 }
@@ -91,12 +93,59 @@ func Open(ctx context.Context, path string) (*DB, error) {
 }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error {
+	db.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
+	return db.db.Close()
+}
+
+// stmt returns a prepared statement for q, prepared once: SQLite's parser is a large
+// part of a small query's cost. The queries are program text (never user input), so
+// the cache is bounded by the code.
+func (db *DB) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if s, ok := db.stmts.Load(q); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := db.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(q, s); loaded {
+		s.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return s, nil
+}
+
+// query runs a read query through the statement cache.
+func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	s, err := db.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, args...)
+}
+
+// queryRow runs a one-row read query through the statement cache.
+func (db *DB) queryRow(ctx context.Context, q string, args ...any) scanner {
+	s, err := db.stmt(ctx, q)
+	if err != nil {
+		return errRow{err}
+	}
+	return s.QueryRowContext(ctx, args...)
+}
+
+// errRow is a row that reports a preparation error.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // Ping reports whether the database answers.
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
-	return db.db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	return db.queryRow(ctx, "SELECT 1").Scan(&one)
 }
 
 // SQL exposes the handle for tests and for the backup and integrity commands.
@@ -168,7 +217,7 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 // IntegrityCheck runs PRAGMA integrity_check and returns an error unless it says ok.
 func (db *DB) IntegrityCheck(ctx context.Context) error {
 	var res string
-	if err := db.db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&res); err != nil {
+	if err := db.queryRow(ctx, "PRAGMA integrity_check").Scan(&res); err != nil {
 		return fmt.Errorf("integrity check: %w", err)
 	}
 	if res != "ok" {

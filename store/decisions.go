@@ -203,12 +203,12 @@ func decisionDetail(nd NewDecision) string {
 
 // GetDecision returns a decision by id.
 func (db *DB) GetDecision(ctx context.Context, id int64) (*Decision, error) {
-	return scanDecision(db.db.QueryRowContext(ctx, "SELECT "+decisionColumns+decisionFrom+" WHERE d.id = ?", id))
+	return scanDecision(db.queryRow(ctx, "SELECT "+decisionColumns+decisionFrom+" WHERE d.id = ?", id))
 }
 
 // LiveDecision returns the process's decision that is not overturned, or ErrNotFound.
 func (db *DB) LiveDecision(ctx context.Context, processID string) (*Decision, error) {
-	return scanDecision(db.db.QueryRowContext(ctx, "SELECT "+decisionColumns+decisionFrom+" WHERE d.process_id = ? AND d.state <> 'overturned'", processID))
+	return scanDecision(db.queryRow(ctx, "SELECT "+decisionColumns+decisionFrom+" WHERE d.process_id = ? AND d.state <> 'overturned'", processID))
 }
 
 // DecisionFilter selects decisions; zero fields match everything.
@@ -239,7 +239,7 @@ func (db *DB) ListDecisions(ctx context.Context, f DecisionFilter) ([]*Decision,
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY d.decided_at DESC, d.id DESC LIMIT ?"
-	rows, err := db.db.QueryContext(ctx, q, append(args, f.Limit)...)
+	rows, err := db.query(ctx, q, append(args, f.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list decisions: %w", err)
 	}
@@ -257,7 +257,7 @@ func (db *DB) ListDecisions(ctx context.Context, f DecisionFilter) ([]*Decision,
 
 // DueDeliveries returns queued decisions whose next attempt is due.
 func (db *DB) DueDeliveries(ctx context.Context, limit int) ([]*Decision, error) {
-	rows, err := db.db.QueryContext(ctx, "SELECT "+decisionColumns+decisionFrom+
+	rows, err := db.query(ctx, "SELECT "+decisionColumns+decisionFrom+
 		" WHERE d.state = 'queued' AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at LIMIT ?", formatTime(db.now()), limit)
 	if err != nil {
 		return nil, fmt.Errorf("due deliveries: %w", err)
@@ -277,7 +277,7 @@ func (db *DB) DueDeliveries(ctx context.Context, limit int) ([]*Decision, error)
 // NextDeliveryDue returns when the next queued delivery falls due (zero if none).
 func (db *DB) NextDeliveryDue(ctx context.Context) (time.Time, error) {
 	var due sql.NullString
-	err := db.db.QueryRowContext(ctx, "SELECT min(next_attempt_at) FROM decisions WHERE state = 'queued'").Scan(&due)
+	err := db.queryRow(ctx, "SELECT min(next_attempt_at) FROM decisions WHERE state = 'queued'").Scan(&due)
 	return nullTime(due), err
 }
 
@@ -307,7 +307,7 @@ type DeliveryOutcome struct {
 // a delivered decision marks the process final with its verdict.
 func (db *DB) FinishDelivery(ctx context.Context, d *Decision, o DeliveryOutcome) error {
 	if len(o.Error) > 500 {
-		o.Error = o.Error[:500]
+		o.Error = strings.ToValidUTF8(o.Error[:500], "") // never half a character
 	}
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		now := db.now()
@@ -498,7 +498,7 @@ func (db *DB) SetNextAfterDecision(ctx context.Context, a Actor, userID int64, o
 // NextAfterDecision returns the user's choice (default on).
 func (db *DB) NextAfterDecision(ctx context.Context, userID int64) (bool, error) {
 	var on bool
-	err := db.db.QueryRowContext(ctx, "SELECT next_after_decision FROM users WHERE id = ?", userID).Scan(&on)
+	err := db.queryRow(ctx, "SELECT next_after_decision FROM users WHERE id = ?", userID).Scan(&on)
 	if errors.Is(err, sql.ErrNoRows) {
 		return true, ErrNotFound
 	}

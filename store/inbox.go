@@ -42,7 +42,7 @@ func (db *DB) EnqueueNotifications(ctx context.Context, ns []Notification) error
 
 // DueNotifications returns notifications whose next attempt is due, oldest first.
 func (db *DB) DueNotifications(ctx context.Context, limit int) ([]Notification, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT process_id, status, received_at, notifications, version, attempts, last_error
+	rows, err := db.query(ctx, `SELECT process_id, status, received_at, notifications, version, attempts, last_error
 		FROM webhook_inbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`, formatTime(db.now()), limit)
 	if err != nil {
 		return nil, fmt.Errorf("due notifications: %w", err)
@@ -64,7 +64,7 @@ func (db *DB) DueNotifications(ctx context.Context, limit int) ([]Notification, 
 // CountNotifications returns how many notifications wait.
 func (db *DB) CountNotifications(ctx context.Context) (int, error) {
 	var n int
-	err := db.db.QueryRowContext(ctx, "SELECT count(*) FROM webhook_inbox").Scan(&n)
+	err := db.queryRow(ctx, "SELECT count(*) FROM webhook_inbox").Scan(&n)
 	return n, err
 }
 

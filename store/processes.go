@@ -163,7 +163,7 @@ func optFloat(f *float64) any {
 
 // GetProcess returns the indexed process with id, or ErrNotFound.
 func (db *DB) GetProcess(ctx context.Context, id string) (*Process, error) {
-	return scanProcess(db.db.QueryRowContext(ctx, "SELECT "+processColumns+processFrom+" WHERE p.id = ?", id))
+	return scanProcess(db.queryRow(ctx, "SELECT "+processColumns+processFrom+" WHERE p.id = ?", id))
 }
 
 // UpsertProcess records what the gateway said of a process and schedules its next
@@ -286,7 +286,7 @@ func (db *DB) MarkGone(ctx context.Context, id string) error {
 
 // DueForSync returns ids of non-final processes whose status check is due.
 func (db *DB) DueForSync(ctx context.Context, limit int) ([]string, error) {
-	rows, err := db.db.QueryContext(ctx, "SELECT id FROM processes WHERE final = 0 AND gone = 0 AND sync_due_at <= ? ORDER BY sync_due_at LIMIT ?",
+	rows, err := db.query(ctx, "SELECT id FROM processes WHERE final = 0 AND gone = 0 AND sync_due_at <= ? ORDER BY sync_due_at LIMIT ?",
 		formatTime(db.now()), limit)
 	if err != nil {
 		return nil, fmt.Errorf("due for sync: %w", err)
@@ -306,6 +306,6 @@ func (db *DB) DueForSync(ctx context.Context, limit int) ([]string, error) {
 // NextSyncDue returns when the next status check falls due, or zero if none is scheduled.
 func (db *DB) NextSyncDue(ctx context.Context) (time.Time, error) {
 	var due sql.NullString
-	err := db.db.QueryRowContext(ctx, "SELECT min(sync_due_at) FROM processes WHERE final = 0 AND gone = 0").Scan(&due)
+	err := db.queryRow(ctx, "SELECT min(sync_due_at) FROM processes WHERE final = 0 AND gone = 0").Scan(&due)
 	return nullTime(due), err
 }

@@ -85,7 +85,7 @@ func (db *DB) Queue(ctx context.Context, q QueueQuery) ([]*Process, bool, error)
 	}
 	where, args := q.where(db.now())
 	args = append(args, q.Limit+1)
-	rows, err := db.db.QueryContext(ctx, "SELECT "+processColumns+processFrom+" WHERE "+where+q.order()+" LIMIT ?", args...)
+	rows, err := db.query(ctx, "SELECT "+processColumns+processFrom+" WHERE "+where+q.order()+" LIMIT ?", args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("queue: %w", err)
 	}
@@ -121,7 +121,7 @@ type QueueCounts struct {
 func (db *DB) CountQueue(ctx context.Context, userID int64, target time.Duration) (QueueCounts, error) {
 	now := formatTime(db.now())
 	var c QueueCounts
-	err := db.db.QueryRowContext(ctx, `SELECT count(*),
+	err := db.queryRow(ctx, `SELECT count(*),
 		coalesce(sum(claimed_by IS NULL OR claim_expires_at <= ?), 0),
 		coalesce(sum(claimed_by = ? AND claim_expires_at > ?), 0),
 		coalesce(sum(review_since <= ?), 0)
@@ -148,7 +148,7 @@ func (db *DB) ListQueueOptions(ctx context.Context) (QueueOptions, error) {
 		col string
 		dst *[]string
 	}{{"country", &o.Countries}, {"doc_type", &o.DocTypes}} {
-		rows, err := db.db.QueryContext(ctx, `WITH RECURSIVE v(val, n) AS (
+		rows, err := db.query(ctx, `WITH RECURSIVE v(val, n) AS (
 				SELECT (SELECT min(`+f.col+`) FROM processes WHERE reviewable = 1 AND `+f.col+` > ''), 1
 				UNION ALL
 				SELECT (SELECT min(`+f.col+`) FROM processes WHERE reviewable = 1 AND `+f.col+` > v.val), n + 1
@@ -177,7 +177,7 @@ func (db *DB) ListQueueOptions(ctx context.Context) (QueueOptions, error) {
 // CountClaimedBy counts the processes in review that userID holds a claim on.
 func (db *DB) CountClaimedBy(ctx context.Context, userID int64) (int, error) {
 	var n int
-	err := db.db.QueryRowContext(ctx, "SELECT count(*) FROM processes WHERE claimed_by = ? AND claim_expires_at > ? AND reviewable = 1",
+	err := db.queryRow(ctx, "SELECT count(*) FROM processes WHERE claimed_by = ? AND claim_expires_at > ? AND reviewable = 1",
 		userID, formatTime(db.now())).Scan(&n)
 	return n, err
 }

@@ -44,7 +44,7 @@ func (db *DB) ListReasons(ctx context.Context, activeOnly bool) ([]*Reason, erro
 	if activeOnly {
 		q += " WHERE r.active = 1"
 	}
-	rows, err := db.db.QueryContext(ctx, q+" ORDER BY r.active DESC, r.position, r.id")
+	rows, err := db.query(ctx, q+" ORDER BY r.active DESC, r.position, r.id")
 	if err != nil {
 		return nil, fmt.Errorf("list reasons: %w", err)
 	}
@@ -62,7 +62,7 @@ func (db *DB) ListReasons(ctx context.Context, activeOnly bool) ([]*Reason, erro
 
 // GetReason returns a reason by id.
 func (db *DB) GetReason(ctx context.Context, id int64) (*Reason, error) {
-	return scanReason(db.db.QueryRowContext(ctx, "SELECT "+reasonColumns+" FROM reasons r WHERE r.id = ?", id))
+	return scanReason(db.queryRow(ctx, "SELECT "+reasonColumns+" FROM reasons r WHERE r.id = ?", id))
 }
 
 // CreateReason adds a reason at the end of the catalogue; a duplicate code is ErrConflict.

@@ -63,7 +63,7 @@ func scanSession(s scanner) (*Session, error) {
 
 // SessionByTokenHash returns the session and its account.
 func (db *DB) SessionByTokenHash(ctx context.Context, tokenHash string) (*Session, *User, error) {
-	row := db.db.QueryRowContext(ctx, "SELECT "+sessionColumns+", u.id, u.email, u.display_name, u.role, u.password_hash, u.must_change_password, u.active, u.created_at, u.updated_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?", tokenHash)
+	row := db.queryRow(ctx, "SELECT "+sessionColumns+", u.id, u.email, u.display_name, u.role, u.password_hash, u.must_change_password, u.active, u.created_at, u.updated_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?", tokenHash)
 	var ss Session
 	var u User
 	var created, seen, expires, ucreated, uupdated string
@@ -88,7 +88,7 @@ func (db *DB) TouchSession(ctx context.Context, id int64, at time.Time) error {
 
 // ListUserSessions returns the sessions of a user, newest first.
 func (db *DB) ListUserSessions(ctx context.Context, userID int64) ([]*Session, error) {
-	rows, err := db.db.QueryContext(ctx, "SELECT "+sessionColumns+" FROM sessions s WHERE s.user_id = ? ORDER BY s.created_at DESC", userID)
+	rows, err := db.query(ctx, "SELECT "+sessionColumns+" FROM sessions s WHERE s.user_id = ? ORDER BY s.created_at DESC", userID)
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}

@@ -17,7 +17,7 @@ const (
 // Setting returns a setting's value, or def when unset.
 func (db *DB) Setting(ctx context.Context, key, def string) (string, error) {
 	var v string
-	err := db.db.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", key).Scan(&v)
+	err := db.queryRow(ctx, "SELECT value FROM settings WHERE key = ?", key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return def, nil
 	}

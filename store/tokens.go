@@ -27,7 +27,7 @@ func (db *DB) CreateSetPasswordToken(ctx context.Context, a Actor, userID int64,
 // SetPasswordTokenUser returns the account a valid (unused, unexpired) link belongs to.
 func (db *DB) SetPasswordTokenUser(ctx context.Context, tokenHash string) (*User, error) {
 	var userID int64
-	err := db.db.QueryRowContext(ctx, "SELECT user_id FROM set_password_tokens WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
+	err := db.queryRow(ctx, "SELECT user_id FROM set_password_tokens WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
 		tokenHash, formatTime(db.now())).Scan(&userID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound

@@ -81,24 +81,24 @@ func (db *DB) createUser(ctx context.Context, tx *sql.Tx, a Actor, u *User) erro
 // CountUsers returns the number of accounts.
 func (db *DB) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	err := db.db.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n)
+	err := db.queryRow(ctx, "SELECT count(*) FROM users").Scan(&n)
 	return n, err
 }
 
 // UserByID returns the account with id, or ErrNotFound.
 func (db *DB) UserByID(ctx context.Context, id int64) (*User, error) {
-	return scanUser(db.db.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id))
+	return scanUser(db.queryRow(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id))
 }
 
 // UserByEmail returns the account with email (case-insensitive), or ErrNotFound.
 func (db *DB) UserByEmail(ctx context.Context, email string) (*User, error) {
-	return scanUser(db.db.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE email = ?", NormalizeEmail(email)))
+	return scanUser(db.queryRow(ctx, "SELECT "+userColumns+" FROM users WHERE email = ?", NormalizeEmail(email)))
 }
 
 // ListUsers returns accounts whose email or display name contains query, by email.
 func (db *DB) ListUsers(ctx context.Context, query string) ([]*User, error) {
 	q := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.TrimSpace(query)) + "%"
-	rows, err := db.db.QueryContext(ctx, "SELECT "+userColumns+` FROM users
+	rows, err := db.query(ctx, "SELECT "+userColumns+` FROM users
 		WHERE email LIKE ? ESCAPE '\' OR display_name LIKE ? ESCAPE '\' ORDER BY email LIMIT 500`, q, q)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
