@@ -128,7 +128,7 @@ func TestDecideTakesTheProcessOutOfReview(t *testing.T) {
 		t.Errorf("next due: got %v %v, want %v", next, err, now)
 	}
 	rows := auditRows(t, db, "decision.accept", "p-1")
-	if len(rows) != 1 || rows[0].ActorID != a.ID || rows[0].IP == "" || rows[0].Outcome != store.OutcomeSuccess {
+	if len(rows) != 1 || rows[0].ActorID != a.ID || rows[0].IP != "192.0.2.1" || rows[0].RequestID != "req-1" || rows[0].Outcome != store.OutcomeSuccess || rows[0].At.Location() != time.UTC {
 		t.Fatalf("audit: got %+v, want one row by the agent", rows)
 	}
 	for _, want := range []string{"decision=accept", "confirmed=validationMRZ", "corrected=name", "with internal note"} {
