@@ -138,6 +138,13 @@ func poll(t *testing.T, ctx context.Context, what, expr string) {
 	t.Fatalf("%s: never true (last error %v): %s\npage: %s", what, last, expr, page)
 }
 
+// clickSubmit presses a submit button by its data-testid without depending on where it
+// is on the screen (images loading above can move it under a coordinate click).
+func clickSubmit(t *testing.T, ctx context.Context, testid string) {
+	t.Helper()
+	value(t, ctx, "press "+testid, chromedp.Evaluate[bool](fmt.Sprintf(`(document.querySelector("[data-testid=%s]").click(), true)`, testid)))
+}
+
 func firstRowID(t *testing.T, ctx context.Context, what string) string {
 	t.Helper()
 	return value(t, ctx, what, chromedp.Evaluate[string](`(document.querySelector("tr[data-row]") || {dataset: {}}).dataset.id || ""`))
@@ -258,7 +265,9 @@ func TestBrowserDecideWithKeyboard(t *testing.T) {
 	waitRows(t, ana, 2)
 
 	// n: next case; r: reject; 1: the first reason; Enter: send. Only the keyboard.
+	poll(t, ana, "queue ready", `document.readyState === "complete"`)
 	step(t, ana, "next case", chromedp.KeyEvent("n"), chromedp.WaitVisible(`[data-testid=decision-panel]`))
+	poll(t, ana, "page ready", `document.readyState === "complete"`)
 	loc := value(t, ana, "location", chromedp.Location())
 	rejected := loc[strings.LastIndex(loc, "/")+1:]
 	reason := value(t, ana, "first reason", chromedp.TextContent(`#reject-reasons .reason-text`))
@@ -278,14 +287,25 @@ func TestBrowserDecideWithKeyboard(t *testing.T) {
 	target := failed[0]
 	if rejected == target {
 		target = p.seed(t, map[string]any{"count": 1, "states": []string{"REVIEW"}, "failed": []string{"validationFacialMatching"}})[0]
-		time.Sleep(time.Second)
 	}
 	_ = clean
-	step(t, ana, "open failed", chromedp.Navigate(p.URL+"/processes/"+target), chromedp.WaitVisible(`[data-testid=decision-panel]`))
-	step(t, ana, "accept without confirming", chromedp.Click(`[data-testid=accept-submit]`), chromedp.WaitVisible(`[data-testid=err-confirm]`))
+	// The portal learns of the process through the webhook: open it once it is indexed.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		step(t, ana, "open failed", chromedp.Navigate(p.URL+"/processes/"+target))
+		if count(t, ana, "[data-testid=decision-panel]") == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %s never became decidable", target)
+		}
+	}
+	clickSubmit(t, ana, "accept-submit")
+	poll(t, ana, "confirmation demanded", `document.readyState === "complete" && document.querySelector("[data-testid=err-confirm]")`)
 	step(t, ana, "a", chromedp.KeyEvent("a"))
 	poll(t, ana, "confirmation focused", `document.activeElement && document.activeElement.name === "confirm"`)
-	step(t, ana, "tick and accept", chromedp.KeyEvent(" "), chromedp.Click(`[data-testid=accept-submit]`))
+	step(t, ana, "tick", chromedp.KeyEvent(" "))
+	poll(t, ana, "ticked", `document.activeElement && document.activeElement.checked`)
+	clickSubmit(t, ana, "accept-submit")
 	poll(t, ana, "left the page", `location.search.indexOf("done=decided") >= 0`)
 	if sp := p.waitSandbox(t, target, "VERIFIED"); sp.Accepts != 1 {
 		t.Fatalf("accepts applied: %d, want 1", sp.Accepts)

@@ -109,6 +109,13 @@ func (h *Handler) afterDecision(c echo.Context) error {
 // decisionFormError renders the process page again with the agent's input and the
 // message (422).
 func (h *Handler) decisionFormError(c echo.Context, p *store.Process, verdict string, in review.DecideInput, errs views.FormErrors) error {
+	// The form comes back to be finished: hold the claim again if it lapsed meanwhile
+	// and nobody else took it, as opening the page would.
+	if p.Reviewable && !p.Decided {
+		if claimed, err := h.Review.Claim(c.Request().Context(), auth.ActorFrom(c), p.ID, false); err == nil {
+			p = claimed
+		}
+	}
 	v, err := h.buildProcessPage(c, p, false)
 	if err != nil {
 		return err

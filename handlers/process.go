@@ -144,6 +144,7 @@ func (h *Handler) fillFromIndex(c echo.Context, v *views.ProcessPage, p *store.P
 	v.Status, v.StatusClass = views.StatusLabel(p.Status, p.Stage, p.Gone)
 	v.Waiting, v.Aging = h.aging(p.ReviewSince, now)
 	v.ClaimMine, v.ClaimedBy, v.ClaimedSince, v.ClaimExpires = false, "", p.ClaimedAt, p.ClaimExpiresAt
+	v.ReleaseURL = processURL(p.ID) + "/release?seq=" + strconv.FormatInt(p.ClaimSeq, 10)
 	if p.ClaimActive(now) {
 		v.ClaimMine = p.ClaimedBy == u.ID
 		if !v.ClaimMine {
@@ -268,7 +269,8 @@ func (h *Handler) releaseProcess(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Review.Release(c.Request().Context(), auth.ActorFrom(c), p.ID); err != nil {
+	seq, _ := strconv.ParseInt(c.QueryParam("seq"), 10, 64)
+	if err := h.Review.Release(c.Request().Context(), auth.ActorFrom(c), p.ID, seq); err != nil {
 		return err
 	}
 	if isHTMX(c) || strings.Contains(c.Request().Header.Get("Content-Type"), "text/plain") || c.Request().Header.Get("Sec-Fetch-Mode") == "no-cors" {

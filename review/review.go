@@ -518,9 +518,9 @@ func (s *Service) Heartbeat(ctx context.Context, a store.Actor, id string) (*sto
 	return s.DB.Heartbeat(ctx, a, id, s.cfg.ClaimTTL)
 }
 
-// Release gives up the actor's claim.
-func (s *Service) Release(ctx context.Context, a store.Actor, id string) error {
-	err := s.DB.Release(ctx, a, id, a.UserID)
+// Release gives up the actor's claim; seq, when not zero, names the claim to release.
+func (s *Service) Release(ctx context.Context, a store.Actor, id string, seq int64) error {
+	err := s.DB.Release(ctx, a, id, a.UserID, seq)
 	if err == nil {
 		s.InvalidateCounts()
 	}

@@ -517,7 +517,7 @@ func TestServiceClaims(t *testing.T) {
 	if p, err = h.svc.Heartbeat(ctx, store.Actor{UserID: h.agent.ID}, p.ID); err != nil || !p.ClaimExpiresAt.Equal(h.clk.Now().Add(2*time.Minute)) {
 		t.Errorf("heartbeat: got %v %v", p, err)
 	}
-	if err := h.svc.Release(ctx, h.actor, p.ID); err != nil {
+	if err := h.svc.Release(ctx, h.actor, p.ID, 0); err != nil {
 		t.Fatal(err)
 	}
 	if got := h.get(p.ID); got.ClaimedBy != 0 {

@@ -39,7 +39,7 @@ func (db *DB) claim(ctx context.Context, tx *sql.Tx, a Actor, id string, userID 
 	if mine {
 		claimedAt = p.ClaimedAt
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE processes SET claimed_by = ?, claimed_at = ?, claim_expires_at = ? WHERE id = ?",
+	if _, err := tx.ExecContext(ctx, "UPDATE processes SET claimed_by = ?, claimed_at = ?, claim_expires_at = ?, claim_seq = claim_seq + 1 WHERE id = ?",
 		userID, formatTime(claimedAt), formatTime(now.Add(ttl)), id); err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
@@ -89,9 +89,12 @@ func (db *DB) Heartbeat(ctx context.Context, a Actor, id string, ttl time.Durati
 }
 
 // Release gives up userID's claim; releasing a claim one does not hold does nothing.
-func (db *DB) Release(ctx context.Context, a Actor, id string, userID int64) error {
+// A non-zero seq releases only the claim with that sequence number (the one a page
+// made), not a newer one.
+func (db *DB) Release(ctx context.Context, a Actor, id string, userID, seq int64) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE processes SET claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL WHERE id = ? AND claimed_by = ?", id, userID)
+		res, err := tx.ExecContext(ctx, `UPDATE processes SET claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL
+			WHERE id = ? AND claimed_by = ? AND (? = 0 OR claim_seq = ?)`, id, userID, seq, seq)
 		if err != nil {
 			return fmt.Errorf("release: %w", err)
 		}

@@ -65,7 +65,8 @@ type Process struct {
 	SyncDueAt      time.Time
 	SyncFailures   int
 	SyncError      string
-	Decided        bool // a decision was made here; the gateway may not have it yet
+	Decided        bool  // a decision was made here; the gateway may not have it yet
+	ClaimSeq       int64 // changes with every claim; a page releases only its own
 }
 
 // ClaimActive reports whether someone holds an unexpired claim at now.
@@ -97,7 +98,7 @@ type Snapshot struct {
 const processColumns = `p.id, p.source, p.status, p.raw_status, p.stage, p.reviewable, p.final, p.gone, p.created_at, p.updated_at,
 	p.review_since, p.country, p.doc_type, p.holder_name, p.customer_ref, p.failed, p.score_facial, p.score_liveness,
 	p.score_document, p.onboarding_url, coalesce(p.claimed_by, 0), coalesce(u.display_name, ''), p.claimed_at,
-	p.claim_expires_at, p.first_seen_at, p.synced_at, p.sync_due_at, p.sync_failures, p.sync_error, p.decided`
+	p.claim_expires_at, p.first_seen_at, p.synced_at, p.sync_due_at, p.sync_failures, p.sync_error, p.decided, p.claim_seq`
 
 const processFrom = ` FROM processes p LEFT JOIN users u ON u.id = p.claimed_by`
 
@@ -108,7 +109,7 @@ func scanProcess(s scanner) (*Process, error) {
 	var sf, sl, sd sql.NullFloat64
 	err := s.Scan(&p.ID, &p.Source, &p.Status, &p.RawStatus, &p.Stage, &p.Reviewable, &p.Final, &p.Gone, &created, &updated,
 		&since, &p.Country, &p.DocType, &p.HolderName, &p.CustomerRef, &failed, &sf, &sl, &sd, &p.OnboardingURL,
-		&p.ClaimedBy, &p.ClaimedByName, &claimedAt, &claimExp, &firstSeen, &synced, &due, &p.SyncFailures, &p.SyncError, &p.Decided)
+		&p.ClaimedBy, &p.ClaimedByName, &claimedAt, &claimExp, &firstSeen, &synced, &due, &p.SyncFailures, &p.SyncError, &p.Decided, &p.ClaimSeq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -694,13 +694,13 @@ func TestClaimLifecycle(t *testing.T) {
 		t.Errorf("heartbeat after takeover: got %v, want ClaimError naming bob", err)
 	}
 	// Releasing a claim one does not hold does nothing; the holder's release is audited.
-	if err := db.Release(ctx, actorOf(ana), "c-1", ana.ID); err != nil {
+	if err := db.Release(ctx, actorOf(ana), "c-1", ana.ID, 0); err != nil {
 		t.Fatal(err)
 	}
 	if p := mustGet(t, db, "c-1"); p.ClaimedBy != bob.ID {
 		t.Errorf("release by non-holder: claim moved to %d", p.ClaimedBy)
 	}
-	if err := db.Release(ctx, actorOf(bob), "c-1", bob.ID); err != nil {
+	if err := db.Release(ctx, actorOf(bob), "c-1", bob.ID, 0); err != nil {
 		t.Fatal(err)
 	}
 	if p := mustGet(t, db, "c-1"); p.ClaimedBy != 0 || !p.ClaimExpiresAt.IsZero() {
@@ -941,7 +941,7 @@ func TestRecordEvidenceViewAuditsOncePerClaim(t *testing.T) {
 		}
 	}
 	// A new claim: viewing again is audited again.
-	if err := db.Release(ctx, actorOf(ana), "e-1", ana.ID); err != nil {
+	if err := db.Release(ctx, actorOf(ana), "e-1", ana.ID, 0); err != nil {
 		t.Fatal(err)
 	}
 	clk.Add(time.Minute)
@@ -1105,5 +1105,40 @@ func TestRetryNotificationSchedules(t *testing.T) {
 	}
 	if n, _ := db.CountNotifications(ctx); n != 2 {
 		t.Errorf("count: got %d, want 2 (a retry keeps the notification)", n)
+	}
+}
+
+// TestReleaseOnlyTheClaimAPageMade: leaving a process page sends a release after the
+// next page load of the same process has renewed the claim; that late release must not
+// end the new claim, while the new page's own release does.
+func TestReleaseOnlyTheClaimAPageMade(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	ana := newUser(t, db, "ana@example.com", store.RoleAgent)
+	if _, err := db.UpsertProcess(ctx, store.SourceTracked, store.Snapshot{ID: "r-1", Status: "PENDING", Stage: "REVIEW", Reviewable: true}, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	first, err := db.Claim(ctx, actorOf(ana), "r-1", ana.ID, time.Minute, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := db.Claim(ctx, actorOf(ana), "r-1", ana.ID, time.Minute, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.ClaimSeq == first.ClaimSeq {
+		t.Fatalf("claim sequence unchanged by a renewal: %d", second.ClaimSeq)
+	}
+	if err := db.Release(ctx, actorOf(ana), "r-1", ana.ID, first.ClaimSeq); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := db.GetProcess(ctx, "r-1"); p.ClaimedBy != ana.ID {
+		t.Fatalf("the first page's late release ended the second page's claim")
+	}
+	if err := db.Release(ctx, actorOf(ana), "r-1", ana.ID, second.ClaimSeq); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := db.GetProcess(ctx, "r-1"); p.ClaimedBy != 0 {
+		t.Fatalf("the current page's release did not end its claim (held by %d)", p.ClaimedBy)
 	}
 }
