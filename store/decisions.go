@@ -143,8 +143,17 @@ func (db *DB) Decide(ctx context.Context, a Actor, nd NewDecision) (*Decision, e
 		}
 		corrections := ""
 		if len(nd.Corrections) > 0 {
-			b, _ := json.Marshal(nd.Corrections)
-			corrections = string(b)
+			// Plain JSON, not HTML-escaped: "<" as \u003c would triple the size.
+			var b strings.Builder
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(nd.Corrections); err != nil {
+				return fmt.Errorf("corrections: %w", err)
+			}
+			corrections = strings.TrimSpace(b.String())
+			if len(corrections) > 8000 {
+				return fmt.Errorf("the corrections are too long: %w", ErrInvalid)
+			}
 		}
 		state, next := StateQueued, any(formatTime(now))
 		if nd.SecondReview {
