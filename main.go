@@ -5,6 +5,7 @@
 //	portal user add --email E --role admin|agent [--name N] [--password-stdin]
 //	portal user reset --email E     issue a new one-time set-password link
 //	portal audit verify             check the audit trail's hash chain
+//	portal backup --to FILE         online backup, integrity-checked
 //	portal sandbox --addr A --webhook URL   run the Mobbscan gateway simulator alone
 package main
 
@@ -59,11 +60,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return auditCommand(ctx, args, getenv, stdout)
 	case "sandbox":
 		return sandboxCommand(ctx, args, getenv, stdout)
+	case "backup":
+		return backupCommand(ctx, args, getenv, stdout)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: portal [serve|user add|user reset|audit verify|sandbox] [flags]")
+		fmt.Fprintln(stdout, "usage: portal [serve|user add|user reset|audit verify|backup|sandbox] [flags]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (want serve, user or audit)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, user, audit, backup or sandbox)", cmd)
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

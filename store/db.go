@@ -237,3 +237,23 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// Backup writes a consistent copy of the live database to path with VACUUM INTO (an
+// online backup: readers and writers carry on) and checks the copy's integrity.
+func (db *DB) Backup(ctx context.Context, path string) error {
+	if _, err := db.db.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
+		return fmt.Errorf("backup to %s: %w", path, err)
+	}
+	copyDB, err := Open(ctx, path)
+	if err != nil {
+		return fmt.Errorf("open backup: %w", err)
+	}
+	defer copyDB.Close()
+	if err := copyDB.IntegrityCheck(ctx); err != nil {
+		return fmt.Errorf("backup %s: %w", path, err)
+	}
+	if _, err := copyDB.VerifyAudit(ctx); err != nil {
+		return fmt.Errorf("backup %s: %w", path, err)
+	}
+	return nil
+}
