@@ -187,9 +187,9 @@ func QueueScreen(p Page, q QueuePage) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var8 string
-			templ_7745c5c3_Var8, templ_7745c5c3_Err = templruntime.NewAttributeExpression(describedBy(FormErrors{"track": q.TrackError}, "track")).Resolve(ctx)
+			templ_7745c5c3_Var8, templ_7745c5c3_Err = templruntime.NewAttributeExpression(trackDescribedBy(q.TrackError)).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/queue.templ`, Line: 48, Col: 215}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/queue.templ`, Line: 48, Col: 190}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var8)
 			if templ_7745c5c3_Err != nil {
@@ -853,5 +853,12 @@ func QueueList(q QueuePage) templ.Component {
 }
 
 func percent(p int) string { return itoa(p) + "%" }
+
+func trackDescribedBy(msg string) string {
+	if msg == "" {
+		return ""
+	}
+	return "err-track"
+}
 
 var _ = templruntime.GeneratedTemplate
