@@ -248,9 +248,14 @@ func (db *DB) ListDecisions(ctx context.Context, f DecisionFilter) ([]*Decision,
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY d.decided_at DESC, d.id DESC LIMIT ?"
-	rows, err := db.query(ctx, q, append(args, f.Limit)...)
+	return db.listDecisions(ctx, "list decisions", q, append(args, f.Limit)...)
+}
+
+// listDecisions runs a query selecting decisionColumns and scans every row.
+func (db *DB) listDecisions(ctx context.Context, what, q string, args ...any) ([]*Decision, error) {
+	rows, err := db.query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list decisions: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []*Decision
@@ -266,21 +271,8 @@ func (db *DB) ListDecisions(ctx context.Context, f DecisionFilter) ([]*Decision,
 
 // DueDeliveries returns queued decisions whose next attempt is due.
 func (db *DB) DueDeliveries(ctx context.Context, limit int) ([]*Decision, error) {
-	rows, err := db.query(ctx, "SELECT "+decisionColumns+decisionFrom+
+	return db.listDecisions(ctx, "due deliveries", "SELECT "+decisionColumns+decisionFrom+
 		" WHERE d.state = 'queued' AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at LIMIT ?", formatTime(db.now()), limit)
-	if err != nil {
-		return nil, fmt.Errorf("due deliveries: %w", err)
-	}
-	defer rows.Close()
-	var out []*Decision
-	for rows.Next() {
-		d, err := scanDecision(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
 }
 
 // NextDeliveryDue returns when the next queued delivery falls due (zero if none).
