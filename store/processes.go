@@ -303,10 +303,3 @@ func (db *DB) DueForSync(ctx context.Context, limit int) ([]string, error) {
 	}
 	return ids, rows.Err()
 }
-
-// NextSyncDue returns when the next status check falls due, or zero if none is scheduled.
-func (db *DB) NextSyncDue(ctx context.Context) (time.Time, error) {
-	var due sql.NullString
-	err := db.queryRow(ctx, "SELECT min(sync_due_at) FROM processes WHERE final = 0 AND gone = 0").Scan(&due)
-	return nullTime(due), err
-}

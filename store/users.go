@@ -115,15 +115,6 @@ func (db *DB) ListUsers(ctx context.Context, query string) ([]*User, error) {
 	return out, rows.Err()
 }
 
-// UpdateUserProfile changes the display name.
-func (db *DB) UpdateUserProfile(ctx context.Context, a Actor, id int64, displayName string) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.execOne(ctx, tx, "UPDATE users SET display_name = ?, updated_at = ? WHERE id = ?", displayName, formatTime(db.now()), id); err != nil {
-			return fmt.Errorf("update user: %w", err)
-		}
-		return db.appendAudit(ctx, tx, a, "user.profile", "user", fmt.Sprint(id), OutcomeSuccess, "")
-	})
-}
 
 // SetUserActive enables or disables an account; disabling ends its sessions.
 func (db *DB) SetUserActive(ctx context.Context, a Actor, id int64, active bool) error {
