@@ -115,7 +115,6 @@ func (db *DB) ListUsers(ctx context.Context, query string) ([]*User, error) {
 	return out, rows.Err()
 }
 
-
 // SetUserActive enables or disables an account; disabling ends its sessions.
 func (db *DB) SetUserActive(ctx context.Context, a Actor, id int64, active bool) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
