@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -82,7 +83,7 @@ func (h *Handler) buildProcessPage(c echo.Context, p *store.Process, fresh bool)
 	info, err := h.Review.Info(ctx, p.ID, fresh)
 	switch {
 	case err == nil:
-		fillFromGateway(&v, info)
+		fillFromGateway(&v, info, h.DB.Now())
 		if updated, gerr := h.DB.GetProcess(ctx, p.ID); gerr == nil {
 			p = updated
 			h.fillFromIndex(c, &v, p)
@@ -161,13 +162,14 @@ func (h *Handler) fillFromIndex(c echo.Context, v *views.ProcessPage, p *store.P
 }
 
 // fillFromGateway adds the gateway's identity data, checks, scores and evidence list.
-func fillFromGateway(v *views.ProcessPage, info *review.Details) {
+func fillFromGateway(v *views.ProcessPage, info *review.Details, now time.Time) {
 	for _, f := range info.Personal {
 		if f[0] == "mrz" {
 			v.MRZ = f[1]
 			continue
 		}
-		v.Identity = append(v.Identity, views.Fact{Label: views.PersonalLabel(f[0]), Value: f[1], Mono: f[0] == "documentNumber" || f[0] == "personalNumber"})
+		v.Identity = append(v.Identity, views.Fact{Label: views.PersonalLabel(f[0]), Value: views.PersonalValue(f[0], f[1], now),
+			Mono: f[0] == "documentNumber" || f[0] == "personalNumber"})
 	}
 	var failed, passed, unchecked []views.Validation
 	for _, r := range info.Validations {

@@ -1,8 +1,10 @@
 package views
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // validationLabels says what a failed automatic check means, in plain words.
@@ -185,4 +187,32 @@ func PersonalLabel(key string) string {
 	}
 	s := strings.ToLower(strings.Join(words, " "))
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// PersonalValue formats an identity data value for reading: dates as "12 Apr 1990"
+// with the age or the time left, anything else as sent.
+func PersonalValue(key, value string, now time.Time) string {
+	if key != "dateOfBirth" && key != "dateOfExpiry" {
+		return value
+	}
+	d, err := time.Parse("2006-01-02", strings.TrimSpace(value))
+	if err != nil {
+		return value
+	}
+	out := d.Format("2 Jan 2006")
+	switch key {
+	case "dateOfBirth":
+		years := now.Year() - d.Year()
+		if now.Month() < d.Month() || now.Month() == d.Month() && now.Day() < d.Day() {
+			years--
+		}
+		if years >= 0 && years < 150 {
+			out += fmt.Sprintf(" (%d years old)", years)
+		}
+	case "dateOfExpiry":
+		if d.Before(now) {
+			out += " (expired)"
+		}
+	}
+	return out
 }
