@@ -215,9 +215,11 @@ func (db *DB) GetDecision(ctx context.Context, id int64) (*Decision, error) {
 	return scanDecision(db.queryRow(ctx, "SELECT "+decisionColumns+decisionFrom+" WHERE d.id = ?", id))
 }
 
-// LiveDecision returns the process's decision that is not overturned, or ErrNotFound.
+// LiveDecision returns the process's decision that is neither overturned nor
+// superseded (by the gateway putting the process back into review), or ErrNotFound.
 func (db *DB) LiveDecision(ctx context.Context, processID string) (*Decision, error) {
-	return scanDecision(db.queryRow(ctx, "SELECT "+decisionColumns+decisionFrom+" WHERE d.process_id = ? AND d.state <> 'overturned'", processID))
+	return scanDecision(db.queryRow(ctx, "SELECT "+decisionColumns+decisionFrom+
+		" WHERE d.process_id = ? AND d.state <> 'overturned' AND d.superseded_at IS NULL", processID))
 }
 
 // DecisionFilter selects decisions; zero fields match everything.

@@ -211,6 +211,13 @@ func (db *DB) upsertProcess(ctx context.Context, tx *sql.Tx, source string, s Sn
 			formatTime(now), formatTime(nextSync), s.ID)
 		return false, err
 	}
+	if cur.Decided && s.Reviewable {
+		reopened, err := db.reopenIfPutBack(ctx, tx, s)
+		if err != nil {
+			return false, err
+		}
+		cur.Decided = !reopened
+	}
 	// A process decided here stays out of review whatever the gateway says until the
 	// decision is delivered or overturned.
 	s.Reviewable = s.Reviewable && !cur.Decided
@@ -302,4 +309,36 @@ func (db *DB) DueForSync(ctx context.Context, limit int) ([]string, error) {
 		ids = append(ids, id)
 	}
 	return ids, rows.Err()
+}
+
+// reopenIfPutBack supersedes the delivered decision of a process that the gateway put
+// back into review after it (its last update is later than the delivery), so that the
+// process is reviewed again. A read taken before the delivery never reopens anything.
+func (db *DB) reopenIfPutBack(ctx context.Context, tx *sql.Tx, s Snapshot) (bool, error) {
+	if s.UpdatedAt.IsZero() {
+		return false, nil
+	}
+	var id int64
+	var state string
+	var delivered sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT id, state, delivered_at FROM decisions
+		WHERE process_id = ? AND state <> 'overturned' AND superseded_at IS NULL`, s.ID).Scan(&id, &state, &delivered)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reopen: %w", err)
+	}
+	if (state != StateDelivered && state != StateResolved) || !delivered.Valid || !s.UpdatedAt.After(parseTime(delivered.String)) {
+		return false, nil
+	}
+	now := formatTime(db.now())
+	if _, err := tx.ExecContext(ctx, "UPDATE decisions SET superseded_at = ?, updated_at = ? WHERE id = ?", now, now, id); err != nil {
+		return false, fmt.Errorf("reopen: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE processes SET decided = 0, final = 0 WHERE id = ?", s.ID); err != nil {
+		return false, fmt.Errorf("reopen: %w", err)
+	}
+	return true, db.appendAudit(ctx, tx, System, "process.reopen", "process", s.ID, OutcomeSuccess,
+		fmt.Sprintf("Mobbscan put it back into review after decision %d was delivered", id))
 }
