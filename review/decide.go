@@ -302,11 +302,7 @@ func (s *Service) deliver(ctx context.Context, d *store.Decision) store.Delivery
 // honouring Retry-After, or parks the decision once it is older than ParkAfter.
 func (s *Service) retryOutcome(d *store.Decision, err error, ambiguous bool) store.DeliveryOutcome {
 	now := s.DB.Now()
-	since := d.DecidedAt
-	if d.SecondAt.After(since) {
-		since = d.SecondAt // a four-eyes decision is deliverable from its confirmation
-	}
-	if now.Sub(since) >= s.cfg.ParkAfter {
+	if now.Sub(d.DeliverableSince) >= s.cfg.ParkAfter {
 		return store.DeliveryOutcome{State: store.StateParked, Ambiguous: ambiguous || d.Ambiguous, Audit: true,
 			Error: "not delivered within " + s.cfg.ParkAfter.String() + "; last error: " + err.Error()}
 	}

@@ -48,6 +48,9 @@ type Decision struct {
 	SecondBy      int64
 	SecondByName  string
 	SecondAt      time.Time
+	// DeliverableSince is when the decision became deliverable: decided, confirmed by a
+	// second agent, or retried by a person. Parking counts from it.
+	DeliverableSince time.Time
 	Attempts      int
 	NextAttemptAt time.Time
 	Ambiguous     bool
@@ -72,7 +75,7 @@ type NewDecision struct {
 const decisionColumns = `d.id, d.process_id, coalesce(p.holder_name, ''), d.verdict, coalesce(d.reason_id, 0), coalesce(r.label, ''),
 	d.comment, d.internal_note, d.confirmations, d.corrections, d.decided_by, coalesce(u.display_name, ''), d.decided_at, d.state,
 	coalesce(d.second_by, 0), coalesce(s.display_name, ''), d.second_at, d.attempts, d.next_attempt_at, d.ambiguous, d.last_error,
-	d.delivered_at, d.gateway_status, d.updated_at`
+	d.delivered_at, d.gateway_status, d.updated_at, d.deliverable_since`
 
 const decisionFrom = ` FROM decisions d LEFT JOIN processes p ON p.id = d.process_id LEFT JOIN reasons r ON r.id = d.reason_id
 	LEFT JOIN users u ON u.id = d.decided_by LEFT JOIN users s ON s.id = d.second_by`
@@ -80,10 +83,10 @@ const decisionFrom = ` FROM decisions d LEFT JOIN processes p ON p.id = d.proces
 func scanDecision(sc scanner) (*Decision, error) {
 	var d Decision
 	var confirmations, corrections, decidedAt, updatedAt string
-	var secondAt, next, delivered sql.NullString
+	var secondAt, next, delivered, deliverable sql.NullString
 	err := sc.Scan(&d.ID, &d.ProcessID, &d.HolderName, &d.Verdict, &d.ReasonID, &d.ReasonLabel, &d.Comment, &d.InternalNote,
 		&confirmations, &corrections, &d.DecidedBy, &d.DecidedByName, &decidedAt, &d.State, &d.SecondBy, &d.SecondByName,
-		&secondAt, &d.Attempts, &next, &d.Ambiguous, &d.LastError, &delivered, &d.GatewayStatus, &updatedAt)
+		&secondAt, &d.Attempts, &next, &d.Ambiguous, &d.LastError, &delivered, &d.GatewayStatus, &updatedAt, &deliverable)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -96,6 +99,7 @@ func scanDecision(sc scanner) (*Decision, error) {
 	}
 	d.DecidedAt, d.UpdatedAt = parseTime(decidedAt), parseTime(updatedAt)
 	d.SecondAt, d.NextAttemptAt, d.DeliveredAt = nullTime(secondAt), nullTime(next), nullTime(delivered)
+	d.DeliverableSince = nullTime(deliverable)
 	return &d, nil
 }
 
@@ -160,9 +164,10 @@ func (db *DB) Decide(ctx context.Context, a Actor, nd NewDecision) (*Decision, e
 			state, next = StateSecondReview, nil
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO decisions (process_id, verdict, reason_id, comment, internal_note, confirmations,
-			corrections, decided_by, decided_at, state, next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			corrections, decided_by, decided_at, state, next_attempt_at, updated_at, deliverable_since)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			nd.ProcessID, nd.Verdict, reason, nd.Comment, nd.InternalNote, joinList(nd.Confirmations), corrections,
-			a.UserID, formatTime(now), state, next, formatTime(now))
+			a.UserID, formatTime(now), state, next, formatTime(now), next)
 		if isUniqueViolation(err) {
 			return ErrAlreadyDecided
 		}
@@ -367,7 +372,7 @@ func (db *DB) RecoverDeliveries(ctx context.Context) (int64, error) {
 func (db *DB) ParkStale(ctx context.Context, maxAge time.Duration) (int, error) {
 	n := 0
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, "SELECT id, process_id FROM decisions WHERE state = 'queued' AND coalesce(second_at, decided_at) <= ?",
+		rows, err := tx.QueryContext(ctx, "SELECT id, process_id FROM decisions WHERE state = 'queued' AND deliverable_since <= ?",
 			formatTime(db.now().Add(-maxAge)))
 		if err != nil {
 			return err
@@ -406,8 +411,8 @@ func (db *DB) RetryDelivery(ctx context.Context, a Actor, id int64) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		var pid string
 		now := formatTime(db.now())
-		err := tx.QueryRowContext(ctx, `UPDATE decisions SET state = 'queued', next_attempt_at = ?, ambiguous = 1, updated_at = ?
-			WHERE id = ? AND state IN ('queued', 'parked', 'conflict') RETURNING process_id`, now, now, id).Scan(&pid)
+		err := tx.QueryRowContext(ctx, `UPDATE decisions SET state = 'queued', next_attempt_at = ?, ambiguous = 1, updated_at = ?,
+			deliverable_since = ? WHERE id = ? AND state IN ('queued', 'parked', 'conflict') RETURNING process_id`, now, now, now, id).Scan(&pid)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("decision %d cannot be retried: %w", id, ErrConflict)
 		}
@@ -449,8 +454,8 @@ func (db *DB) ConfirmSecond(ctx context.Context, a Actor, id int64) (*Decision, 
 			return fmt.Errorf("the second review must be someone else's: %w", ErrInvalid)
 		}
 		now := formatTime(db.now())
-		if _, err := tx.ExecContext(ctx, "UPDATE decisions SET state = 'queued', second_by = ?, second_at = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
-			a.UserID, now, now, now, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE decisions SET state = 'queued', second_by = ?, second_at = ?, next_attempt_at = ?, updated_at = ?,
+			deliverable_since = ? WHERE id = ?`, a.UserID, now, now, now, now, id); err != nil {
 			return err
 		}
 		return db.appendAudit(ctx, tx, a, "decision.confirm", "process", d.ProcessID, OutcomeSuccess, fmt.Sprintf("decision %d (%s by user %d) confirmed", id, d.Verdict, d.DecidedBy))
