@@ -51,13 +51,13 @@ type Decision struct {
 	// DeliverableSince is when the decision became deliverable: decided, confirmed by a
 	// second agent, or retried by a person. Parking counts from it.
 	DeliverableSince time.Time
-	Attempts      int
-	NextAttemptAt time.Time
-	Ambiguous     bool
-	LastError     string
-	DeliveredAt   time.Time
-	GatewayStatus string
-	UpdatedAt     time.Time
+	Attempts         int
+	NextAttemptAt    time.Time
+	Ambiguous        bool
+	LastError        string
+	DeliveredAt      time.Time
+	GatewayStatus    string
+	UpdatedAt        time.Time
 }
 
 // NewDecision is what an agent decides.
