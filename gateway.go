@@ -38,7 +38,8 @@ func webhookToken(cfg config, stdout io.Writer) (string, error) {
 	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("keep webhook token: %w", err)
 	}
-	fmt.Fprintf(stdout, "  Generated a webhook token (kept in %s); set PORTAL_WEBHOOK_TOKEN to choose your own.\n", path)
+	fmt.Fprintf(stdout, "  Generated a webhook token (kept in %s; set PORTAL_WEBHOOK_TOKEN to choose your own).\n"+
+		"  The gateway notifies /webhooks/mobbscan/%s on this portal.\n", path, token)
 	return token, nil
 }
 
