@@ -122,7 +122,7 @@ func (h *Handler) showQueue(c echo.Context) error {
 	case "1":
 		qp.Notice = "No unclaimed process matches these filters right now."
 	}
-	if wantsFragment(c) && hxTarget(c) == views.IDQueueList {
+	if listOnly(c) {
 		c.Response().Header().Set("Vary", "HX-Request")
 		return render(c, http.StatusOK, fragments(views.QueueList(qp), views.QueueCounts(qp.Counts, true)))
 	}
@@ -130,6 +130,9 @@ func (h *Handler) showQueue(c echo.Context) error {
 	p.Counts = &qp.Counts
 	return render(c, http.StatusOK, views.QueueScreen(p, qp))
 }
+
+// listOnly reports an htmx request for just the queue's list (filtering, polling).
+func listOnly(c echo.Context) bool { return wantsFragment(c) && hxTarget(c) == views.IDQueueList }
 
 func (h *Handler) queuePage(c echo.Context, f queueFilters) (views.QueuePage, error) {
 	ctx := c.Request().Context()
@@ -182,19 +185,23 @@ func (h *Handler) queuePage(c echo.Context, f queueFilters) (views.QueuePage, er
 		next.Set("after", strconv.FormatInt(last.ReviewSince.UnixNano(), 10)+"."+last.ID)
 		qp.NextPageURL = withQuery("/queue", next)
 	}
-	recent, err := h.DB.ListDecisions(ctx, store.DecisionFilter{DecidedBy: u.ID, Limit: 8})
-	if err != nil {
-		return views.QueuePage{}, err
-	}
-	for _, d := range recent {
-		qp.Recent = append(qp.Recent, h.deliveryView(c, d))
-	}
-	second, err := h.DB.ListDecisions(ctx, store.DecisionFilter{States: []string{store.StateSecondReview}, Limit: 20})
-	if err != nil {
-		return views.QueuePage{}, err
-	}
-	for _, d := range second {
-		qp.AwaitSecond = append(qp.AwaitSecond, h.deliveryView(c, d))
+	if !listOnly(c) {
+		// The decision lists are part of the full page only, not of the list the queue
+		// refreshes every few seconds.
+		recent, err := h.DB.ListDecisions(ctx, store.DecisionFilter{DecidedBy: u.ID, Limit: 8})
+		if err != nil {
+			return views.QueuePage{}, err
+		}
+		for _, d := range recent {
+			qp.Recent = append(qp.Recent, h.deliveryView(c, d))
+		}
+		second, err := h.DB.ListDecisions(ctx, store.DecisionFilter{States: []string{store.StateSecondReview}, Limit: 20})
+		if err != nil {
+			return views.QueuePage{}, err
+		}
+		for _, d := range second {
+			qp.AwaitSecond = append(qp.AwaitSecond, h.deliveryView(c, d))
+		}
 	}
 	now := h.DB.Now()
 	for _, p := range rows {
