@@ -439,19 +439,29 @@ func (db *DB) ResolveDecision(ctx context.Context, a Actor, id int64, note strin
 	})
 }
 
+// secondReviewable loads a decision that awaits a second review by someone other than
+// its author.
+func secondReviewable(ctx context.Context, tx *sql.Tx, a Actor, id int64) (*Decision, error) {
+	d, err := scanDecision(tx.QueryRowContext(ctx, "SELECT "+decisionColumns+decisionFrom+" WHERE d.id = ?", id))
+	if err != nil {
+		return nil, err
+	}
+	if d.State != StateSecondReview {
+		return nil, fmt.Errorf("decision %d does not await a second review: %w", id, ErrConflict)
+	}
+	if d.DecidedBy == a.UserID {
+		return nil, fmt.Errorf("the second review must be someone else's: %w", ErrInvalid)
+	}
+	return d, nil
+}
+
 // ConfirmSecond is the second agent's confirmation of a four-eyes decision: it is
 // queued for delivery. The second agent may not be the first.
 func (db *DB) ConfirmSecond(ctx context.Context, a Actor, id int64) (*Decision, error) {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		d, err := scanDecision(tx.QueryRowContext(ctx, "SELECT "+decisionColumns+decisionFrom+" WHERE d.id = ?", id))
+		d, err := secondReviewable(ctx, tx, a, id)
 		if err != nil {
 			return err
-		}
-		if d.State != StateSecondReview {
-			return fmt.Errorf("decision %d does not await a second review: %w", id, ErrConflict)
-		}
-		if d.DecidedBy == a.UserID {
-			return fmt.Errorf("the second review must be someone else's: %w", ErrInvalid)
 		}
 		now := formatTime(db.now())
 		if _, err := tx.ExecContext(ctx, `UPDATE decisions SET state = 'queued', second_by = ?, second_at = ?, next_attempt_at = ?, updated_at = ?,
@@ -470,15 +480,9 @@ func (db *DB) ConfirmSecond(ctx context.Context, a Actor, id int64) (*Decision, 
 // delivered and the process returns to review, claimed by the second agent.
 func (db *DB) Overturn(ctx context.Context, a Actor, id int64, note string, claimTTL time.Duration) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		d, err := scanDecision(tx.QueryRowContext(ctx, "SELECT "+decisionColumns+decisionFrom+" WHERE d.id = ?", id))
+		d, err := secondReviewable(ctx, tx, a, id)
 		if err != nil {
 			return err
-		}
-		if d.State != StateSecondReview {
-			return fmt.Errorf("decision %d does not await a second review: %w", id, ErrConflict)
-		}
-		if d.DecidedBy == a.UserID {
-			return fmt.Errorf("the second review must be someone else's: %w", ErrInvalid)
 		}
 		now := db.now()
 		if _, err := tx.ExecContext(ctx, "UPDATE decisions SET state = 'overturned', second_by = ?, second_at = ?, updated_at = ? WHERE id = ?",
