@@ -189,36 +189,39 @@ func (h *Handler) linkForm(token string) views.PasswordForm {
 	}
 }
 
-// showSetPasswordLink opens a one-time set-password link (A5).
-func (h *Handler) showSetPasswordLink(c echo.Context) error {
+// openLink looks up the account of the link in the URL. A used, expired or unknown
+// link is answered here with its page (404), and the user is nil.
+func (h *Handler) openLink(c echo.Context) (views.PasswordForm, *store.User, error) {
 	token := c.Param("token")
 	f := h.linkForm(token)
 	u, err := h.DB.SetPasswordTokenUser(c.Request().Context(), store.HashToken(token))
 	if errors.Is(err, store.ErrNotFound) || len(token) > 128 {
 		f.LinkExpired = true
-		return render(c, http.StatusNotFound, views.PasswordScreen(views.Page{Title: "Set password"}, f))
+		return f, nil, render(c, http.StatusNotFound, views.PasswordScreen(views.Page{Title: "Set password"}, f))
 	}
 	if err != nil {
-		return err
+		return f, nil, err
 	}
 	f.Email = u.Email
+	return f, u, nil
+}
+
+// showSetPasswordLink opens a one-time set-password link (A5).
+func (h *Handler) showSetPasswordLink(c echo.Context) error {
+	f, u, err := h.openLink(c)
+	if u == nil || err != nil {
+		return err
+	}
 	c.Response().Header().Set("Referrer-Policy", "no-referrer")
 	return render(c, http.StatusOK, views.PasswordScreen(views.Page{Title: "Set password"}, f))
 }
 
 func (h *Handler) setPasswordFromLink(c echo.Context) error {
-	token := c.Param("token")
-	f := h.linkForm(token)
-	ctx := c.Request().Context()
-	u, err := h.DB.SetPasswordTokenUser(ctx, store.HashToken(token))
-	if errors.Is(err, store.ErrNotFound) || len(token) > 128 {
-		f.LinkExpired = true
-		return render(c, http.StatusNotFound, views.PasswordScreen(views.Page{Title: "Set password"}, f))
-	}
-	if err != nil {
+	f, u, err := h.openLink(c)
+	if u == nil || err != nil {
 		return err
 	}
-	f.Email = u.Email
+	token, ctx := c.Param("token"), c.Request().Context()
 	if errs := passwordProblem(c.FormValue("new"), c.FormValue("confirm"), u.Email); errs != nil {
 		f.Errors = errs
 		return render(c, http.StatusUnprocessableEntity, views.PasswordScreen(views.Page{Title: "Set password"}, f))
