@@ -1,12 +1,12 @@
 package handlers
 
 import (
-	"errors"
 	"maps"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -19,120 +19,87 @@ import (
 func (h *Handler) acceptProcess(c echo.Context) error { return h.decideProcess(c, store.VerdictAccept) }
 func (h *Handler) rejectProcess(c echo.Context) error { return h.decideProcess(c, store.VerdictReject) }
 
-// decideProcess records an accept or reject from the process page's forms. Bad input
-// gets the page back with the message and nothing changes; a process that is not the
-// agent's to decide gets 409 in plain words.
-func (h *Handler) decideProcess(c echo.Context, verdict string) error {
+// decideProcess records an accept or reject from the process page's forms. A refusal
+// gets the page back with the message beside the field and what was typed kept (a
+// lost claim locks the form); nothing changes.
+func (h *Handler) decideProcess(c echo.Context, verdict store.Verdict) error {
 	p, err := h.indexedProcess(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	a := auth.ActorFrom(c)
 	form, err := c.FormParams()
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
 	}
 	in := review.DecideInput{
-		ProcessID: p.ID, Verdict: verdict, Addition: form.Get("addition"), InternalNote: form.Get("note"),
-		Confirmations: form["confirm"], Corrections: map[string]string{},
+		ProcessID: p.ID, ClaimSeq: claimSeq(form.Get("claim")), Verdict: verdict, Addition: form.Get("addition"),
+		InternalNote: form.Get("note"), Confirmations: form["confirm"], CorrectionsSeen: form.Get(review.FieldCorrectionsSeen),
+		Values: map[string]string{}, Originals: map[string]string{},
 	}
-	if v := form.Get("verdict"); v != "" && v != verdict {
-		return h.decisionFormError(c, p, verdict, in, views.FormErrors{"": "The form was tampered with: its verdict does not match the button. Nothing was recorded."})
+	if v := form.Get("verdict"); v != "" && v != string(verdict) {
+		in.Verdict = store.Verdict(v) // refused by the rules as tampering
 	}
 	if r := form.Get("reason"); r != "" {
 		if in.ReasonID, err = strconv.ParseInt(r, 10, 64); err != nil || in.ReasonID <= 0 {
-			return h.decisionFormError(c, p, verdict, in, views.FormErrors{"reason": "Choose one of the listed reasons."})
+			in.ReasonID = -1
 		}
 	}
 	for k, vs := range form {
-		if key, ok := strings.CutPrefix(k, "field."); ok && len(vs) > 0 {
-			in.Corrections[key] = vs[0]
+		if key, ok := strings.CutPrefix(k, review.FieldPrefix); ok && len(vs) > 0 {
+			in.Values[key] = vs[0]
+		} else if key, ok := strings.CutPrefix(k, "orig."); ok && len(vs) > 0 {
+			in.Originals[key] = vs[0]
 		}
 	}
-	d, err := h.Review.Decide(ctx, a, in)
-	var ce *review.ConfirmationError
-	var claimErr *store.ClaimError
-	switch {
-	case errors.As(err, &ce):
-		return h.decisionFormError(c, p, verdict, in, views.FormErrors{"confirm": "Confirm each failed check before accepting: tick every box above."})
-	case errors.Is(err, review.ErrBadInput):
-		// The message goes next to the field it is about, in the form that was sent (a
-		// correction's key is the agent's text and may contain any word).
-		msg := strings.TrimPrefix(err.Error(), review.ErrBadInput.Error()+": ")
-		field := ""
-		switch {
-		case verdict == store.VerdictReject && strings.Contains(msg, "reason"):
-			field = "reason"
-		case verdict == store.VerdictReject && strings.Contains(msg, "addition"):
-			field = "addition"
-		case verdict == store.VerdictAccept && (strings.Contains(msg, "is not a field") || strings.Contains(msg, "corrected")):
-			field = "fields"
-		}
-		msg = strings.ToUpper(msg[:1]) + msg[1:] + "."
-		return h.decisionFormError(c, p, verdict, in, views.FormErrors{field: msg})
-	case errors.Is(err, review.ErrGatewayDown):
-		return h.decisionFormError(c, p, verdict, in, views.FormErrors{"": "Mobbscan is not answering, so the corrected data could not be checked. Try again in a moment, or accept without corrections."})
-	case errors.Is(err, review.ErrUnknownProcess):
-		return echo.NewHTTPError(http.StatusConflict, "Mobbscan no longer knows this process (it may have been deleted). Nothing was changed.")
-	case errors.Is(err, store.ErrAlreadyDecided):
-		if live, lerr := h.DB.LiveDecision(ctx, p.ID); lerr == nil && live.DecidedBy == a.UserID {
-			if live.Verdict == verdict {
-				return h.afterDecision(c) // a double-submitted form: the first one counted
-			}
-			return echo.NewHTTPError(http.StatusConflict, "You already decided this process the other way. Nothing was changed.")
-		}
-		return echo.NewHTTPError(http.StatusConflict, "This process was already decided by someone else. Nothing was changed.")
-	case errors.As(err, &claimErr):
-		return echo.NewHTTPError(http.StatusConflict, claimErr.HolderName+" is reviewing this process; only the agent holding it may decide. Nothing was changed.")
-	case errors.Is(err, store.ErrNotReviewable):
-		return echo.NewHTTPError(http.StatusConflict, "This process is not awaiting review (it is decided, not finished or deleted). Nothing was changed.")
-	case err != nil:
-		return err
+	d, err := h.Review.Decide(c.Request().Context(), auth.ActorFrom(c), in)
+	if err != nil {
+		return h.decisionFormError(c, p, verdict, in, err)
 	}
-	h.log.Info("decision recorded", "decision_id", d.ID, "process_id", p.ID, "verdict", verdict, "state", d.State)
+	h.log.Info("decision recorded", "decision_id", d.ID, "process_id", p.ID, "verdict", d.Verdict, "state", d.State)
 	return h.afterDecision(c)
 }
 
-// afterDecision goes to the next case (the user's setting, on by default) or the queue.
+// afterDecision claims the next case (the user's setting, on by default) or goes back
+// to the queue.
 func (h *Handler) afterDecision(c echo.Context) error {
 	next, err := h.DB.NextAfterDecision(c.Request().Context(), auth.UserFrom(c).ID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil {
 		return err
 	}
 	if next {
-		return c.Redirect(http.StatusSeeOther, "/queue/next?done=decided")
+		return h.claimNextCase(c, queueFilters{}, "decided")
 	}
 	return c.Redirect(http.StatusSeeOther, "/queue?done=decided")
 }
 
 // decisionFormError renders the process page again with the agent's input and the
-// message (422).
-func (h *Handler) decisionFormError(c echo.Context, p *store.Process, verdict string, in review.DecideInput, errs views.FormErrors) error {
-	// The form comes back to be finished: hold the claim again if it lapsed meanwhile
-	// and nobody else took it, as opening the page would.
-	if p.Reviewable && !p.Decided {
-		if claimed, err := h.Review.Claim(c.Request().Context(), auth.ActorFrom(c), p.ID, false); err == nil {
-			p = claimed
-		}
-	}
-	v, err := h.buildProcessPage(c, p, false)
-	if err != nil {
+// refusal: beside the field it is about, or, when the process is no longer the
+// agent's to decide, in a locked panel that keeps what was typed. htmx requests get
+// the message as an error fragment.
+func (h *Handler) decisionFormError(c echo.Context, p *store.Process, verdict store.Verdict, in review.DecideInput, err error) error {
+	e := review.ErrorOf(err)
+	if e == nil || wantsFragment(c) {
 		return err
 	}
-	if v.Decide == nil {
-		if v.ClaimedBy != "" {
-			return echo.NewHTTPError(http.StatusConflict, v.ClaimedBy+" is reviewing this process; only the agent holding it may decide. Nothing was changed.")
-		}
-		return echo.NewHTTPError(http.StatusConflict, "This process is not yours to decide now. Nothing was changed.")
+	if fresh, gerr := h.DB.GetProcess(c.Request().Context(), p.ID); gerr == nil {
+		p = fresh
 	}
-	if wantsFragment(c) {
-		// htmx swaps no 4xx answer: the message goes to the error banner.
-		msgs := slices.Sorted(maps.Values(errs))
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, strings.Join(msgs, " "))
+	v, berr := h.buildProcessPage(c, p, false, false)
+	if berr != nil {
+		return berr
 	}
 	f := v.Decide
-	f.Errors, f.Open, f.Note = errs, verdict, in.InternalNote
+	if f == nil || (e.Code == review.CodeConflict || e.Code == review.CodeForbidden) && e.Field == "" {
+		// Not the agent's to decide now: the form comes back locked, with their text.
+		if f, berr = h.decisionForm(c, p, nil); berr != nil {
+			return berr
+		}
+		f.Locked = e.Message
+		v.Decide = f
+	} else {
+		f.Errors = views.FormErrors{e.Field: e.Message}
+	}
+	f.Open, f.Note = string(verdict), in.InternalNote
 	if verdict == store.VerdictReject {
 		f.Addition = in.Addition
 		for i := range f.Reasons {
@@ -142,24 +109,50 @@ func (h *Handler) decisionFormError(c echo.Context, p *store.Process, verdict st
 		for _, c := range in.Confirmations {
 			f.Confirmed[c] = true
 		}
-		for i := range f.Fields {
-			if val, ok := in.Corrections[f.Fields[i].Key]; ok {
-				f.Fields[i].Value = val
-				f.Fields[i].Corrected = strings.TrimSpace(val) != f.Fields[i].Original
-			}
-		}
+		keepCorrections(f, in, e, h.DB.Now())
 	}
-	return render(c, http.StatusUnprocessableEntity, views.ProcessScreen(h.page(c, "Process", "queue"), v))
+	return render(c, codeStatus[e.Code], views.ProcessScreen(h.page(c, "Process", "queue"), v))
 }
 
-// decisionForm builds the accept and reject panel.
+// keepCorrections puts the typed corrections back in the form, with each field's
+// message and the summary of what would be sent (old → new).
+func keepCorrections(f *views.DecisionForm, in review.DecideInput, e *review.Error, now time.Time) {
+	if len(f.Fields) == 0 { // the gateway's data is not at hand: the fields as the form sent them
+		for _, k := range slices.Sorted(maps.Keys(in.Originals)) {
+			f.Fields = append(f.Fields, views.CorrectionField{Key: k, Label: views.PersonalLabel(k)})
+		}
+	}
+	for i := range f.Fields {
+		fl := &f.Fields[i]
+		if orig, ok := in.Originals[fl.Key]; ok {
+			fl.Original = orig
+		}
+		if val, ok := in.Values[fl.Key]; ok {
+			fl.Value = val
+		}
+		fl.Corrected = strings.TrimSpace(fl.Value) != strings.TrimSpace(fl.Original)
+		fl.Error = e.Fields[review.FieldPrefix+fl.Key]
+		if fl.Corrected {
+			f.Corrections = append(f.Corrections, views.CorrectionLine{Label: fl.Label, Old: fl.Original, New: strings.TrimSpace(fl.Value)})
+		}
+	}
+	if cs, errs := review.CheckCorrections(in.Values, in.Originals, now); len(errs) == 0 {
+		f.CorrectionsSeen = review.CorrectionsSummary(cs)
+	}
+}
+
+// decisionForm builds the accept and reject panel for the claim the agent holds.
 func (h *Handler) decisionForm(c echo.Context, p *store.Process, info *review.Details) (*views.DecisionForm, error) {
-	reasons, err := h.DB.ListReasons(c.Request().Context(), true)
+	ctx := c.Request().Context()
+	reasons, err := h.DB.ListReasons(ctx, true)
 	if err != nil {
 		return nil, err
 	}
 	base := processURL(p.ID)
-	f := &views.DecisionForm{AcceptURL: base + "/accept", RejectURL: base + "/reject", Confirmed: map[string]bool{}}
+	f := &views.DecisionForm{
+		AcceptURL: base + "/accept", RejectURL: base + "/reject", Confirmed: map[string]bool{}, ClaimSeq: p.ClaimSeq,
+		MaxAddition: review.LimitAddition.Max, MaxNote: review.LimitNote.Max, MaxCorrection: review.LimitCorrection,
+	}
 	for _, code := range p.Failed {
 		f.Failed = append(f.Failed, views.Validation{Code: code, Label: views.ValidationLabel(code, true), Result: "failed"})
 	}
@@ -174,62 +167,116 @@ func (h *Handler) decisionForm(c echo.Context, p *store.Process, info *review.De
 		for _, fl := range info.Personal {
 			if fl[0] == "mrz" {
 				// Lines of machine-read text, not a correctable field: a one-line input
-				// would drop its line breaks and send a changed MRZ with every accept.
+				// would drop its line breaks.
 				continue
 			}
 			f.Fields = append(f.Fields, views.CorrectionField{Key: fl[0], Label: views.PersonalLabel(fl[0]), Value: fl[1], Original: fl[1]})
 		}
 	}
+	if err := h.fillReadiness(c, p, f); err != nil {
+		return nil, err
+	}
 	return f, nil
+}
+
+// fillReadiness says what the agent must still see before accepting (D7).
+func (h *Handler) fillReadiness(c echo.Context, p *store.Process, f *views.DecisionForm) error {
+	base := processURL(p.ID)
+	f.ReadinessURL = base + "/readiness?claim=" + strconv.FormatInt(f.ClaimSeq, 10)
+	f.ReloadURL = base + "?retry=1"
+	missing, err := h.Review.Readiness(c.Request().Context(), auth.ActorFrom(c), p.ID, f.ClaimSeq)
+	if review.ErrorOf(err) != nil {
+		f.Missing = []string{"a claim on this process"}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	f.Missing = missingLabels(missing)
+	return nil
+}
+
+func missingLabels(kinds []store.EvidenceKind) []string {
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = review.MissingLabel(k)
+	}
+	return out
+}
+
+// showAcceptReadiness answers the accept button's region while the page waits for the
+// evidence to load: enabled once everything was served in the page's claim.
+func (h *Handler) showAcceptReadiness(c echo.Context) error {
+	p, err := h.indexedProcess(c)
+	if err != nil {
+		return err
+	}
+	f := &views.DecisionForm{ClaimSeq: claimSeq(c.QueryParam("claim"))}
+	base := processURL(p.ID)
+	f.ReadinessURL, f.ReloadURL = base+"/readiness?claim="+strconv.FormatInt(f.ClaimSeq, 10), base+"?retry=1"
+	missing, err := h.Review.Readiness(c.Request().Context(), auth.ActorFrom(c), p.ID, f.ClaimSeq)
+	if err != nil {
+		return err
+	}
+	f.Missing = missingLabels(missing)
+	if !wantsFragment(c) {
+		return c.Redirect(http.StatusSeeOther, base)
+	}
+	return render(c, http.StatusOK, views.AcceptReadiness(*f))
 }
 
 // deliveryView describes a decision and its delivery for the viewer.
 func (h *Handler) deliveryView(c echo.Context, d *store.Decision) views.DeliveryView {
-	u := auth.UserFrom(c)
+	a := auth.ActorFrom(c)
 	v := views.DeliveryView{
-		ID: d.ID, ProcessURL: processURL(d.ProcessID), Holder: d.HolderName, VerdictCode: d.Verdict, Reason: d.ReasonLabel,
-		Comment: d.Comment, DecidedBy: d.DecidedByName, DecidedAt: d.DecidedAt, SecondBy: d.SecondByName, State: d.State,
-		Attempts: d.Attempts, LastError: d.LastError, Confirmed: labels(d.Confirmations),
+		ID: d.ID, ProcessURL: processURL(d.ProcessID), Holder: d.HolderName, Verdict: d.Verdict.Label(), VerdictCode: string(d.Verdict),
+		Reason: d.ReasonLabel, Comment: d.Comment, DecidedBy: d.DecidedByName, DecidedAt: d.DecidedAt, SecondBy: d.SecondByName,
+		State: string(d.State), StateLabel: d.StateLabel(), StateHelp: d.State.Help(), Attempts: d.Attempts, LastError: d.LastError,
+		Confirmed: labels(d.Confirmations),
 	}
-	v.Verdict = "Accepted"
-	if d.Verdict == store.VerdictReject {
-		v.Verdict = "Rejected"
+	if d.Retrying() {
+		v.StateHelp = "Mobbscan has not taken it yet; the portal keeps trying on its own (next try " + views.FormatTime(d.NextAttemptAt) + ")."
 	}
 	for k := range d.Corrections {
 		v.Corrected = append(v.Corrected, views.PersonalLabel(k))
 	}
-	if d.DecidedBy == u.ID || u.IsAdmin() {
+	slices.Sort(v.Corrected)
+	if review.MaySeeNote(a, d) {
 		v.Note = d.InternalNote
 	}
-	switch d.State {
-	case store.StateSecondReview:
-		v.StateLabel, v.StateHelp = "Awaiting second review", "A second agent must confirm it before it is sent to Mobbscan."
-	case store.StateQueued:
-		v.StateLabel, v.StateHelp = "Queued", "It is sent to Mobbscan in a moment."
-		if d.Attempts > 0 {
-			v.StateLabel, v.StateHelp = "Retrying", "Mobbscan has not taken it yet; the portal keeps trying on its own (next try "+views.FormatTime(d.NextAttemptAt)+")."
-		}
-	case store.StateSending:
-		v.StateLabel, v.StateHelp = "Sending", "Being sent to Mobbscan now."
-	case store.StateDelivered:
-		v.StateLabel, v.StateHelp = "Delivered", "Mobbscan has this verdict."
-	case store.StateConflict:
-		v.StateLabel, v.StateHelp = "Conflict", "Mobbscan did not take this verdict; a person must look at it."
-	case store.StateParked:
-		v.StateLabel, v.StateHelp = "Parked", "Delivery stopped after failing for too long; a person must look at it."
-	case store.StateOverturned:
-		v.StateLabel, v.StateHelp = "Overturned", "A second agent overturned it; it was never sent."
-	case store.StateResolved:
-		v.StateLabel, v.StateHelp = "Resolved by hand", "An administrator settled it."
-	}
-	if d.State == store.StateQueued || d.State == store.StateSending || d.State == store.StateSecondReview {
+	if !d.State.Settled() {
 		v.PollURL = processURL(d.ProcessID) + "/delivery"
 	}
-	canRetry := d.State == store.StateParked || d.State == store.StateConflict || (d.State == store.StateQueued && d.Attempts > 0)
-	if canRetry && (d.DecidedBy == u.ID || u.IsAdmin()) {
+	if review.DeliveryRetryable(d) && review.MayManageDelivery(a, d) {
 		v.RetryURL = processURL(d.ProcessID) + "/delivery/retry"
 	}
 	return v
+}
+
+// secondReviewView offers the second review to an agent holding the claim who did not
+// make the decision.
+func (h *Handler) secondReviewView(c echo.Context, p *store.Process, d *store.Decision, dv views.DeliveryView) *views.SecondReviewView {
+	a := auth.ActorFrom(c)
+	did := "/decisions/" + strconv.FormatInt(d.ID, 10)
+	s := &views.SecondReviewView{ConfirmURL: did + "/confirm", OverturnURL: did + "/overturn", Decision: dv, ClaimSeq: p.ClaimSeq,
+		MaxNote: review.LimitOverturnNote.Max}
+	if err := review.MaySecondReview(a, d); err != nil {
+		s.Reason = review.ErrorOf(err).Message
+		return s
+	}
+	missing, err := h.Review.Readiness(c.Request().Context(), a, p.ID, p.ClaimSeq)
+	if e := review.ErrorOf(err); e != nil || err != nil {
+		s.Reason = "Open the process to give it its second review."
+		if e != nil {
+			s.Reason = e.Message
+		}
+		return s
+	}
+	s.Allowed = true
+	if d.Verdict == store.VerdictAccept {
+		s.Missing = missingLabels(missing)
+	}
+	return s
 }
 
 func labels(codes []string) []string {
@@ -268,14 +315,7 @@ func (h *Handler) retryDelivery(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u := auth.UserFrom(c)
-	if d.DecidedBy != u.ID && !u.IsAdmin() {
-		_ = h.DB.Audit(ctx, auth.ActorFrom(c), "access.denied", "process", p.ID, store.OutcomeDenied, "delivery retry of decision "+strconv.FormatInt(d.ID, 10)+" by someone who did not make it")
-		return echo.NewHTTPError(http.StatusForbidden, "Only the agent who decided or an administrator may retry the delivery.")
-	}
-	if err := h.Review.Retry(ctx, auth.ActorFrom(c), d.ID); errors.Is(err, store.ErrConflict) {
-		return echo.NewHTTPError(http.StatusConflict, "This decision is not waiting for a retry.")
-	} else if err != nil {
+	if err := h.Review.Retry(ctx, auth.ActorFrom(c), d.ID); err != nil {
 		return err
 	}
 	return hxRedirect(c, processURL(p.ID))
@@ -284,18 +324,13 @@ func (h *Handler) retryDelivery(c echo.Context) error {
 // decisionParam returns the decision named by :did; unknown or malformed ids are 404
 // and the denial is audited (Z2).
 func (h *Handler) decisionParam(c echo.Context) (*store.Decision, error) {
-	ctx := c.Request().Context()
 	if id, err := paramID(c, "did"); err == nil {
-		d, err := h.DB.GetDecision(ctx, id)
-		if !errors.Is(err, store.ErrNotFound) {
+		d, err := h.DB.GetDecision(c.Request().Context(), id)
+		if review.ErrorCode(review.Translate(err)) != review.CodeNotFound {
 			return d, err
 		}
 	}
-	objectID := c.Param("did")
-	if len(objectID) > 128 {
-		objectID = objectID[:128]
-	}
-	_ = h.DB.Audit(ctx, auth.ActorFrom(c), "access.denied", "decision", objectID, store.OutcomeDenied, "unknown decision: "+c.Request().Method+" "+c.Path())
+	h.deny(c, "decision", c.Param("did"), "unknown decision")
 	return nil, echo.ErrNotFound
 }
 
@@ -305,13 +340,7 @@ func (h *Handler) confirmDecision(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = h.Review.ConfirmSecond(c.Request().Context(), auth.ActorFrom(c), d.ID)
-	switch {
-	case errors.Is(err, store.ErrInvalid):
-		return echo.NewHTTPError(http.StatusConflict, "You made this decision; another agent must confirm it.")
-	case errors.Is(err, store.ErrConflict):
-		return echo.NewHTTPError(http.StatusConflict, "This decision no longer awaits a second review.")
-	case err != nil:
+	if _, err := h.Review.ConfirmSecond(c.Request().Context(), auth.ActorFrom(c), d.ID, claimSeq(c.FormValue("claim"))); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, processURL(d.ProcessID))
@@ -323,17 +352,7 @@ func (h *Handler) overturnDecision(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	note := strings.TrimSpace(c.FormValue("note"))
-	if note == "" {
-		return echo.NewHTTPError(http.StatusBadRequest, "Say why you overturn the decision.")
-	}
-	err = h.Review.Overturn(c.Request().Context(), auth.ActorFrom(c), d.ID, note)
-	switch {
-	case errors.Is(err, store.ErrInvalid):
-		return echo.NewHTTPError(http.StatusConflict, "You made this decision; another agent must review it.")
-	case errors.Is(err, store.ErrConflict):
-		return echo.NewHTTPError(http.StatusConflict, "This decision no longer awaits a second review.")
-	case err != nil:
+	if err := h.Review.Overturn(c.Request().Context(), auth.ActorFrom(c), d.ID, claimSeq(c.FormValue("claim")), c.FormValue("note")); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, processURL(d.ProcessID))

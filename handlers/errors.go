@@ -6,16 +6,26 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/mobbscan-review/portal/store"
+	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/views"
 )
 
-// statusOf maps an error to an HTTP status and a message fit for the user. Store
-// sentinels map here and nowhere else.
+// codeStatus is the HTTP status of each workflow error code: the one table.
+var codeStatus = map[review.Code]int{
+	review.CodeInvalid:     http.StatusUnprocessableEntity,
+	review.CodeConfirm:     http.StatusUnprocessableEntity,
+	review.CodeNotFound:    http.StatusNotFound,
+	review.CodeConflict:    http.StatusConflict,
+	review.CodeForbidden:   http.StatusForbidden,
+	review.CodeUnavailable: http.StatusServiceUnavailable,
+}
+
+// statusOf maps an error to an HTTP status and a message fit for the user: Echo's
+// errors as they are, the workflow's by their code (store errors are translated by
+// review first); anything else is a 500.
 func statusOf(err error) (int, string) {
 	var he *echo.HTTPError
-	switch {
-	case errors.As(err, &he):
+	if errors.As(err, &he) {
 		msg, _ := he.Message.(string)
 		if msg == http.StatusText(he.Code) {
 			msg = "" // Echo's default text: say something more helpful below
@@ -24,12 +34,11 @@ func statusOf(err error) (int, string) {
 			msg = "What you sent is too large."
 		}
 		return he.Code, msg
-	case errors.Is(err, store.ErrNotFound):
-		return http.StatusNotFound, ""
-	case errors.Is(err, store.ErrConflict):
-		return http.StatusConflict, "Someone else changed this in the meantime. Reload and try again."
-	case errors.Is(err, store.ErrInvalid):
-		return http.StatusBadRequest, ""
+	}
+	if e := review.ErrorOf(review.Translate(err)); e != nil {
+		if status, ok := codeStatus[e.Code]; ok {
+			return status, e.Message
+		}
 	}
 	return http.StatusInternalServerError, ""
 }
@@ -66,6 +75,9 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		return
 	}
 	status, msg := statusOf(err)
+	if status == http.StatusServiceUnavailable && c.Response().Header().Get("Retry-After") == "" {
+		c.Response().Header().Set("Retry-After", "5")
+	}
 	if status >= 500 {
 		h.log.Error("request failed", "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "route", c.Path(), "error", err)
 		msg = ""

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -52,7 +51,7 @@ func (h *Handler) createOnboarding(c echo.Context) error {
 	}
 	proc, err := h.Review.CreateOnboarding(c.Request().Context(), auth.ActorFrom(c), review.NewOnboarding{Country: country, DocType: doc, CustomerRef: ref})
 	switch {
-	case errors.Is(err, review.ErrGatewayDown), errors.Is(err, review.ErrBadInput), errors.Is(err, review.ErrUnknownProcess):
+	case review.ErrorOf(err) != nil:
 		h.log.Warn("create onboarding failed", "error", err)
 		o.Errors[""] = "Mobbscan did not create the process: it is not answering or refused the request. Nothing was created; try again in a moment."
 		return render(c, http.StatusServiceUnavailable, views.OnboardingScreen(p, o))

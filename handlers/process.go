@@ -20,6 +20,9 @@ import (
 // heartbeatSeconds is how often an open process page renews its claim.
 const heartbeatSeconds = 60
 
+// keepaliveURL is where a page says "stay signed in" (and checks the session).
+const keepaliveURL = "/session/keepalive"
+
 // indexedProcess returns the process named by :id if the portal knows it; unknown or
 // malformed ids are 404 and the denial is audited (Z2).
 func (h *Handler) indexedProcess(c echo.Context) (*store.Process, error) {
@@ -33,85 +36,122 @@ func (h *Handler) indexedProcess(c echo.Context) (*store.Process, error) {
 			return nil, err
 		}
 	}
-	objectID := id
+	h.deny(c, "process", id, "unknown process")
+	return nil, echo.ErrNotFound
+}
+
+// deny audits a refused request on an object (Z2).
+func (h *Handler) deny(c echo.Context, objectType, objectID, why string) {
 	if len(objectID) > 128 {
 		objectID = objectID[:128]
 	}
-	_ = h.DB.Audit(c.Request().Context(), auth.ActorFrom(c), "access.denied", "process", objectID, store.OutcomeDenied, "unknown process: "+c.Request().Method+" "+c.Path())
-	return nil, echo.ErrNotFound
+	_ = h.Review.Deny(c.Request().Context(), auth.ActorFrom(c), objectType, objectID, why+": "+c.Request().Method+" "+c.Path())
 }
 
 func processURL(id string) string { return "/processes/" + url.PathEscape(id) }
 
-// showProcess opens a process: it claims it for the agent when it awaits review,
-// fetches its information from the gateway and records the view.
+// claimSeq reads the claim a page was rendered with (0 when absent or malformed).
+func claimSeq(s string) int64 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// sameOriginNavigation reports a request the agent made from the portal itself or by
+// typing the address; a navigation from another site (Sec-Fetch-Site cross-site or
+// same-site) must not claim anything in the agent's name (D6).
+func sameOriginNavigation(c echo.Context) bool {
+	switch c.Request().Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return true
+	}
+	return false
+}
+
+// showProcess shows a process. One the agent can claim but does not hold yet shows no
+// evidence: the page claims it with a same-origin POST first (D6), which app.js sends
+// at once unless the agent came from another site. Otherwise the page fetches the
+// gateway's information and records the view.
 func (h *Handler) showProcess(c echo.Context) error {
 	p, err := h.indexedProcess(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	a := auth.ActorFrom(c)
-	if p.Reviewable {
-		claimed, err := h.Review.Claim(ctx, a, p.ID, false)
-		var ce *store.ClaimError
-		switch {
-		case err == nil:
-			p = claimed
-		case errors.As(err, &ce), errors.Is(err, store.ErrNotReviewable):
-			// Shown on the page: someone else is on it, or it just left review.
-		default:
-			return err
-		}
+	if h.awaitsClaim(c, p) {
+		v := h.processView(c, p)
+		v.Opening, v.AutoClaim = true, sameOriginNavigation(c)
+		return render(c, http.StatusOK, views.ProcessScreen(h.page(c, "Process", "queue"), v))
 	}
-	v, err := h.buildProcessPage(c, p, c.QueryParam("retry") != "")
+	v, err := h.buildProcessPage(c, p, c.QueryParam("retry") != "", true)
 	if err != nil {
-		return err
-	}
-	if err := h.DB.Audit(ctx, a, "process.view", "process", p.ID, store.OutcomeSuccess, ""); err != nil {
 		return err
 	}
 	return render(c, http.StatusOK, views.ProcessScreen(h.page(c, "Process", "queue"), v))
 }
 
+// awaitsClaim: the agent could claim the process and does not hold it: nobody else
+// holds it either.
+func (h *Handler) awaitsClaim(c echo.Context, p *store.Process) bool {
+	now, me := h.DB.Now(), auth.UserFrom(c).ID
+	if !review.Claimable(p) || p.ClaimActive(now) && p.ClaimedBy != me {
+		return false
+	}
+	if p.AwaitingSecond && review.MaySecondReview(auth.ActorFrom(c), h.liveDecision(c, p)) != nil {
+		return false // the decider looks at their own decision: nothing to claim
+	}
+	return !(p.ClaimedBy == me && p.ClaimActive(now))
+}
+
+// liveDecision returns the process's live decision, or nil.
+func (h *Handler) liveDecision(c echo.Context, p *store.Process) *store.Decision {
+	d, err := h.DB.LiveDecision(c.Request().Context(), p.ID)
+	if err != nil {
+		return nil
+	}
+	return d
+}
+
 // buildProcessPage assembles the process page: what the index knows, the gateway's
 // information (or a banner when it does not answer), the decision and its delivery,
-// and the decision forms when the agent holds the claim.
-func (h *Handler) buildProcessPage(c echo.Context, p *store.Process, fresh bool) (views.ProcessPage, error) {
-	ctx := c.Request().Context()
+// and the decision forms when the agent holds the claim. view audits it as a view.
+func (h *Handler) buildProcessPage(c echo.Context, p *store.Process, fresh, view bool) (views.ProcessPage, error) {
+	ctx, a := c.Request().Context(), auth.ActorFrom(c)
 	v := h.processView(c, p)
-	info, err := h.Review.Info(ctx, p.ID, fresh)
-	switch {
-	case err == nil:
+	var info *review.Details
+	var err error
+	if view {
+		info, err = h.Review.View(ctx, a, p.ID, fresh)
+	} else {
+		info, err = h.Review.Info(ctx, a, p.ID, fresh)
+	}
+	switch review.ErrorCode(err) {
+	case "":
+		if err != nil {
+			return v, err
+		}
 		fillFromGateway(&v, info, h.DB.Now())
 		if updated, gerr := h.DB.GetProcess(ctx, p.ID); gerr == nil {
 			p = updated
 			h.fillFromIndex(c, &v, p)
 		}
-	case errors.Is(err, review.ErrUnknownProcess):
+	case review.CodeNotFound:
 		v.GatewayProblem = "Mobbscan no longer knows this process (it may have been deleted)."
 		v.Status, v.StatusClass = views.StatusLabel("", "", true)
-	case errors.Is(err, review.ErrGatewayDown):
+	default:
 		v.GatewayProblem = "Mobbscan is not answering; retrying."
 		h.log.Warn("process info unavailable", "process_id", p.ID, "error", err)
-	default:
-		return v, err
 	}
-	d, err := h.DB.LiveDecision(ctx, p.ID)
-	switch {
-	case err == nil:
+	d := h.liveDecision(c, p)
+	if d != nil {
 		dv := h.deliveryView(c, d)
 		v.Delivery = &dv
 		if d.State == store.StateSecondReview {
-			v.SecondReview = &views.SecondReviewView{
-				ConfirmURL: "/decisions/" + strconv.FormatInt(d.ID, 10) + "/confirm", OverturnURL: "/decisions/" + strconv.FormatInt(d.ID, 10) + "/overturn",
-				Decision: dv, Allowed: d.DecidedBy != auth.UserFrom(c).ID,
-			}
+			v.SecondReview = h.secondReviewView(c, p, d, dv)
 		}
-	case !errors.Is(err, store.ErrNotFound):
-		return v, err
 	}
-	if p.Reviewable && v.ClaimMine && !p.Decided {
+	if p.Reviewable && !p.Decided && v.ClaimMine {
 		if v.Decide, err = h.decisionForm(c, p, info); err != nil {
 			return v, err
 		}
@@ -123,17 +163,16 @@ func (h *Handler) buildProcessPage(c echo.Context, p *store.Process, fresh bool)
 func (h *Handler) processView(c echo.Context, p *store.Process) views.ProcessPage {
 	base := processURL(p.ID)
 	v := views.ProcessPage{
-		ID: p.ID, URL: base + "?retry=1", HeartbeatURL: base + "/heartbeat", ReleaseURL: base + "/release",
-		ClaimURL: base + "/claim", HeartbeatSecs: heartbeatSeconds, ZipURL: base + "/evidence.zip",
+		ID: p.ID, URL: base + "?retry=1", ClaimURL: base + "/claim", HeartbeatSecs: heartbeatSeconds, ZipURL: base + "/evidence.zip",
+		IdleSeconds: int(h.Sessions.Config().Idle / time.Second), KeepaliveURL: keepaliveURL, ScoreHint: review.ScoreThresholdsText,
 	}
 	h.fillFromIndex(c, &v, p)
-	for _, e := range []struct{ kind, label string }{{"document_front", "Document front"}, {"document_back", "Document back"}} {
-		v.Documents = append(v.Documents, views.EvidenceItem{Kind: e.kind, Label: e.label, URL: base + "/evidence/" + e.kind})
+	item := func(k store.EvidenceKind) views.EvidenceItem {
+		return views.EvidenceItem{Kind: string(k), Label: k.Label(), URL: base + "/evidence/" + string(k)}
 	}
-	for _, e := range []struct{ kind, label string }{{"face_document", "Portrait on the document"}, {"face_now", "Live selfie"}} {
-		v.Faces = append(v.Faces, views.EvidenceItem{Kind: e.kind, Label: e.label, URL: base + "/evidence/" + e.kind})
-	}
-	v.Video = views.EvidenceItem{Kind: "video_liveness", Label: "Liveness video", URL: base + "/evidence/video_liveness"}
+	v.Documents = []views.EvidenceItem{item(store.EvidenceDocumentFront), item(store.EvidenceDocumentBack)}
+	v.Faces = []views.EvidenceItem{item(store.EvidenceFaceDocument), item(store.EvidenceFaceNow)}
+	v.Video = item(store.EvidenceVideo)
 	return v
 }
 
@@ -144,8 +183,9 @@ func (h *Handler) fillFromIndex(c echo.Context, v *views.ProcessPage, p *store.P
 	v.Created, v.Finished, v.Reviewable, v.OnboardingURL = p.CreatedAt, p.UpdatedAt, p.Reviewable, p.OnboardingURL
 	v.Status, v.StatusClass = views.StatusLabel(p.Status, p.Stage, p.Gone)
 	v.Waiting, v.Aging = h.aging(p.ReviewSince, now)
-	v.ClaimMine, v.ClaimedBy, v.ClaimedSince, v.ClaimExpires = false, "", p.ClaimedAt, p.ClaimExpiresAt
-	v.ReleaseURL = processURL(p.ID) + "/release?seq=" + strconv.FormatInt(p.ClaimSeq, 10)
+	v.ClaimMine, v.ClaimedBy, v.ClaimedSince, v.ClaimExpires, v.ClaimSeq = false, "", p.ClaimedAt, p.ClaimExpiresAt, p.ClaimSeq
+	seq := "?seq=" + strconv.FormatInt(p.ClaimSeq, 10)
+	v.HeartbeatURL, v.ReleaseURL = processURL(p.ID)+"/heartbeat"+seq, processURL(p.ID)+"/release"+seq
 	if p.ClaimActive(now) {
 		v.ClaimMine = p.ClaimedBy == u.ID
 		if !v.ClaimMine {
@@ -153,7 +193,7 @@ func (h *Handler) fillFromIndex(c echo.Context, v *views.ProcessPage, p *store.P
 		}
 	}
 	if len(v.Scores) == 0 {
-		for _, s := range scoreViews(review.ScoreNames[:], []*float64{p.ScoreFacial, p.ScoreLiveness, p.ScoreDocument}) {
+		for _, s := range scoreViews(store.ScoreNames[:], []*float64{p.ScoreFacial, p.ScoreLiveness, p.ScoreDocument}) {
 			if s.Known {
 				v.Scores = append(v.Scores, s)
 			}
@@ -183,23 +223,21 @@ func fillFromGateway(v *views.ProcessPage, info *review.Details, now time.Time) 
 		}
 	}
 	v.Validations = append(append(failed, passed...), unchecked...)
-	scores := info.Scores
-	names := make([]string, 0, len(scores))
-	for n := range scores {
-		names = append(names, n)
+	names := make([]store.ScoreName, 0, len(info.Scores))
+	for n := range info.Scores {
+		names = append(names, store.ScoreName(n))
 	}
 	sort.Slice(names, func(i, j int) bool {
 		return scoreRank(names[i]) < scoreRank(names[j]) || scoreRank(names[i]) == scoreRank(names[j]) && names[i] < names[j]
 	})
 	v.Scores = nil
 	for _, n := range names {
-		val := scores[n]
-		s := scoreViews([]string{n}, []*float64{&val})
-		v.Scores = append(v.Scores, s[0])
+		val := info.Scores[string(n)]
+		v.Scores = append(v.Scores, scoreViews([]store.ScoreName{n}, []*float64{&val})[0])
 	}
 	present := map[string]bool{}
 	for _, k := range info.Evidence {
-		present[k] = true
+		present[string(k)] = true
 	}
 	for i := range v.Documents {
 		v.Documents[i].Present = present[v.Documents[i].Kind]
@@ -216,49 +254,50 @@ func fillFromGateway(v *views.ProcessPage, info *review.Details, now time.Time) 
 	}
 }
 
-func scoreRank(name string) int {
-	for i, n := range review.ScoreNames {
+func scoreRank(name store.ScoreName) int {
+	for i, n := range store.ScoreNames {
 		if n == name {
 			return i
 		}
 	}
-	return len(review.ScoreNames)
+	return len(store.ScoreNames)
 }
 
-// claimProcess claims (or, with takeover=1, takes over) a process.
+// claimProcess claims (or, with takeover=1, takes over) a process, then shows it. A
+// refused claim shows the page as it is, with why (409).
 func (h *Handler) claimProcess(c echo.Context) error {
 	p, err := h.indexedProcess(c)
 	if err != nil {
 		return err
 	}
 	_, err = h.Review.Claim(c.Request().Context(), auth.ActorFrom(c), p.ID, c.FormValue("takeover") == "1")
-	var ce *store.ClaimError
-	switch {
-	case errors.As(err, &ce):
-		return echo.NewHTTPError(http.StatusConflict, "This process is being reviewed by "+ce.HolderName+". Use “Take over” to review it yourself.")
-	case errors.Is(err, store.ErrNotReviewable):
-		return echo.NewHTTPError(http.StatusConflict, "This process is not awaiting review any more.")
-	case err != nil:
+	if e := review.ErrorOf(err); e != nil && e.Code == review.CodeConflict && !isHTMX(c) {
+		if p, err = h.DB.GetProcess(c.Request().Context(), p.ID); err != nil {
+			return err
+		}
+		v := h.processView(c, p)
+		if h.awaitsClaim(c, p) {
+			v.Opening = true
+		} else if v, err = h.buildProcessPage(c, p, false, true); err != nil {
+			return err
+		}
+		v.Notice = e.Message
+		return render(c, codeStatus[e.Code], views.ProcessScreen(h.page(c, "Process", "queue"), v))
+	}
+	if err != nil {
 		return err
 	}
 	return hxRedirect(c, processURL(p.ID))
 }
 
-// heartbeatProcess renews the agent's claim while the page is open: 204, or 409 with
-// the reason when the claim was lost.
+// heartbeatProcess renews the claim the page holds: 204, or 409 with the reason when
+// the claim was lost (the page then locks its decision panel).
 func (h *Handler) heartbeatProcess(c echo.Context) error {
 	p, err := h.indexedProcess(c)
 	if err != nil {
 		return err
 	}
-	_, err = h.Review.Heartbeat(c.Request().Context(), auth.ActorFrom(c), p.ID)
-	var ce *store.ClaimError
-	switch {
-	case errors.As(err, &ce):
-		return echo.NewHTTPError(http.StatusConflict, ce.HolderName+" took over this process. Your review of it has ended.")
-	case errors.Is(err, store.ErrNotReviewable):
-		return echo.NewHTTPError(http.StatusConflict, "This process is not awaiting review any more.")
-	case err != nil:
+	if _, err := h.Review.Heartbeat(c.Request().Context(), auth.ActorFrom(c), p.ID, claimSeq(c.QueryParam("seq"))); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -271,12 +310,17 @@ func (h *Handler) releaseProcess(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	seq, _ := strconv.ParseInt(c.QueryParam("seq"), 10, 64)
-	if err := h.Review.Release(c.Request().Context(), auth.ActorFrom(c), p.ID, seq); err != nil {
+	if err := h.Review.Release(c.Request().Context(), auth.ActorFrom(c), p.ID, claimSeq(c.QueryParam("seq"))); err != nil {
 		return err
 	}
-	if isHTMX(c) || strings.Contains(c.Request().Header.Get("Content-Type"), "text/plain") || c.Request().Header.Get("Sec-Fetch-Mode") == "no-cors" {
+	if isHTMX(c) || strings.HasPrefix(c.Request().Header.Get("Content-Type"), "text/plain") || c.Request().Header.Get("Sec-Fetch-Mode") == "no-cors" {
 		return c.NoContent(http.StatusNoContent)
 	}
 	return c.Redirect(http.StatusSeeOther, "/queue")
+}
+
+// keepSessionAlive answers 204 to a signed-in page ("Stay signed in", and the check
+// before a decision is sent); being a request that is not a poll, it counts as activity.
+func (h *Handler) keepSessionAlive(c echo.Context) error {
+	return c.NoContent(http.StatusNoContent)
 }

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -195,7 +194,7 @@ func (h *Handler) queuePage(c echo.Context, f queueFilters) (views.QueuePage, er
 		for _, d := range recent {
 			qp.Recent = append(qp.Recent, h.deliveryView(c, d))
 		}
-		second, err := h.DB.ListDecisions(ctx, store.DecisionFilter{States: []string{store.StateSecondReview}, Limit: 20})
+		second, err := h.DB.ListDecisions(ctx, store.DecisionFilter{States: []store.DeliveryState{store.StateSecondReview}, Limit: 20})
 		if err != nil {
 			return views.QueuePage{}, err
 		}
@@ -222,8 +221,7 @@ func (h *Handler) queueRow(p *store.Process, userID int64, now time.Time) views.
 	for _, f := range p.Failed {
 		r.Failed = append(r.Failed, views.Badge{Code: f, Label: views.ShortValidation(f)})
 	}
-	r.Scores = scoreViews([]string{review.ScoreNames[0], review.ScoreNames[1], review.ScoreNames[2]},
-		[]*float64{p.ScoreFacial, p.ScoreLiveness, p.ScoreDocument})
+	r.Scores = scoreViews(store.ScoreNames[:], []*float64{p.ScoreFacial, p.ScoreLiveness, p.ScoreDocument})
 	if p.ClaimActive(now) {
 		r.ClaimedMine = p.ClaimedBy == userID
 		r.ClaimedBy = p.ClaimedByName
@@ -240,25 +238,19 @@ func (h *Handler) aging(since, now time.Time) (string, string) {
 	if d < 0 {
 		d = 0
 	}
-	cfg := h.Review.Config()
-	aging := ""
-	switch {
-	case d >= cfg.AgingRed:
-		aging = "red"
-	case d >= cfg.AgingAmber:
-		aging = "amber"
-	}
-	return views.FormatDuration(d), aging
+	return views.FormatDuration(d), h.Review.Config().Aging(d)
 }
 
-func scoreViews(names []string, values []*float64) []views.Score {
+func scoreViews(names []store.ScoreName, values []*float64) []views.Score {
 	var out []views.Score
 	for i, n := range names {
-		short, long := views.ScoreLabel(n)
-		s := views.Score{Name: short, Label: long}
+		s := views.Score{Name: n.Short(), Label: n.Label()}
 		if values[i] != nil {
 			v := *values[i]
-			s.Known, s.Value, s.Percent, s.Level = true, v, int(v*100+0.5), views.ScoreLevel(v)
+			s.Known, s.Value, s.Level = true, v, review.ScoreLevel(v)
+			if s.Level != review.ScoreInvalid {
+				s.Percent = int(v*100 + 0.5)
+			}
 		}
 		out = append(out, s)
 	}
@@ -295,14 +287,20 @@ func (h *Handler) nextCase(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f.AfterID = ""
-	u := auth.UserFrom(c)
-	p, err := h.Review.NextCase(c.Request().Context(), auth.ActorFrom(c), f.query(u.ID))
 	done := ""
 	if c.QueryParam("done") == "decided" {
 		done = "decided"
 	}
-	if errors.Is(err, store.ErrNotFound) {
+	return h.claimNextCase(c, f, done)
+}
+
+// claimNextCase claims the next case matching f and goes to it, or back to the queue
+// saying it is empty; done is carried to the page's confirmation.
+func (h *Handler) claimNextCase(c echo.Context, f queueFilters, done string) error {
+	f.AfterID = ""
+	u := auth.UserFrom(c)
+	p, err := h.Review.NextCase(c.Request().Context(), auth.ActorFrom(c), f.query(u.ID))
+	if review.ErrorCode(err) == review.CodeNotFound {
 		v := f.values()
 		v.Set("empty", "1")
 		if done != "" {
@@ -324,17 +322,11 @@ func (h *Handler) nextCase(c echo.Context) error {
 func (h *Handler) trackProcess(c echo.Context) error {
 	id := strings.TrimSpace(c.FormValue("id"))
 	p, err := h.Review.Track(c.Request().Context(), auth.ActorFrom(c), id)
-	msg, status := "", http.StatusOK
-	switch {
-	case err == nil:
-		return c.Redirect(http.StatusSeeOther, "/processes/"+url.PathEscape(p.ID))
-	case errors.Is(err, review.ErrBadInput):
-		msg, status = "That is not a verification id: use 1 to 128 letters, digits, '-', '_' or '.'.", http.StatusUnprocessableEntity
-	case errors.Is(err, review.ErrUnknownProcess):
-		msg, status = "Mobbscan does not know this verification id. Nothing was added.", http.StatusUnprocessableEntity
-	case errors.Is(err, review.ErrGatewayDown):
-		msg, status = "Mobbscan is not answering, so the id could not be checked. Try again in a moment.", http.StatusServiceUnavailable
-	default:
+	if err == nil {
+		return c.Redirect(http.StatusSeeOther, processURL(p.ID))
+	}
+	e := review.ErrorOf(err)
+	if e == nil {
 		return err
 	}
 	qp, err := h.queuePage(c, queueFilters{Claim: store.ClaimAll, Sort: "oldest"})
@@ -344,6 +336,6 @@ func (h *Handler) trackProcess(c echo.Context) error {
 	if utf8.RuneCountInString(id) <= 128 {
 		qp.TrackID = id
 	}
-	qp.TrackError = msg
-	return render(c, status, views.QueueScreen(h.page(c, "Queue", "queue"), qp))
+	qp.TrackError = e.Message
+	return render(c, codeStatus[e.Code], views.QueueScreen(h.page(c, "Queue", "queue"), qp))
 }

@@ -2,105 +2,144 @@ package review
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"fmt"
+	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/mobbscan-review/portal/mobbscan"
 	"github.com/mobbscan-review/portal/store"
 )
 
-// ConfirmationError lists the failed checks an accept did not confirm.
-type ConfirmationError struct{ Missing []string }
-
-func (e *ConfirmationError) Error() string {
-	return "confirm each failed check before accepting: " + strings.Join(e.Missing, ", ")
-}
-
-func (e *ConfirmationError) Unwrap() error { return ErrBadInput }
-
 // DecideInput is an agent's decision as the form sent it.
 type DecideInput struct {
 	ProcessID     string
-	Verdict       string // store.VerdictAccept or store.VerdictReject
+	ClaimSeq      int64 // the claim the page was rendered with (D6)
+	Verdict       store.Verdict
 	ReasonID      int64
-	Addition      string            // free text added to the reason's customer wording
-	InternalNote  string            // kept in the portal, never sent
-	Confirmations []string          // failed checks the agent confirmed having looked at
-	Corrections   map[string]string // corrected personal data (accept only)
+	Addition      string   // free text added to the reason's customer wording
+	InternalNote  string   // kept in the portal, never sent
+	Confirmations []string // failed checks the agent confirmed having looked at
+	// Values are the correctable fields as the accept form sent them, Originals the
+	// values the page showed; only the changed ones are corrections (D8).
+	Values    map[string]string
+	Originals map[string]string
+	// CorrectionsSeen is the summary of corrections the agent was shown, as
+	// CorrectionsSummary encodes it; corrections are sent only once it matches.
+	CorrectionsSeen string
 }
 
-// Limits of what an agent types.
-const (
-	MaxAddition   = 500
-	MaxNote       = 2000
-	MaxCorrection = 200
-)
+// FieldCorrectionsSeen is the form field carrying CorrectionsSeen.
+const FieldCorrectionsSeen = "corrections_seen"
+
+// CorrectionsSummary encodes corrections as the page's summary of them: a JSON array of
+// [key, new value] pairs sorted by key ("" for none); app.js builds the same.
+func CorrectionsSummary(cs []Correction) string {
+	if len(cs) == 0 {
+		return ""
+	}
+	pairs := make([][2]string, len(cs))
+	for i, c := range cs {
+		pairs[i] = [2]string{c.Key, c.New}
+	}
+	b, _ := json.Marshal(pairs)
+	return string(b)
+}
+
+// sameSummary reports whether the summary the agent saw lists exactly cs.
+func sameSummary(seen string, cs []Correction) bool {
+	var pairs [][2]string
+	if json.Unmarshal([]byte(seen), &pairs) != nil || len(pairs) != len(cs) {
+		return false
+	}
+	for i, c := range cs {
+		if pairs[i] != [2]string{c.Key, c.New} {
+			return false
+		}
+	}
+	return true
+}
 
 // Decide validates and records a decision; delivery happens in the background. The
-// rules: only the claim holder decides a process in review; a reject needs an active
-// reason; an accept confirms every failed check; corrections touch known fields only.
+// rules: only the holder of the page's claim decides a process in review (D6); an
+// accept needs the evidence seen (D7), confirms every failed check, and sends only
+// checked corrections the agent saw summarised (D8); a reject needs an active reason.
+// Every refusal is audited. A form submitted twice counts once.
 func (s *Service) Decide(ctx context.Context, a store.Actor, in DecideInput) (*store.Decision, error) {
-	if in.Verdict != store.VerdictAccept && in.Verdict != store.VerdictReject {
-		return nil, fmt.Errorf("%w: unknown verdict", ErrBadInput)
+	d, err := s.decide(ctx, a, in)
+	if err == nil {
+		return d, nil
 	}
-	if utf8.RuneCountInString(in.InternalNote) > MaxNote {
-		return nil, fmt.Errorf("%w: the internal note is too long (%d characters at most)", ErrBadInput, MaxNote)
+	if errors.Is(err, store.ErrAlreadyDecided) {
+		// A double-submitted form: the first one counted.
+		if live, lerr := s.DB.LiveDecision(ctx, in.ProcessID); lerr == nil && live.DecidedBy == a.UserID && live.Verdict == in.Verdict {
+			return live, nil
+		}
+	}
+	return nil, s.refused(ctx, a, in.ProcessID, "decision "+in.Verdict.Verb(), translate(err))
+}
+
+// refused audits a refused decision (L1) and returns err.
+func (s *Service) refused(ctx context.Context, a store.Actor, processID, what string, err error) error {
+	e := ErrorOf(err)
+	if e == nil || e.Code == CodeConfirm {
+		return err
+	}
+	detail := what + " refused (" + string(e.Code) + "): " + e.Message
+	if aerr := s.DB.Audit(ctx, a, store.ActionDecisionRefuse, "process", processID, store.OutcomeDenied, clip(detail, 500)); aerr != nil {
+		return aerr
+	}
+	return err
+}
+
+func (s *Service) decide(ctx context.Context, a store.Actor, in DecideInput) (*store.Decision, error) {
+	if !in.Verdict.Valid() {
+		return nil, errorf(CodeInvalid, "", "The form was tampered with: unknown verdict. Nothing was recorded.")
+	}
+	note, err := LimitNote.Check(in.InternalNote)
+	if err != nil {
+		return nil, err
 	}
 	p, err := s.DB.GetProcess(ctx, in.ProcessID)
 	if err != nil {
 		return nil, err
 	}
-	nd := store.NewDecision{ProcessID: p.ID, Verdict: in.Verdict, InternalNote: strings.TrimSpace(in.InternalNote)}
-	switch in.Verdict {
-	case store.VerdictReject:
-		if in.ReasonID == 0 {
-			return nil, fmt.Errorf("%w: choose a reason for the rejection", ErrBadInput)
+	nd := store.NewDecision{ProcessID: p.ID, Verdict: in.Verdict, InternalNote: note}
+	if in.Verdict == store.VerdictReject {
+		if in.ReasonID <= 0 {
+			return nil, errorf(CodeInvalid, FieldReason, "Choose a reason for the rejection.")
 		}
-		r, err := s.DB.GetReason(ctx, in.ReasonID)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && !r.Active) {
-			return nil, fmt.Errorf("%w: that reason is unknown or retired; choose another", ErrBadInput)
-		}
+		add, err := LimitAddition.Check(in.Addition)
 		if err != nil {
 			return nil, err
 		}
-		add := strings.TrimSpace(in.Addition)
-		if utf8.RuneCountInString(add) > MaxAddition {
-			return nil, fmt.Errorf("%w: the addition is too long (%d characters at most)", ErrBadInput, MaxAddition)
+		r, err := s.DB.GetReason(ctx, in.ReasonID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, store.ErrReasonInactive
+		}
+		if err != nil {
+			return nil, err
 		}
 		nd.ReasonID, nd.Comment = r.ID, r.CustomerText
 		if add != "" {
 			nd.Comment += " " + add
 		}
-	case store.VerdictAccept:
-		confirmed := map[string]bool{}
-		for _, c := range in.Confirmations {
-			confirmed[c] = true
-		}
-		var missing []string
-		for _, f := range p.Failed {
-			if !confirmed[f] {
-				missing = append(missing, f)
-			}
-		}
-		if len(missing) > 0 {
-			return nil, &ConfirmationError{Missing: missing}
+	} else {
+		if err := checkConfirmations(p.Failed, in.Confirmations); err != nil {
+			return nil, err
 		}
 		nd.Confirmations = p.Failed
-		if len(in.Corrections) > 0 {
-			corr, err := s.checkCorrections(ctx, p.ID, in.Corrections)
-			if err != nil {
-				return nil, err
-			}
-			nd.Corrections = corr
+		if nd.Corrections, err = s.corrections(ctx, p.ID, in); err != nil {
+			return nil, err
 		}
 	}
-	if nd.SecondReview, err = s.needsSecondReview(ctx, in.Verdict, len(p.Failed) > 0); err != nil {
+	fe, err := s.fourEyes(ctx)
+	if err != nil {
 		return nil, err
 	}
-	d, err := s.DB.Decide(ctx, a, nd)
+	nd.SecondReview = NeedsSecondReview(fe, in.Verdict, len(p.Failed) > 0)
+	d, err := s.DB.Decide(ctx, a, nd, mayDecide(a, in.ClaimSeq, in.Verdict))
 	if err != nil {
 		return nil, err
 	}
@@ -110,80 +149,137 @@ func (s *Service) Decide(ctx context.Context, a store.Actor, in DecideInput) (*s
 	return d, nil
 }
 
-// checkCorrections keeps the corrections that change a field the gateway sent.
-func (s *Service) checkCorrections(ctx context.Context, id string, in map[string]string) (map[string]string, error) {
-	info, err := s.Info(ctx, id, false)
+// checkConfirmations: an accept confirms every failed check of the process.
+func checkConfirmations(failed, confirmations []string) error {
+	confirmed := map[string]bool{}
+	for _, c := range confirmations {
+		confirmed[c] = true
+	}
+	for _, f := range failed {
+		if !confirmed[f] {
+			return errorf(CodeInvalid, FieldConfirm, "Confirm each failed check before accepting: tick every box above.")
+		}
+	}
+	return nil
+}
+
+// corrections returns the checked corrections of an accept (D8). None needs no gateway
+// call; some are compared with the gateway's data, so that old → new is true.
+func (s *Service) corrections(ctx context.Context, id string, in DecideInput) (map[string]string, error) {
+	cs, errs := CheckCorrections(in.Values, in.Originals, s.DB.Now())
+	if len(errs) > 0 {
+		e := &Error{Code: CodeInvalid, Field: FieldFields, Fields: map[string]string{}}
+		for _, fe := range errs {
+			e.Fields[fe.Field] = fe.Message
+		}
+		e.Message = "Some corrections are not valid; see the messages beside the fields."
+		if len(errs) == 1 {
+			e.Message = errs[0].Message
+		}
+		return nil, e
+	}
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	if !sameSummary(in.CorrectionsSeen, cs) {
+		return nil, errorf(CodeConfirm, FieldFields, "Check the corrections listed below (old → new), then accept again to send them.")
+	}
+	info, err := s.info(ctx, id, false)
 	if err != nil {
+		if ErrorCode(err) == CodeUnavailable {
+			return nil, errorf(CodeUnavailable, FieldFields, "Mobbscan is not answering, so the corrections could not be checked against the data it holds. Try again in a moment, or accept without corrections.")
+		}
 		return nil, err
 	}
 	current := map[string]string{}
-	for _, f := range info.Personal {
-		current[f[0]] = f[1]
+	for _, f := range info.PersonalData.Fields() {
+		current[f.Key] = f.Value
 	}
 	out := map[string]string{}
-	for k, v := range in {
-		old, ok := current[k]
-		if !ok {
-			return nil, fmt.Errorf("%w: %q is not a field of this process", ErrBadInput, k)
+	for _, c := range cs {
+		if strings.TrimSpace(current[c.Key]) != c.Old {
+			return nil, errorf(CodeConflict, FieldFields, "The data at Mobbscan changed since this page was opened. Reload the page and correct it again.")
 		}
-		v = strings.TrimSpace(v)
-		if utf8.RuneCountInString(v) > MaxCorrection || strings.ContainsAny(v, "\r\n") {
-			return nil, fmt.Errorf("%w: a corrected value has at most %d characters on one line", ErrBadInput, MaxCorrection)
-		}
-		if v != old {
-			out[k] = v
-		}
+		out[c.Key] = c.New
 	}
 	return out, nil
 }
 
-// needsSecondReview applies the four-eyes settings.
-func (s *Service) needsSecondReview(ctx context.Context, verdict string, hasFailed bool) (bool, error) {
-	get := func(key string) (bool, error) {
-		v, err := s.DB.Setting(ctx, key, "off")
-		return v == "on", err
-	}
-	switch verdict {
-	case store.VerdictReject:
-		return get(store.SettingFourEyesReject)
-	default:
-		all, err := get(store.SettingFourEyesAccept)
-		if err != nil || all {
-			return all, err
+// fourEyes reads the four-eyes settings.
+func (s *Service) fourEyes(ctx context.Context) (FourEyes, error) {
+	var fe FourEyes
+	for _, k := range []struct {
+		key string
+		on  *bool
+	}{{store.SettingFourEyesAccept, &fe.Accept}, {store.SettingFourEyesAcceptFailed, &fe.AcceptFailed}, {store.SettingFourEyesReject, &fe.Reject}} {
+		v, err := s.DB.Setting(ctx, k.key, "off")
+		if err != nil {
+			return fe, err
 		}
-		if !hasFailed {
-			return false, nil
-		}
-		return get(store.SettingFourEyesAcceptFailed)
+		*k.on = v == "on"
 	}
+	return fe, nil
 }
 
-// ConfirmSecond confirms a four-eyes decision; it is then delivered.
-func (s *Service) ConfirmSecond(ctx context.Context, a store.Actor, id int64) (*store.Decision, error) {
-	d, err := s.DB.ConfirmSecond(ctx, a, id)
+// ConfirmSecond confirms a four-eyes decision as the holder of the page's claim; it is
+// then delivered.
+func (s *Service) ConfirmSecond(ctx context.Context, a store.Actor, id, seq int64) (*store.Decision, error) {
+	d, err := s.DB.ConfirmSecond(ctx, a, id, maySecondReview(a, seq, true))
+	if err != nil {
+		return nil, s.refusedDecision(ctx, a, id, "second review (confirm)", err)
+	}
+	s.InvalidateCounts()
+	s.kickDelivery()
+	return d, nil
+}
+
+// Overturn refuses a four-eyes decision, with a reason; the process returns to review
+// with the second agent holding the claim.
+func (s *Service) Overturn(ctx context.Context, a store.Actor, id, seq int64, note string) error {
+	note, err := LimitOverturnNote.Check(note)
 	if err == nil {
-		s.kickDelivery()
+		err = s.DB.Overturn(ctx, a, id, note, s.cfg.ClaimTTL, maySecondReview(a, seq, false))
 	}
-	return d, err
+	if err != nil {
+		return s.refusedDecision(ctx, a, id, "second review (overturn)", err)
+	}
+	s.InvalidateCounts()
+	return nil
 }
 
-// Overturn refuses a four-eyes decision; the process returns to review with the
-// second agent holding the claim.
-func (s *Service) Overturn(ctx context.Context, a store.Actor, id int64, note string) error {
-	err := s.DB.Overturn(ctx, a, id, clip(strings.TrimSpace(note), 500), s.cfg.ClaimTTL)
-	if err == nil {
-		s.InvalidateCounts()
+// refusedDecision audits a refused action on decision id, against its process.
+func (s *Service) refusedDecision(ctx context.Context, a store.Actor, id int64, what string, err error) error {
+	err = translate(err)
+	if ErrorCode(err) == CodeNotFound {
+		return err
 	}
-	return err
+	pid := ""
+	if d, gerr := s.DB.GetDecision(ctx, id); gerr == nil {
+		pid = d.ProcessID
+	}
+	return s.refused(ctx, a, pid, what+" of decision "+strconv.FormatInt(id, 10), err)
 }
 
-// Retry puts a decision back in the delivery queue now.
+// Retry puts a decision back in the delivery queue now (its author or an admin).
 func (s *Service) Retry(ctx context.Context, a store.Actor, id int64) error {
-	err := s.DB.RetryDelivery(ctx, a, id)
+	err := s.DB.RetryDelivery(ctx, a, id, mayRetry(a))
+	if ErrorCode(err) == CodeForbidden {
+		_ = s.Deny(ctx, a, "decision", strconv.FormatInt(id, 10), "delivery retry by someone who did not make the decision")
+	}
 	if err == nil {
 		s.kickDelivery()
 	}
-	return err
+	return translate(err)
+}
+
+// Resolve records that an admin settled a parked or conflicting decision with
+// Mobbscan directly; the note says what was done.
+func (s *Service) Resolve(ctx context.Context, a store.Actor, id int64, note string) error {
+	note, err := LimitResolveNote.Check(note)
+	if err != nil {
+		return err
+	}
+	return translate(s.DB.ResolveDecision(ctx, a, id, note, mayResolve(a)))
 }
 
 func (s *Service) kickDelivery() {
@@ -194,12 +290,7 @@ func (s *Service) kickDelivery() {
 }
 
 // wantStatus is the gateway status a verdict leads to.
-func wantStatus(verdict string) mobbscan.Status {
-	if verdict == store.VerdictReject {
-		return mobbscan.StatusNotVerified
-	}
-	return mobbscan.StatusVerified
-}
+func wantStatus(v store.Verdict) mobbscan.Status { return mobbscan.Status(v.GatewayStatus()) }
 
 // DeliverOnce sends due decisions to the gateway and returns how many it attempted.
 func (s *Service) DeliverOnce(ctx context.Context) (int, error) {

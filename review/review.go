@@ -7,9 +7,9 @@ package review
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"mime"
 	"strings"
 	"sync"
 	"time"
@@ -17,16 +17,6 @@ import (
 
 	"github.com/mobbscan-review/portal/mobbscan"
 	"github.com/mobbscan-review/portal/store"
-)
-
-// Errors the HTTP layer maps to answers.
-var (
-	// ErrUnknownProcess: the gateway does not know the id.
-	ErrUnknownProcess = errors.New("the gateway does not know this process")
-	// ErrGatewayDown: the gateway did not answer usefully; try again later.
-	ErrGatewayDown = errors.New("mobbscan is not answering")
-	// ErrBadInput: the request was refused as invalid.
-	ErrBadInput = errors.New("invalid input")
 )
 
 // Config holds the workflow's settings.
@@ -144,16 +134,18 @@ func SnapshotOf(p *mobbscan.Process) store.Snapshot {
 			s.Failed = append(s.Failed, f)
 		}
 	}
-	for i, k := range ScoreNames {
-		if v, ok := p.Scores[k]; ok {
+	for _, e := range p.Evidences {
+		if k, ok := store.EvidenceKindOf(e); ok {
+			s.Evidence = append(s.Evidence, k)
+		}
+	}
+	for i, k := range store.ScoreNames {
+		if v, ok := p.Scores[string(k)]; ok {
 			s.Scores[i] = &v
 		}
 	}
 	return s
 }
-
-// ScoreNames are the scores the index keeps, in store.Snapshot.Scores order.
-var ScoreNames = [3]string{"facialMatching", "liveness", "documentAuthenticity"}
 
 func stateSnapshot(id string, st mobbscan.State) store.Snapshot {
 	status := string(st.Status)
@@ -244,38 +236,29 @@ func jitter(d time.Duration) time.Duration {
 	return d - d/5 + rand.N(2*d/5+1)
 }
 
-// gatewayError maps a client error to the service's errors.
-func gatewayError(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, mobbscan.ErrNotFound):
-		return fmt.Errorf("%w: %w", ErrUnknownProcess, err)
-	case errors.Is(err, mobbscan.ErrBadRequest):
-		return fmt.Errorf("%w: %w", ErrBadInput, err)
-	}
-	return fmt.Errorf("%w: %w", ErrGatewayDown, err)
-}
-
 // Track adds a process to the index by id, after the gateway confirmed it exists.
 func (s *Service) Track(ctx context.Context, a store.Actor, id string) (*store.Process, error) {
 	id = strings.TrimSpace(id)
 	if !ValidID(id) {
-		return nil, fmt.Errorf("%w: a verification id has 1 to 128 letters, digits, '-', '_' or '.'", ErrBadInput)
+		return nil, errorf(CodeInvalid, "id", "That is not a verification id: use 1 to 128 letters, digits, '-', '_' or '.'.")
 	}
 	if p, err := s.DB.GetProcess(ctx, id); err == nil && !p.Gone {
 		return p, nil
 	}
 	info, err := s.Client.Process(ctx, id)
 	if err != nil {
-		return nil, gatewayError(err)
+		if e := ErrorOf(gatewayError(err, CodeInvalid)); e.Code == CodeInvalid {
+			e.Field, e.Message = "id", "Mobbscan does not know this verification id. Nothing was added."
+			return nil, e
+		}
+		return nil, errorf(CodeUnavailable, "id", "Mobbscan is not answering, so the id could not be checked. Try again in a moment.")
 	}
 	s.remember(info)
 	snap := SnapshotOf(info)
 	if _, err := s.DB.UpsertProcess(ctx, store.SourceTracked, snap, s.nextCheck(snap, 0)); err != nil {
 		return nil, err
 	}
-	if err := s.DB.Audit(ctx, a, "process.track", "process", id, store.OutcomeSuccess, ""); err != nil {
+	if err := s.DB.Audit(ctx, a, store.ActionProcessTrack, "process", id, store.OutcomeSuccess, ""); err != nil {
 		return nil, err
 	}
 	return s.DB.GetProcess(ctx, id)
@@ -300,10 +283,10 @@ func (s *Service) CreateOnboarding(ctx context.Context, a store.Actor, in NewOnb
 	}
 	ob, err := s.Client.CreateOnboarding(ctx, req)
 	if err != nil {
-		return nil, gatewayError(err)
+		return nil, gatewayError(err, CodeUnavailable)
 	}
 	if !ValidID(ob.VerificationID) {
-		return nil, fmt.Errorf("%w: the gateway returned an unusable id", ErrGatewayDown)
+		return nil, errorf(CodeUnavailable, "", "Mobbscan returned an unusable verification id.")
 	}
 	now := s.DB.Now()
 	snap := store.Snapshot{
@@ -316,7 +299,7 @@ func (s *Service) CreateOnboarding(ctx context.Context, a store.Actor, in NewOnb
 	if _, err := s.DB.UpsertProcess(ctx, store.SourceCreated, snap, now.Add(time.Minute)); err != nil {
 		return nil, err
 	}
-	if err := s.DB.Audit(ctx, a, "process.create", "process", ob.VerificationID, store.OutcomeSuccess, req.CountryID+" "+req.DocType); err != nil {
+	if err := s.DB.Audit(ctx, a, store.ActionProcessCreate, "process", ob.VerificationID, store.OutcomeSuccess, req.CountryID+" "+req.DocType); err != nil {
 		return nil, err
 	}
 	return s.DB.GetProcess(ctx, ob.VerificationID)
@@ -328,13 +311,18 @@ type Details struct {
 	Personal    [][2]string // field key and value, known fields first
 	Validations [][2]string // check name and VALID, NOT_VALID or NOT_CHECKED
 	Scores      map[string]float64
-	Evidence    []string    // evidence kinds the process has
-	Decision    [][2]string // label and value of a recorded decision
+	Evidence    []store.EvidenceKind // evidence kinds the process has
+	Decision    [][2]string          // label and value of a recorded decision
 }
 
 // DetailsOf flattens process information.
 func DetailsOf(p *mobbscan.Process) *Details {
-	d := &Details{Scores: p.Scores, Evidence: p.Evidences}
+	d := &Details{Scores: p.Scores}
+	for _, e := range p.Evidences {
+		if k, ok := store.EvidenceKindOf(e); ok {
+			d.Evidence = append(d.Evidence, k)
+		}
+	}
 	for _, f := range p.PersonalData.Fields() {
 		d.Personal = append(d.Personal, [2]string{f.Key, f.Value})
 	}
@@ -357,11 +345,25 @@ func DetailsOf(p *mobbscan.Process) *Details {
 	return d
 }
 
-// Info returns the gateway's full information of an indexed process, reusing a copy
-// fetched in the last InfoCacheTTL unless fresh is set.
-func (s *Service) Info(ctx context.Context, id string, fresh bool) (*Details, error) {
+// View returns the gateway's information of an indexed process for its page and
+// audits the view; see Info.
+func (s *Service) View(ctx context.Context, a store.Actor, id string, fresh bool) (*Details, error) {
+	d, err := s.Info(ctx, a, id, fresh)
+	if aerr := s.DB.Audit(ctx, a, store.ActionProcessView, "process", id, store.OutcomeSuccess, ""); aerr != nil {
+		return nil, aerr
+	}
+	return d, err
+}
+
+// Info returns the gateway's full information of an indexed process for a, reusing a
+// copy fetched in the last InfoCacheTTL unless fresh is set, and records that a was
+// shown it (inside a's claim, accepting needs it: D7).
+func (s *Service) Info(ctx context.Context, a store.Actor, id string, fresh bool) (*Details, error) {
 	p, err := s.info(ctx, id, fresh)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.DB.RecordServed(ctx, a, id, store.ProcessData); err != nil {
 		return nil, err
 	}
 	return DetailsOf(p), nil
@@ -380,7 +382,7 @@ func (s *Service) info(ctx context.Context, id string, fresh bool) (*mobbscan.Pr
 		if errors.Is(err, mobbscan.ErrNotFound) {
 			_ = s.DB.MarkGone(ctx, id)
 		}
-		return nil, gatewayError(err)
+		return nil, gatewayError(err, CodeNotFound)
 	}
 	s.remember(p)
 	snap := SnapshotOf(p)
@@ -415,19 +417,35 @@ func (s *Service) Forget(id string) {
 	s.cacheMu.Unlock()
 }
 
-// Evidence streams one evidence item of an indexed process. The caller closes Body.
-func (s *Service) Evidence(ctx context.Context, id, kind, rangeHeader string) (*mobbscan.Evidence, error) {
-	if !mobbscan.IsEvidenceKind(kind) {
-		return nil, fmt.Errorf("%w: unknown evidence kind", ErrBadInput)
+// Evidence streams one evidence item of an indexed process to a, or the ZIP of all
+// (store.EvidenceZIP): allow-listed content types only (P1), and every access recorded
+// (L4; inside a's claim it counts for the accept rule, D7). The caller closes Body.
+func (s *Service) Evidence(ctx context.Context, a store.Actor, id string, kind store.EvidenceKind, rangeHeader string) (*mobbscan.Evidence, string, error) {
+	var ev *mobbscan.Evidence
+	var err error
+	if kind == store.EvidenceZIP {
+		ev, err = s.Client.ZIP(ctx, id)
+	} else {
+		ev, err = s.Client.Evidence(ctx, id, string(kind), rangeHeader)
 	}
-	ev, err := s.Client.Evidence(ctx, id, kind, rangeHeader)
-	return ev, gatewayError(err)
-}
-
-// ZIP streams all the evidence of a process as one archive.
-func (s *Service) ZIP(ctx context.Context, id string) (*mobbscan.Evidence, error) {
-	ev, err := s.Client.ZIP(ctx, id)
-	return ev, gatewayError(err)
+	if err != nil {
+		if e := ErrorOf(gatewayError(err, CodeNotFound)); e.Code == CodeNotFound {
+			e.Message = "Mobbscan has no such evidence for this process."
+			return nil, "", e
+		}
+		return nil, "", gatewayError(err, CodeNotFound)
+	}
+	mediaType, _, perr := mime.ParseMediaType(ev.ContentType)
+	if perr != nil || !EvidenceTypeAllowed(kind, mediaType) {
+		ev.Body.Close()
+		s.Log.Warn("evidence refused: unexpected content type", "process_id", id, "kind", kind, "content_type", ev.ContentType)
+		return nil, "", errorf(CodeUnavailable, "", "Mobbscan sent evidence of an unexpected type; it was not shown.")
+	}
+	if err := s.DB.RecordServed(ctx, a, id, kind); err != nil {
+		ev.Body.Close()
+		return nil, "", err
+	}
+	return ev, mediaType, nil
 }
 
 // Counts returns the queue counters; the global ones are shared for a second or two
@@ -503,35 +521,55 @@ func (s *Service) InvalidateCounts() {
 	s.countsMu.Unlock()
 }
 
-// Claim claims a process for the actor (renewing their own claim); takeover takes it
-// from another agent, which is audited.
+// Claim claims a process for a (renewing their own claim); takeover takes it from
+// another agent, which is audited.
 func (s *Service) Claim(ctx context.Context, a store.Actor, id string, takeover bool) (*store.Process, error) {
-	p, err := s.DB.Claim(ctx, a, id, a.UserID, s.cfg.ClaimTTL, takeover)
+	p, err := s.DB.Claim(ctx, a, id, s.cfg.ClaimTTL, mayClaim(a, takeover))
 	if err == nil {
 		s.InvalidateCounts()
 	}
-	return p, err
+	return p, translate(err)
 }
 
-// Heartbeat renews the actor's claim while their page is open.
-func (s *Service) Heartbeat(ctx context.Context, a store.Actor, id string) (*store.Process, error) {
-	return s.DB.Heartbeat(ctx, a, id, s.cfg.ClaimTTL)
+// Heartbeat renews the claim a page holds (seq) while it is open.
+func (s *Service) Heartbeat(ctx context.Context, a store.Actor, id string, seq int64) (*store.Process, error) {
+	p, err := s.DB.Heartbeat(ctx, id, s.cfg.ClaimTTL, holdsClaim(a, seq))
+	return p, translate(err)
 }
 
-// Release gives up the actor's claim; seq, when not zero, names the claim to release.
+// Release gives up a's claim; seq, when not zero, names the claim to release.
 func (s *Service) Release(ctx context.Context, a store.Actor, id string, seq int64) error {
-	err := s.DB.Release(ctx, a, id, a.UserID, seq)
+	err := s.DB.Release(ctx, a, id, seq)
 	if err == nil {
 		s.InvalidateCounts()
 	}
-	return err
+	return translate(err)
 }
 
-// NextCase claims the oldest unclaimed process matching q for the actor.
+// NextCase claims the oldest unclaimed process matching q for a; a CodeNotFound error
+// when the queue has nothing for them.
 func (s *Service) NextCase(ctx context.Context, a store.Actor, q store.QueueQuery) (*store.Process, error) {
-	p, err := s.DB.ClaimNext(ctx, a, a.UserID, s.cfg.ClaimTTL, q)
+	p, err := s.DB.ClaimNext(ctx, a, s.cfg.ClaimTTL, q, mayClaim(a, false))
 	if err == nil {
 		s.InvalidateCounts()
 	}
-	return p, err
+	return p, translate(err)
+}
+
+// Readiness lists what a must still be served before accepting (D7), judged on the
+// claim a's page holds; an error when that is not a's claim any more.
+func (s *Service) Readiness(ctx context.Context, a store.Actor, id string, seq int64) ([]store.EvidenceKind, error) {
+	c, err := s.DB.LoadCase(ctx, id)
+	if err != nil {
+		return nil, translate(err)
+	}
+	if err := HoldsClaim(a, seq, c); err != nil {
+		return nil, err
+	}
+	return MissingForAccept(c), nil
+}
+
+// Deny audits a refused request (an unknown id, a forbidden action): Z2, L1.
+func (s *Service) Deny(ctx context.Context, a store.Actor, objectType, objectID, detail string) error {
+	return s.DB.Audit(ctx, a, store.ActionAccessDenied, objectType, objectID, store.OutcomeDenied, detail)
 }

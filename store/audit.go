@@ -14,7 +14,8 @@ import (
 
 // Actor is who does something and from where: it goes into every audit row.
 type Actor struct {
-	UserID    int64 // 0 for the system or an anonymous caller
+	UserID    int64  // 0 for the system or an anonymous caller
+	Role      string // RoleAgent or RoleAdmin; empty for the system or an anonymous caller
 	Email     string
 	IP        string
 	RequestID string
@@ -65,10 +66,10 @@ func hashEvent(e AuditEvent) string {
 
 // appendAudit writes an audit row inside tx, chained to the previous one. Immediate
 // transactions serialise writers, so the chain cannot fork.
-func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, a Actor, action, objectType, objectID, outcome, detail string) error {
+func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, a Actor, action Action, objectType, objectID, outcome, detail string) error {
 	e := AuditEvent{
 		At: db.now(), ActorID: a.UserID, Actor: a.Email, IP: a.IP, RequestID: a.RequestID,
-		Action: action, ObjectType: objectType, ObjectID: objectID, Outcome: outcome, Detail: detail,
+		Action: string(action), ObjectType: objectType, ObjectID: objectID, Outcome: outcome, Detail: detail,
 	}
 	var lastID sql.NullInt64
 	var lastHash sql.NullString
@@ -98,7 +99,7 @@ func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, a Actor, action, obje
 }
 
 // Audit records an event that changes nothing else (a failed sign-in, a denial, a view).
-func (db *DB) Audit(ctx context.Context, a Actor, action, objectType, objectID, outcome, detail string) error {
+func (db *DB) Audit(ctx context.Context, a Actor, action Action, objectType, objectID, outcome, detail string) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		return db.appendAudit(ctx, tx, a, action, objectType, objectID, outcome, detail)
 	})

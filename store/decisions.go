@@ -11,30 +11,20 @@ import (
 	"time"
 )
 
-// Verdicts and delivery states of a decision.
-const (
-	VerdictAccept = "accept"
-	VerdictReject = "reject"
-
-	StateSecondReview = "second_review" // waits for a second agent (four-eyes)
-	StateQueued       = "queued"        // waits for the delivery worker
-	StateSending      = "sending"       // a delivery attempt is under way
-	StateDelivered    = "delivered"     // the gateway has the verdict
-	StateConflict     = "conflict"      // the gateway holds another verdict, or refused it
-	StateParked       = "parked"        // gave up retrying: needs a person
-	StateOverturned   = "overturned"    // a second agent overturned it; never delivered
-	StateResolved     = "resolved"      // an admin settled a conflict or a parked decision
+// Errors of deciding, beside the common sentinels.
+var (
+	// ErrAlreadyDecided: the process has a live decision already.
+	ErrAlreadyDecided = fmt.Errorf("process already decided: %w", ErrConflict)
+	// ErrReasonInactive: the rejection's reason is unknown or was retired meanwhile.
+	ErrReasonInactive = fmt.Errorf("reason unknown or retired: %w", ErrInvalid)
 )
-
-// ErrAlreadyDecided: the process has a live decision already.
-var ErrAlreadyDecided = fmt.Errorf("process already decided: %w", ErrConflict)
 
 // Decision is a verdict made in the portal and its delivery to the gateway.
 type Decision struct {
 	ID            int64
 	ProcessID     string
 	HolderName    string
-	Verdict       string
+	Verdict       Verdict
 	ReasonID      int64
 	ReasonLabel   string
 	Comment       string // sent to the gateway as rejectionComment
@@ -44,7 +34,7 @@ type Decision struct {
 	DecidedBy     int64
 	DecidedByName string
 	DecidedAt     time.Time
-	State         string
+	State         DeliveryState
 	SecondBy      int64
 	SecondByName  string
 	SecondAt      time.Time
@@ -63,7 +53,7 @@ type Decision struct {
 // NewDecision is what an agent decides.
 type NewDecision struct {
 	ProcessID     string
-	Verdict       string
+	Verdict       Verdict
 	ReasonID      int64
 	Comment       string
 	InternalNote  string
@@ -103,47 +93,36 @@ func scanDecision(sc scanner) (*Decision, error) {
 	return &d, nil
 }
 
-// Decide records a decision for the agent a, who must hold the claim on a process
-// awaiting review. The decision (also the outbox row), the process leaving review and
-// the audit row commit together, conditionally: of many agents deciding at once exactly
-// one wins and the others get a conflict (D1).
-func (db *DB) Decide(ctx context.Context, a Actor, nd NewDecision) (*Decision, error) {
+// Decide records a decision by a if rule allows it (review's rule: the claim holder
+// decides a process in review, after seeing the evidence). The decision (also the
+// outbox row), the process leaving review and the audit row commit together,
+// conditionally: of many agents deciding at once exactly one wins and the others get a
+// conflict (D1).
+func (db *DB) Decide(ctx context.Context, a Actor, nd NewDecision, rule Rule) (*Decision, error) {
 	var id int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		now := db.now()
-		p, err := scanProcess(tx.QueryRowContext(ctx, "SELECT "+processColumns+processFrom+" WHERE p.id = ?", nd.ProcessID))
+		c, err := db.loadCase(ctx, tx, nd.ProcessID, 0)
 		if err != nil {
 			return err
 		}
-		switch {
-		case p.Decided:
-			return ErrAlreadyDecided
-		case !p.Reviewable:
-			return ErrNotReviewable
-		case p.ClaimActive(now) && p.ClaimedBy != a.UserID:
-			return &ClaimError{HolderID: p.ClaimedBy, HolderName: p.ClaimedByName, Since: p.ClaimedAt}
+		if err := rule(c); err != nil {
+			return err
 		}
-		// A claim that lapsed with nobody else taking it (a heartbeat lost to a sleeping
-		// laptop, say) does not void the agent's decision: they decide as its holder.
+		now := c.Now
 		var reason any
-		switch nd.Verdict {
-		case VerdictAccept:
-			nd.ReasonID, nd.Comment = 0, ""
-		case VerdictReject:
+		if nd.Verdict == VerdictReject {
+			// The reason may have been retired since the form was filled in.
 			var active bool
 			err := tx.QueryRowContext(ctx, "SELECT active FROM reasons WHERE id = ?", nd.ReasonID).Scan(&active)
 			if errors.Is(err, sql.ErrNoRows) || (err == nil && !active) {
-				return fmt.Errorf("reason %d is unknown or retired: %w", nd.ReasonID, ErrInvalid)
+				return ErrReasonInactive
 			}
 			if err != nil {
 				return err
 			}
-			if strings.TrimSpace(nd.Comment) == "" {
-				return fmt.Errorf("a rejection needs a reason: %w", ErrInvalid)
-			}
 			reason = nd.ReasonID
-		default:
-			return fmt.Errorf("verdict %q: %w", nd.Verdict, ErrInvalid)
+		} else {
+			nd.ReasonID, nd.Comment = 0, ""
 		}
 		corrections := ""
 		if len(nd.Corrections) > 0 {
@@ -180,8 +159,7 @@ func (db *DB) Decide(ctx context.Context, a Actor, nd NewDecision) (*Decision, e
 			AND (claimed_by IS NULL OR claimed_by = ? OR claim_expires_at <= ?)`, nd.ProcessID, a.UserID, formatTime(now)); err != nil {
 			return ErrAlreadyDecided
 		}
-		detail := decisionDetail(nd)
-		return db.appendAudit(ctx, tx, a, "decision."+nd.Verdict, "process", nd.ProcessID, OutcomeSuccess, detail)
+		return db.appendAudit(ctx, tx, a, nd.Verdict.Action(), "process", nd.ProcessID, OutcomeSuccess, decisionDetail(nd))
 	})
 	if err != nil {
 		return nil, err
@@ -230,7 +208,7 @@ func (db *DB) LiveDecision(ctx context.Context, processID string) (*Decision, er
 // DecisionFilter selects decisions; zero fields match everything.
 type DecisionFilter struct {
 	DecidedBy int64
-	States    []string
+	States    []DeliveryState
 	Limit     int
 }
 
@@ -303,12 +281,12 @@ func (db *DB) StartDelivery(ctx context.Context, id int64) (bool, error) {
 
 // DeliveryOutcome is the result of a delivery attempt.
 type DeliveryOutcome struct {
-	State         string    // StateDelivered, StateQueued (retry), StateConflict or StateParked
-	Next          time.Time // next attempt, for StateQueued
-	Ambiguous     bool      // the gateway may have applied it: read the status first next time
-	Error         string    // what went wrong, for people
-	GatewayStatus string    // the process status the gateway reported
-	Audit         bool      // write an audit row (every outcome but a plain retry)
+	State         DeliveryState // StateDelivered, StateQueued (retry), StateConflict or StateParked
+	Next          time.Time     // next attempt, for StateQueued
+	Ambiguous     bool          // the gateway may have applied it: read the status first next time
+	Error         string        // what went wrong, for people
+	GatewayStatus string        // the process status the gateway reported
+	Audit         bool          // write an audit row (every outcome but a plain retry)
 }
 
 // FinishDelivery records the outcome of an attempt on a decision in state sending;
@@ -332,10 +310,7 @@ func (db *DB) FinishDelivery(ctx context.Context, d *Decision, o DeliveryOutcome
 			return fmt.Errorf("finish delivery of decision %d: %w", d.ID, err)
 		}
 		if o.State == StateDelivered {
-			status := "VERIFIED"
-			if d.Verdict == VerdictReject {
-				status = "NOT_VERIFIED"
-			}
+			status := d.Verdict.GatewayStatus()
 			if _, err := tx.ExecContext(ctx, "UPDATE processes SET status = ?, raw_status = ?, stage = 'DONE', final = 1 WHERE id = ?",
 				status, status, d.ProcessID); err != nil {
 				return err
@@ -352,7 +327,7 @@ func (db *DB) FinishDelivery(ctx context.Context, d *Decision, o DeliveryOutcome
 		if o.Error != "" {
 			detail += ": " + o.Error
 		}
-		return db.appendAudit(ctx, tx, System, "decision.delivery", "process", d.ProcessID, outcome, detail)
+		return db.appendAudit(ctx, tx, System, ActionDelivery, "process", d.ProcessID, outcome, detail)
 	})
 }
 
@@ -395,7 +370,7 @@ func (db *DB) ParkStale(ctx context.Context, maxAge time.Duration) (int, error) 
 			if _, err := tx.ExecContext(ctx, "UPDATE decisions SET state = 'parked', updated_at = ? WHERE id = ?", formatTime(db.now()), r.id); err != nil {
 				return err
 			}
-			if err := db.appendAudit(ctx, tx, System, "decision.delivery", "process", r.pid, OutcomeFailure,
+			if err := db.appendAudit(ctx, tx, System, ActionDelivery, "process", r.pid, OutcomeFailure,
 				fmt.Sprintf("decision %d parked: not delivered within %s", r.id, maxAge)); err != nil {
 				return err
 			}
@@ -406,69 +381,72 @@ func (db *DB) ParkStale(ctx context.Context, maxAge time.Duration) (int, error) 
 	return n, err
 }
 
-// RetryDelivery puts a parked, conflicting or waiting decision back in the queue now.
-func (db *DB) RetryDelivery(ctx context.Context, a Actor, id int64) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		var pid string
-		now := formatTime(db.now())
-		err := tx.QueryRowContext(ctx, `UPDATE decisions SET state = 'queued', next_attempt_at = ?, ambiguous = 1, updated_at = ?,
-			deliverable_since = ? WHERE id = ? AND state IN ('queued', 'parked', 'conflict') RETURNING process_id`, now, now, now, id).Scan(&pid)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("decision %d cannot be retried: %w", id, ErrConflict)
-		}
-		if err != nil {
-			return err
-		}
-		return db.appendAudit(ctx, tx, a, "decision.retry", "process", pid, OutcomeSuccess, fmt.Sprintf("decision %d", id))
-	})
-}
-
-// ResolveDecision settles a conflicting or parked decision by hand, with a note.
-func (db *DB) ResolveDecision(ctx context.Context, a Actor, id int64, note string) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		var pid string
-		err := tx.QueryRowContext(ctx, `UPDATE decisions SET state = 'resolved', updated_at = ? WHERE id = ? AND state IN ('conflict', 'parked')
-			RETURNING process_id`, formatTime(db.now()), id).Scan(&pid)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("decision %d is not in conflict: %w", id, ErrConflict)
-		}
-		if err != nil {
-			return err
-		}
-		return db.appendAudit(ctx, tx, a, "decision.resolve", "process", pid, OutcomeSuccess, fmt.Sprintf("decision %d: %s", id, note))
-	})
-}
-
-// secondReviewable loads a decision that awaits a second review by someone other than
-// its author.
-func secondReviewable(ctx context.Context, tx *sql.Tx, a Actor, id int64) (*Decision, error) {
-	d, err := scanDecision(tx.QueryRowContext(ctx, "SELECT "+decisionColumns+decisionFrom+" WHERE d.id = ?", id))
+// decisionCase loads the decision id and its process for a rule, inside tx.
+func (db *DB) decisionCase(ctx context.Context, tx *sql.Tx, id int64, rule Rule) (*Case, error) {
+	var pid string
+	err := tx.QueryRowContext(ctx, "SELECT process_id FROM decisions WHERE id = ?", id).Scan(&pid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
 	if err != nil {
 		return nil, err
 	}
-	if d.State != StateSecondReview {
-		return nil, fmt.Errorf("decision %d does not await a second review: %w", id, ErrConflict)
+	c, err := db.loadCase(ctx, tx, pid, id)
+	if err != nil {
+		return nil, err
 	}
-	if d.DecidedBy == a.UserID {
-		return nil, fmt.Errorf("the second review must be someone else's: %w", ErrInvalid)
-	}
-	return d, nil
+	return c, rule(c)
 }
 
-// ConfirmSecond is the second agent's confirmation of a four-eyes decision: it is
-// queued for delivery. The second agent may not be the first.
-func (db *DB) ConfirmSecond(ctx context.Context, a Actor, id int64) (*Decision, error) {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		d, err := secondReviewable(ctx, tx, a, id)
+// RetryDelivery puts a decision back in the delivery queue now, if rule allows (review
+// says which states can be retried, and by whom).
+func (db *DB) RetryDelivery(ctx context.Context, a Actor, id int64, rule Rule) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		c, err := db.decisionCase(ctx, tx, id, rule)
 		if err != nil {
 			return err
 		}
-		now := formatTime(db.now())
+		now := formatTime(c.Now)
+		if _, err := tx.ExecContext(ctx, `UPDATE decisions SET state = 'queued', next_attempt_at = ?, ambiguous = 1, updated_at = ?,
+			deliverable_since = ? WHERE id = ?`, now, now, now, id); err != nil {
+			return err
+		}
+		return db.appendAudit(ctx, tx, a, ActionRetry, "process", c.Process.ID, OutcomeSuccess, fmt.Sprintf("decision %d (was %s)", id, c.Decision.State))
+	})
+}
+
+// ResolveDecision records that a person settled a decision by hand, with a note, if
+// rule allows.
+func (db *DB) ResolveDecision(ctx context.Context, a Actor, id int64, note string, rule Rule) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		c, err := db.decisionCase(ctx, tx, id, rule)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE decisions SET state = 'resolved', updated_at = ? WHERE id = ?", formatTime(c.Now), id); err != nil {
+			return err
+		}
+		return db.appendAudit(ctx, tx, a, ActionResolve, "process", c.Process.ID, OutcomeSuccess, fmt.Sprintf("decision %d: %s", id, note))
+	})
+}
+
+// ConfirmSecond is the second agent's confirmation of a four-eyes decision, if rule
+// allows: it is queued for delivery and the second agent's claim ends.
+func (db *DB) ConfirmSecond(ctx context.Context, a Actor, id int64, rule Rule) (*Decision, error) {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		c, err := db.decisionCase(ctx, tx, id, rule)
+		if err != nil {
+			return err
+		}
+		d, now := c.Decision, formatTime(c.Now)
 		if _, err := tx.ExecContext(ctx, `UPDATE decisions SET state = 'queued', second_by = ?, second_at = ?, next_attempt_at = ?, updated_at = ?,
 			deliverable_since = ? WHERE id = ?`, a.UserID, now, now, now, now, id); err != nil {
 			return err
 		}
-		return db.appendAudit(ctx, tx, a, "decision.confirm", "process", d.ProcessID, OutcomeSuccess, fmt.Sprintf("decision %d (%s by user %d) confirmed", id, d.Verdict, d.DecidedBy))
+		if _, err := tx.ExecContext(ctx, "UPDATE processes SET claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL WHERE id = ?", d.ProcessID); err != nil {
+			return err
+		}
+		return db.appendAudit(ctx, tx, a, ActionConfirm, "process", d.ProcessID, OutcomeSuccess, fmt.Sprintf("decision %d (%s by user %d) confirmed", id, d.Verdict, d.DecidedBy))
 	})
 	if err != nil {
 		return nil, err
@@ -476,24 +454,24 @@ func (db *DB) ConfirmSecond(ctx context.Context, a Actor, id int64) (*Decision, 
 	return db.GetDecision(ctx, id)
 }
 
-// Overturn is the second agent's refusal of a four-eyes decision: it is never
-// delivered and the process returns to review, claimed by the second agent.
-func (db *DB) Overturn(ctx context.Context, a Actor, id int64, note string, claimTTL time.Duration) error {
+// Overturn is the second agent's refusal of a four-eyes decision, if rule allows: it is
+// never delivered and the process returns to review, claimed by the second agent.
+func (db *DB) Overturn(ctx context.Context, a Actor, id int64, note string, claimTTL time.Duration, rule Rule) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		d, err := secondReviewable(ctx, tx, a, id)
+		c, err := db.decisionCase(ctx, tx, id, rule)
 		if err != nil {
 			return err
 		}
-		now := db.now()
+		d, now := c.Decision, c.Now
 		if _, err := tx.ExecContext(ctx, "UPDATE decisions SET state = 'overturned', second_by = ?, second_at = ?, updated_at = ? WHERE id = ?",
 			a.UserID, formatTime(now), formatTime(now), id); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE processes SET decided = 0, reviewable = 1, review_since = ?, claimed_by = ?, claimed_at = ?,
-			claim_expires_at = ? WHERE id = ?`, formatTime(now), a.UserID, formatTime(now), formatTime(now.Add(claimTTL)), d.ProcessID); err != nil {
+			claim_expires_at = ?, claim_seq = claim_seq + 1 WHERE id = ?`, formatTime(now), a.UserID, formatTime(now), formatTime(now.Add(claimTTL)), d.ProcessID); err != nil {
 			return err
 		}
-		return db.appendAudit(ctx, tx, a, "decision.overturn", "process", d.ProcessID, OutcomeSuccess, fmt.Sprintf("decision %d (%s by user %d) overturned: %s", id, d.Verdict, d.DecidedBy, note))
+		return db.appendAudit(ctx, tx, a, ActionOverturn, "process", d.ProcessID, OutcomeSuccess, fmt.Sprintf("decision %d (%s by user %d) overturned: %s", id, d.Verdict, d.DecidedBy, note))
 	})
 }
 
@@ -503,7 +481,7 @@ func (db *DB) SetNextAfterDecision(ctx context.Context, a Actor, userID int64, o
 		if err := db.execOne(ctx, tx, "UPDATE users SET next_after_decision = ? WHERE id = ?", boolInt(on), userID); err != nil {
 			return err
 		}
-		return db.appendAudit(ctx, tx, a, "user.setting", "user", fmt.Sprint(userID), OutcomeSuccess, fmt.Sprintf("next_after_decision=%t", on))
+		return db.appendAudit(ctx, tx, a, ActionUserSetting, "user", fmt.Sprint(userID), OutcomeSuccess, fmt.Sprintf("next_after_decision=%t", on))
 	})
 }
 

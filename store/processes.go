@@ -65,8 +65,21 @@ type Process struct {
 	SyncDueAt      time.Time
 	SyncFailures   int
 	SyncError      string
-	Decided        bool  // a decision was made here; the gateway may not have it yet
-	ClaimSeq       int64 // changes with every claim; a page releases only its own
+	Decided        bool           // a decision was made here; the gateway may not have it yet
+	ClaimSeq       int64          // changes with every claim; a page releases only its own
+	Evidence       []EvidenceKind // the evidence the gateway lists for it
+	AwaitingSecond bool           // its live decision waits for a second review (four-eyes)
+}
+
+// Images returns the evidence images the gateway lists for the process.
+func (p *Process) Images() []EvidenceKind {
+	var out []EvidenceKind
+	for _, k := range p.Evidence {
+		if k.IsImage() {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // ClaimActive reports whether someone holds an unexpired claim at now.
@@ -93,23 +106,26 @@ type Snapshot struct {
 	// Partial marks a status-only snapshot: descriptive fields are left as stored.
 	Partial       bool
 	OnboardingURL string
+	Evidence      []EvidenceKind
 }
 
 const processColumns = `p.id, p.source, p.status, p.raw_status, p.stage, p.reviewable, p.final, p.gone, p.created_at, p.updated_at,
 	p.review_since, p.country, p.doc_type, p.holder_name, p.customer_ref, p.failed, p.score_facial, p.score_liveness,
 	p.score_document, p.onboarding_url, coalesce(p.claimed_by, 0), coalesce(u.display_name, ''), p.claimed_at,
-	p.claim_expires_at, p.first_seen_at, p.synced_at, p.sync_due_at, p.sync_failures, p.sync_error, p.decided, p.claim_seq`
+	p.claim_expires_at, p.first_seen_at, p.synced_at, p.sync_due_at, p.sync_failures, p.sync_error, p.decided, p.claim_seq,
+	p.evidence, EXISTS (SELECT 1 FROM decisions sd WHERE sd.process_id = p.id AND sd.state = 'second_review' AND sd.superseded_at IS NULL)`
 
 const processFrom = ` FROM processes p LEFT JOIN users u ON u.id = p.claimed_by`
 
 func scanProcess(s scanner) (*Process, error) {
 	var p Process
 	var created, updated, since, claimedAt, claimExp, synced sql.NullString
-	var firstSeen, due, failed string
+	var firstSeen, due, failed, evidence string
 	var sf, sl, sd sql.NullFloat64
 	err := s.Scan(&p.ID, &p.Source, &p.Status, &p.RawStatus, &p.Stage, &p.Reviewable, &p.Final, &p.Gone, &created, &updated,
 		&since, &p.Country, &p.DocType, &p.HolderName, &p.CustomerRef, &failed, &sf, &sl, &sd, &p.OnboardingURL,
-		&p.ClaimedBy, &p.ClaimedByName, &claimedAt, &claimExp, &firstSeen, &synced, &due, &p.SyncFailures, &p.SyncError, &p.Decided, &p.ClaimSeq)
+		&p.ClaimedBy, &p.ClaimedByName, &claimedAt, &claimExp, &firstSeen, &synced, &due, &p.SyncFailures, &p.SyncError, &p.Decided, &p.ClaimSeq,
+		&evidence, &p.AwaitingSecond)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -120,6 +136,9 @@ func scanProcess(s scanner) (*Process, error) {
 	p.ClaimedAt, p.ClaimExpiresAt, p.SyncedAt = nullTime(claimedAt), nullTime(claimExp), nullTime(synced)
 	p.FirstSeenAt, p.SyncDueAt = parseTime(firstSeen), parseTime(due)
 	p.Failed = splitList(failed)
+	for _, k := range splitList(evidence) {
+		p.Evidence = append(p.Evidence, EvidenceKind(k))
+	}
 	p.ScoreFacial, p.ScoreLiveness, p.ScoreDocument = nullFloat(sf), nullFloat(sl), nullFloat(sd)
 	return &p, nil
 }
@@ -194,12 +213,12 @@ func (db *DB) upsertProcess(ctx context.Context, tx *sql.Tx, source string, s Sn
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO processes (id, source, status, raw_status, stage, reviewable, final,
 			created_at, updated_at, review_since, country, doc_type, holder_name, customer_ref, failed, score_facial,
-			score_liveness, score_document, onboarding_url, first_seen_at, synced_at, sync_due_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			score_liveness, score_document, onboarding_url, first_seen_at, synced_at, sync_due_at, evidence)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			s.ID, source, s.Status, s.RawStatus, s.Stage, boolInt(s.Reviewable), boolInt(s.Final),
 			optTime(s.CreatedAt), optTime(s.UpdatedAt), since, s.Country, s.DocType, s.HolderName, s.CustomerRef,
 			joinList(s.Failed), optFloat(s.Scores[0]), optFloat(s.Scores[1]), optFloat(s.Scores[2]), s.OnboardingURL,
-			formatTime(now), formatTime(now), formatTime(nextSync))
+			formatTime(now), formatTime(now), formatTime(nextSync), joinKinds(s.Evidence))
 		if err != nil {
 			return false, fmt.Errorf("insert process: %w", err)
 		}
@@ -233,7 +252,7 @@ func (db *DB) upsertProcess(ctx context.Context, tx *sql.Tx, source string, s Sn
 	if s.Partial {
 		s.CreatedAt, s.UpdatedAt = firstNonZero(s.CreatedAt, cur.CreatedAt), firstNonZero(s.UpdatedAt, cur.UpdatedAt)
 		s.Country, s.DocType, s.HolderName, s.CustomerRef = cur.Country, cur.DocType, cur.HolderName, cur.CustomerRef
-		s.Failed = cur.Failed
+		s.Failed, s.Evidence = cur.Failed, cur.Evidence
 		s.Scores = [3]*float64{cur.ScoreFacial, cur.ScoreLiveness, cur.ScoreDocument}
 	} else {
 		changed = changed || cur.HolderName != s.HolderName || joinList(cur.Failed) != joinList(s.Failed)
@@ -241,18 +260,19 @@ func (db *DB) upsertProcess(ctx context.Context, tx *sql.Tx, source string, s Sn
 	if s.OnboardingURL == "" {
 		s.OnboardingURL = cur.OnboardingURL
 	}
-	// A process that left review loses its claim.
+	// A process that left review loses its claim; a decided one keeps the claim of its
+	// second reviewer.
 	claimSQL := ""
-	if !s.Reviewable {
+	if !s.Reviewable && !cur.Decided {
 		claimSQL = ", claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL"
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE processes SET status = ?, raw_status = ?, stage = ?, reviewable = ?, final = ?, gone = 0,
 		created_at = ?, updated_at = ?, review_since = ?, country = ?, doc_type = ?, holder_name = ?, customer_ref = ?,
 		failed = ?, score_facial = ?, score_liveness = ?, score_document = ?, onboarding_url = ?, synced_at = ?,
-		sync_due_at = ?, sync_failures = 0, sync_error = ''`+claimSQL+` WHERE id = ?`,
+		sync_due_at = ?, sync_failures = 0, sync_error = '', evidence = ?`+claimSQL+` WHERE id = ?`,
 		s.Status, s.RawStatus, s.Stage, boolInt(s.Reviewable), boolInt(s.Final), optTime(s.CreatedAt), optTime(s.UpdatedAt),
 		since, s.Country, s.DocType, s.HolderName, s.CustomerRef, joinList(s.Failed), optFloat(s.Scores[0]),
-		optFloat(s.Scores[1]), optFloat(s.Scores[2]), s.OnboardingURL, formatTime(now), formatTime(nextSync), s.ID)
+		optFloat(s.Scores[1]), optFloat(s.Scores[2]), s.OnboardingURL, formatTime(now), formatTime(nextSync), joinKinds(s.Evidence), s.ID)
 	if err != nil {
 		return false, fmt.Errorf("update process: %w", err)
 	}
@@ -319,7 +339,7 @@ func (db *DB) reopenIfPutBack(ctx context.Context, tx *sql.Tx, s Snapshot) (bool
 		return false, nil
 	}
 	var id int64
-	var state string
+	var state DeliveryState
 	var delivered sql.NullString
 	err := tx.QueryRowContext(ctx, `SELECT id, state, delivered_at FROM decisions
 		WHERE process_id = ? AND state <> 'overturned' AND superseded_at IS NULL`, s.ID).Scan(&id, &state, &delivered)
@@ -339,6 +359,15 @@ func (db *DB) reopenIfPutBack(ctx context.Context, tx *sql.Tx, s Snapshot) (bool
 	if _, err := tx.ExecContext(ctx, "UPDATE processes SET decided = 0, final = 0 WHERE id = ?", s.ID); err != nil {
 		return false, fmt.Errorf("reopen: %w", err)
 	}
-	return true, db.appendAudit(ctx, tx, System, "process.reopen", "process", s.ID, OutcomeSuccess,
+	return true, db.appendAudit(ctx, tx, System, ActionProcessReopen, "process", s.ID, OutcomeSuccess,
 		fmt.Sprintf("Mobbscan put it back into review after decision %d was delivered", id))
+}
+
+// joinKinds stores evidence kinds like joinList.
+func joinKinds(kinds []EvidenceKind) string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = string(k)
+	}
+	return joinList(names)
 }

@@ -78,7 +78,7 @@ func (db *DB) CreateReason(ctx context.Context, a Actor, r *Reason) error {
 			return fmt.Errorf("create reason: %w", err)
 		}
 		r.ID, _ = res.LastInsertId()
-		return db.appendAudit(ctx, tx, a, "reason.create", "reason", fmt.Sprint(r.ID), OutcomeSuccess, r.Code)
+		return db.appendAudit(ctx, tx, a, ActionReasonCreate, "reason", fmt.Sprint(r.ID), OutcomeSuccess, r.Code)
 	})
 }
 
@@ -89,7 +89,7 @@ func (db *DB) UpdateReason(ctx context.Context, a Actor, id int64, label, custom
 			label, customerText, formatTime(db.now()), id); err != nil {
 			return fmt.Errorf("update reason: %w", err)
 		}
-		return db.appendAudit(ctx, tx, a, "reason.update", "reason", fmt.Sprint(id), OutcomeSuccess, "")
+		return db.appendAudit(ctx, tx, a, ActionReasonUpdate, "reason", fmt.Sprint(id), OutcomeSuccess, "")
 	})
 }
 
@@ -99,9 +99,9 @@ func (db *DB) SetReasonActive(ctx context.Context, a Actor, id int64, active boo
 		if err := db.execOne(ctx, tx, "UPDATE reasons SET active = ?, updated_at = ? WHERE id = ?", boolInt(active), formatTime(db.now()), id); err != nil {
 			return fmt.Errorf("set reason active: %w", err)
 		}
-		action := "reason.restore"
+		action := ActionReasonRestore
 		if !active {
-			action = "reason.retire"
+			action = ActionReasonRetire
 		}
 		return db.appendAudit(ctx, tx, a, action, "reason", fmt.Sprint(id), OutcomeSuccess, "")
 	})
@@ -134,6 +134,6 @@ func (db *DB) MoveReason(ctx context.Context, a Actor, id int64, delta int) erro
 		if _, err := tx.ExecContext(ctx, "UPDATE reasons SET position = ?, updated_at = ? WHERE id = ?", pos, now, otherID); err != nil {
 			return err
 		}
-		return db.appendAudit(ctx, tx, a, "reason.move", "reason", fmt.Sprint(id), OutcomeSuccess, fmt.Sprintf("delta=%d", delta))
+		return db.appendAudit(ctx, tx, a, ActionReasonMove, "reason", fmt.Sprint(id), OutcomeSuccess, fmt.Sprintf("delta=%d", delta))
 	})
 }

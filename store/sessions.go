@@ -42,7 +42,7 @@ func (db *DB) CreateSession(ctx context.Context, a Actor, s *Session) error {
 			return fmt.Errorf("create session: %w", err)
 		}
 		s.ID, _ = res.LastInsertId()
-		return db.appendAudit(ctx, tx, a, "auth.login", "user", fmt.Sprint(s.UserID), OutcomeSuccess, "")
+		return db.appendAudit(ctx, tx, a, ActionLogin, "user", fmt.Sprint(s.UserID), OutcomeSuccess, "")
 	})
 }
 
@@ -111,9 +111,9 @@ func (db *DB) EndSession(ctx context.Context, a Actor, userID, sessionID int64, 
 		if err := db.execOne(ctx, tx, "DELETE FROM sessions WHERE id = ? AND user_id = ?", sessionID, userID); err != nil {
 			return fmt.Errorf("end session: %w", err)
 		}
-		action := "session.end"
+		action := ActionSessionEnd
 		if reason == "logout" {
-			action = "auth.logout"
+			action = ActionLogout
 		}
 		return db.appendAudit(ctx, tx, a, action, "user", fmt.Sprint(userID), OutcomeSuccess, reason)
 	})
@@ -130,7 +130,7 @@ func (db *DB) endUserSessions(ctx context.Context, tx *sql.Tx, a Actor, userID i
 		return fmt.Errorf("end sessions: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
-		return db.appendAudit(ctx, tx, a, "session.end_all", "user", fmt.Sprint(userID), OutcomeSuccess, fmt.Sprintf("%s (%d)", reason, n))
+		return db.appendAudit(ctx, tx, a, ActionSessionEndAll, "user", fmt.Sprint(userID), OutcomeSuccess, fmt.Sprintf("%s (%d)", reason, n))
 	}
 	return nil
 }

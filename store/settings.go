@@ -42,6 +42,6 @@ func (db *DB) SetSetting(ctx context.Context, a Actor, key, value string) error 
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, key, value, formatTime(db.now())); err != nil {
 			return fmt.Errorf("set %s: %w", key, err)
 		}
-		return db.appendAudit(ctx, tx, a, "setting.change", "setting", key, OutcomeSuccess, fmt.Sprintf("%q -> %q", old, value))
+		return db.appendAudit(ctx, tx, a, ActionSettingChange, "setting", key, OutcomeSuccess, fmt.Sprintf("%q -> %q", old, value))
 	})
 }

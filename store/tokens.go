@@ -20,7 +20,7 @@ func (db *DB) CreateSetPasswordToken(ctx context.Context, a Actor, userID int64,
 			tokenHash, userID, by, formatTime(now), formatTime(now.Add(ttl))); err != nil {
 			return fmt.Errorf("create set-password link: %w", err)
 		}
-		return db.appendAudit(ctx, tx, a, "user.password_link", "user", fmt.Sprint(userID), OutcomeSuccess, "")
+		return db.appendAudit(ctx, tx, a, ActionPasswordLink, "user", fmt.Sprint(userID), OutcomeSuccess, "")
 	})
 }
 

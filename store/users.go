@@ -75,7 +75,7 @@ func (db *DB) createUser(ctx context.Context, tx *sql.Tx, a Actor, u *User) erro
 	}
 	u.ID, _ = res.LastInsertId()
 	u.CreatedAt, u.UpdatedAt = now, now
-	return db.appendAudit(ctx, tx, a, "user.create", "user", fmt.Sprint(u.ID), OutcomeSuccess, "role="+u.Role)
+	return db.appendAudit(ctx, tx, a, ActionUserCreate, "user", fmt.Sprint(u.ID), OutcomeSuccess, "role="+u.Role)
 }
 
 // CountUsers returns the number of accounts.
@@ -121,9 +121,9 @@ func (db *DB) SetUserActive(ctx context.Context, a Actor, id int64, active bool)
 		if err := db.execOne(ctx, tx, "UPDATE users SET active = ?, updated_at = ? WHERE id = ?", boolInt(active), formatTime(db.now()), id); err != nil {
 			return fmt.Errorf("set active: %w", err)
 		}
-		action := "user.enable"
+		action := ActionUserEnable
 		if !active {
-			action = "user.disable"
+			action = ActionUserDisable
 			if err := db.endUserSessions(ctx, tx, a, id, "account disabled"); err != nil {
 				return err
 			}
@@ -144,7 +144,7 @@ func (db *DB) SetUserRole(ctx context.Context, a Actor, id int64, role string) e
 		if err := db.endUserSessions(ctx, tx, a, id, "role changed"); err != nil {
 			return err
 		}
-		return db.appendAudit(ctx, tx, a, "user.role", "user", fmt.Sprint(id), OutcomeSuccess, "role="+role)
+		return db.appendAudit(ctx, tx, a, ActionUserRole, "user", fmt.Sprint(id), OutcomeSuccess, "role="+role)
 	})
 }
 
@@ -161,7 +161,7 @@ func (db *DB) setPassword(ctx context.Context, tx *sql.Tx, a Actor, id int64, ha
 	if err := db.endUserSessions(ctx, tx, a, id, "password changed"); err != nil {
 		return err
 	}
-	return db.appendAudit(ctx, tx, a, "user.password", "user", fmt.Sprint(id), OutcomeSuccess, "")
+	return db.appendAudit(ctx, tx, a, ActionUserPassword, "user", fmt.Sprint(id), OutcomeSuccess, "")
 }
 
 // RehashPassword replaces a hash with a stronger one of the same password. It is not a

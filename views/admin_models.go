@@ -74,7 +74,8 @@ type AdminDeliveryRow struct {
 // AdminDeliveriesPage lists the decisions not yet delivered and the recent deliveries.
 type AdminDeliveriesPage struct {
 	Pending   []AdminDeliveryRow
-	More      bool // more undelivered decisions than shown
+	More      bool   // more undelivered decisions than shown
+	Notice    string // what the last action did
 	Delivered []AdminDeliveryRow
 }
 

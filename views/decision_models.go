@@ -2,8 +2,11 @@ package views
 
 import "time"
 
-// IDDelivery is the swappable delivery state on the process page.
-const IDDelivery = "delivery-state"
+// Swappable regions of the decision panel and delivery state.
+const (
+	IDDelivery        = "delivery-state"
+	IDAcceptReadiness = "accept-readiness"
+)
 
 // ReasonOption is one reason an agent can pick when rejecting.
 type ReasonOption struct {
@@ -21,6 +24,14 @@ type CorrectionField struct {
 	Value     string
 	Original  string
 	Corrected bool
+	Error     string // why the corrected value was refused
+}
+
+// CorrectionLine is one correction in the summary shown before it is sent (old → new).
+type CorrectionLine struct {
+	Label string
+	Old   string
+	New   string
 }
 
 // DecisionForm is the accept and reject panel of a process the agent holds.
@@ -35,7 +46,24 @@ type DecisionForm struct {
 	Fields    []CorrectionField
 	Errors    FormErrors
 	Open      string // "accept" or "reject": the panel the agent was using
+	ClaimSeq  int64  // the claim of the page (D6)
+	// Locked: the claim is gone; the panel is read-only with this message and what was
+	// typed stays in it.
+	Locked string
+	// Missing names what must be seen before accepting (D7); Accept is disabled while it
+	// is not empty, and ReadinessURL is polled.
+	Missing         []string
+	ReadinessURL    string
+	ReloadURL       string
+	Corrections     []CorrectionLine // the corrections the agent is about to send
+	CorrectionsSeen string           // their summary as the server encodes it
+	MaxAddition     int
+	MaxNote         int
+	MaxCorrection   int
 }
+
+// AcceptReady reports whether Accept may be pressed.
+func (f DecisionForm) AcceptReady() bool { return len(f.Missing) == 0 && f.Locked == "" }
 
 // DeliveryView is a decision and where its delivery stands.
 type DeliveryView struct {
@@ -50,7 +78,7 @@ type DeliveryView struct {
 	DecidedBy   string
 	DecidedAt   time.Time
 	SecondBy    string
-	State       string // store state
+	State       string // the delivery state's code, for styling
 	StateLabel  string
 	StateHelp   string
 	Attempts    int
@@ -66,5 +94,9 @@ type SecondReviewView struct {
 	ConfirmURL  string
 	OverturnURL string
 	Decision    DeliveryView
-	Allowed     bool // false for the agent who decided
+	Allowed     bool   // the agent holds the claim and did not make the decision
+	Reason      string // why not, when not Allowed
+	ClaimSeq    int64
+	Missing     []string // what to see before confirming an accept (D7)
+	MaxNote     int
 }

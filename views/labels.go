@@ -85,32 +85,6 @@ func ShortValidation(code string) string {
 	return ValidationLabel(code, true)
 }
 
-// scoreLabels name the automatic scores.
-var scoreLabels = map[string][2]string{
-	"facialMatching":       {"Face", "Face match with the document photo"},
-	"liveness":             {"Live", "Liveness (a real person, not a spoof)"},
-	"documentAuthenticity": {"Doc", "Document authenticity"},
-}
-
-// ScoreLabel returns a score's short and long names.
-func ScoreLabel(name string) (short, long string) {
-	if l, ok := scoreLabels[name]; ok {
-		return l[0], l[1]
-	}
-	return name, name
-}
-
-// ScoreLevel grades a score against the thresholds the page explains.
-func ScoreLevel(v float64) string {
-	switch {
-	case v >= 0.8:
-		return "good"
-	case v >= 0.5:
-		return "doubtful"
-	}
-	return "bad"
-}
-
 // StatusLabel says a status and stage in plain words, with a CSS class.
 func StatusLabel(status, stage string, gone bool) (string, string) {
 	if gone {

@@ -41,9 +41,13 @@ type Score struct {
 	Label   string
 	Value   float64 // 0..1
 	Percent int
-	Level   string // "good", "doubtful" or "bad" against the thresholds
+	Level   string // "good", "doubtful" or "bad" against the thresholds; "invalid" outside [0, 1]
 	Known   bool
 }
+
+// Invalid reports a score the gateway sent outside [0, 1]: shown as bad data, never as
+// a percentage.
+func (s Score) Invalid() bool { return s.Level == "invalid" }
 
 // QueueRow is one process in the queue.
 type QueueRow struct {
@@ -76,7 +80,7 @@ type QueuePage struct {
 	SelfURL     string // this page with its cursor, for polling
 	NextPageURL string // "" on the last page
 	FirstURL    string // "" on the first page
-	NextCaseURL string
+	NextCaseURL string // POST: claims the next case matching the filters
 	Filtered    bool
 	Counts      Counts
 	Notice      string
@@ -133,8 +137,18 @@ type ProcessPage struct {
 	ReleaseURL     string
 	HeartbeatSecs  int
 	ClaimURL       string
+	ClaimSeq       int64 // the claim this page holds (D6): sent with every decision
 	CanTakeOver    bool
 	GatewayProblem string // non-empty: the page shows what the index knows and a banner
+	// Opening: the process awaits this agent's claim. The page shows no evidence until a
+	// same-origin POST claims it (D6); AutoClaim when the agent came from the portal
+	// itself, so app.js sends that POST at once.
+	Opening      bool
+	AutoClaim    bool
+	Notice       string // why the claim was not taken, after a refused claim
+	IdleSeconds  int    // the session's idle timeout, for "Stay signed in"
+	KeepaliveURL string
+	ScoreHint    string
 
 	Identity    []Fact
 	MRZ         string

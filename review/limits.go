@@ -1,0 +1,140 @@
+package review
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Form field names the workflow's errors refer to (Error.Field).
+const (
+	FieldReason   = "reason"
+	FieldAddition = "addition"
+	FieldNote     = "note"
+	FieldConfirm  = "confirm"
+	FieldFields   = "fields" // the correction block as a whole
+	FieldPrefix   = "field." // a corrected field: FieldPrefix + key, e.g. "field.dateOfBirth"
+)
+
+// TextLimit is the rule for one text a person types: its length and character set.
+type TextLimit struct {
+	Field     string // form field (Error.Field)
+	What      string // how messages name it: "The addition to the customer"
+	Max       int    // runes, after trimming
+	Required  bool
+	MultiLine bool // line breaks allowed (an internal note); never other control characters
+}
+
+// The limits of everything a person types, declared once: the forms (maxlength), the
+// workflow and the messages all read them from here.
+var (
+	LimitAddition     = TextLimit{Field: FieldAddition, What: "The addition to the customer", Max: 500}
+	LimitNote         = TextLimit{Field: FieldNote, What: "The internal note", Max: 2000, MultiLine: true}
+	LimitOverturnNote = TextLimit{Field: FieldNote, What: "The reason for overturning", Max: 500, Required: true}
+	LimitResolveNote  = TextLimit{Field: FieldNote, What: "The note", Max: 500, Required: true}
+	LimitReasonLabel  = TextLimit{Field: "label", What: "The label", Max: 100, Required: true}
+	LimitReasonText   = TextLimit{Field: "customer_text", What: "The wording for the customer", Max: 500, Required: true}
+	LimitCorrection   = 200 // runes of a corrected value (the generic rule; some fields are stricter)
+)
+
+// Check trims s (line breaks \r\n and \r become \n first) and returns it, or an
+// *Error{Code: CodeInvalid, Field: l.Field, Message: ...} with a clear sentence, e.g.
+// "The addition to the customer is too long: 500 characters at most (you wrote 512)."
+//
+// The text must be valid UTF-8 and pass the character rule (quality bar C5): no
+// control characters (but '\n' when l.MultiLine), no bidirectional formatting
+// characters, no U+2028, U+2029 or U+FEFF. Positions in messages count characters
+// (runes) from 1 in the trimmed text. An empty text is an error only when l.Required;
+// a zero Max refuses any non-empty text.
+func (l TextLimit) Check(s string) (string, error) {
+	s = strings.TrimSpace(normaliseLineBreaks(s))
+	if s == "" {
+		if l.Required {
+			return "", &Error{Code: CodeInvalid, Field: l.Field, Message: "Enter " + lowerWhat(l.What) + "."}
+		}
+		return "", nil
+	}
+	if err := refuseCharacters(l.Field, l.What, s, l.MultiLine); err != nil {
+		return "", err
+	}
+	if err := refuseLength(l.Field, l.What, s, l.Max); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+// normaliseLineBreaks turns \r\n and lone \r into \n (browsers send \r\n from a textarea).
+func normaliseLineBreaks(s string) string {
+	if !strings.Contains(s, "\r") {
+		return s
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+}
+
+// lowerWhat turns "The note" into "the note" for the middle of a sentence.
+func lowerWhat(what string) string {
+	if rest, ok := strings.CutPrefix(what, "The "); ok {
+		return "the " + rest
+	}
+	return what
+}
+
+// refuseLength refuses s when it has more than max runes.
+func refuseLength(field, what, s string, max int) *Error {
+	if n := utf8.RuneCountInString(s); n > max {
+		return errorf(CodeInvalid, field, "%s is too long: %d characters at most (you wrote %d).", what, max, n)
+	}
+	return nil
+}
+
+// refuseCharacters is the character rule of quality bar C5, the one place it is
+// written: it refuses invalid UTF-8, every Unicode control character (Cc) except '\n'
+// when multiLine, the bidirectional formatting characters (U+061C, U+200E, U+200F,
+// U+202A–U+202E, U+2066–U+2069), the line and paragraph separators U+2028 and U+2029
+// and U+FEFF. The message names the first offending character and its position
+// (characters counted from 1). It returns nil when s is acceptable.
+func refuseCharacters(field, what, s string, multiLine bool) *Error {
+	if !utf8.ValidString(s) {
+		return errorf(CodeInvalid, field, "%s contains characters that could not be read; type it again instead of pasting it.", what)
+	}
+	pos := 0
+	for _, r := range s {
+		pos++
+		if r == '\n' && multiLine {
+			continue
+		}
+		one, many := forbiddenCharacter(r)
+		switch {
+		case one == "":
+			continue
+		case r == '\n':
+			return errorf(CodeInvalid, field, "%s contains a line break at character %d; it must be on one line.", what, pos)
+		default:
+			return errorf(CodeInvalid, field, "%s contains %s at character %d; %s are not allowed.", what, one, pos, many)
+		}
+	}
+	return nil
+}
+
+// forbiddenCharacter names r, once and in the plural, when the character rule refuses
+// it; it returns "" for an allowed character ('\n' included: the caller decides).
+func forbiddenCharacter(r rune) (one, many string) {
+	switch {
+	case r == '\n':
+		return "a line break", "line breaks"
+	case r == '\t':
+		return "a tab", "tabs"
+	case unicode.Is(unicode.Cc, r):
+		return "an invisible control character", "control characters"
+	case r == '\u061C', r == '\u200E', r == '\u200F',
+		r >= '\u202A' && r <= '\u202E', r >= '\u2066' && r <= '\u2069':
+		return "an invisible direction-control character", "direction-control characters"
+	case r == '\u2028':
+		return "an invisible line separator", "line separators"
+	case r == '\u2029':
+		return "an invisible paragraph separator", "paragraph separators"
+	case r == '\uFEFF':
+		return "an invisible formatting character", "invisible formatting characters"
+	}
+	return "", ""
+}

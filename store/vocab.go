@@ -1,0 +1,293 @@
+package store
+
+// The workflow's vocabulary, declared once: verdicts, delivery states, audit actions,
+// evidence kinds and score names are types with their labels. The store writes them,
+// review judges them (review/rules.go) and handlers hand their labels to the views.
+
+// Verdict is what an agent decided.
+type Verdict string
+
+// Verdicts.
+const (
+	VerdictAccept Verdict = "accept"
+	VerdictReject Verdict = "reject"
+)
+
+// Valid reports whether v is a known verdict.
+func (v Verdict) Valid() bool { return v == VerdictAccept || v == VerdictReject }
+
+// Label is the verdict as a result: "Accepted" or "Rejected".
+func (v Verdict) Label() string {
+	if v == VerdictReject {
+		return "Rejected"
+	}
+	return "Accepted"
+}
+
+// Verb is the verdict as an action: "accept" or "reject".
+func (v Verdict) Verb() string { return string(v) }
+
+// GatewayStatus is the process status at the gateway once the verdict is applied.
+func (v Verdict) GatewayStatus() string {
+	if v == VerdictReject {
+		return "NOT_VERIFIED"
+	}
+	return "VERIFIED"
+}
+
+// Action is the audit action of a decision with this verdict.
+func (v Verdict) Action() Action { return Action("decision." + string(v)) }
+
+// DeliveryState is where a decision stands on its way to the gateway.
+type DeliveryState string
+
+// Delivery states of a decision.
+const (
+	StateSecondReview DeliveryState = "second_review" // waits for a second agent (four-eyes)
+	StateQueued       DeliveryState = "queued"        // waits for the delivery worker
+	StateSending      DeliveryState = "sending"       // a delivery attempt is under way
+	StateDelivered    DeliveryState = "delivered"     // the gateway has the verdict
+	StateConflict     DeliveryState = "conflict"      // the gateway holds another verdict, or refused it
+	StateParked       DeliveryState = "parked"        // gave up retrying: needs a person
+	StateOverturned   DeliveryState = "overturned"    // a second agent overturned it; never delivered
+	StateResolved     DeliveryState = "resolved"      // an admin settled a conflict or a parked decision
+)
+
+// DeliveryStates lists every state, in the order a decision goes through them.
+var DeliveryStates = []DeliveryState{StateSecondReview, StateQueued, StateSending, StateDelivered, StateConflict,
+	StateParked, StateOverturned, StateResolved}
+
+// Undelivered reports whether Mobbscan does not have the decision yet and may still get it.
+func (s DeliveryState) Undelivered() bool {
+	switch s {
+	case StateQueued, StateSending, StateParked, StateConflict, StateSecondReview:
+		return true
+	}
+	return false
+}
+
+// Settled reports whether the state no longer changes on its own.
+func (s DeliveryState) Settled() bool {
+	switch s {
+	case StateQueued, StateSending, StateSecondReview:
+		return false
+	}
+	return true
+}
+
+// Label names the state for people.
+func (s DeliveryState) Label() string {
+	switch s {
+	case StateSecondReview:
+		return "Awaiting second review"
+	case StateQueued:
+		return "Queued"
+	case StateSending:
+		return "Sending"
+	case StateDelivered:
+		return "Delivered"
+	case StateConflict:
+		return "Conflict"
+	case StateParked:
+		return "Parked"
+	case StateOverturned:
+		return "Overturned"
+	case StateResolved:
+		return "Resolved by hand"
+	}
+	return string(s)
+}
+
+// Help says in a sentence what the state means for the person looking at it.
+func (s DeliveryState) Help() string {
+	switch s {
+	case StateSecondReview:
+		return "A second agent must confirm it before it is sent to Mobbscan."
+	case StateQueued:
+		return "It is sent to Mobbscan in a moment."
+	case StateSending:
+		return "Being sent to Mobbscan now."
+	case StateDelivered:
+		return "Mobbscan has this verdict."
+	case StateConflict:
+		return "Mobbscan did not take this verdict; a person must look at it."
+	case StateParked:
+		return "Delivery stopped after failing for too long; a person must look at it."
+	case StateOverturned:
+		return "A second agent overturned it; it was never sent."
+	case StateResolved:
+		return "An administrator settled it."
+	}
+	return ""
+}
+
+// Tone is how the state is shown: "ok", "off" (needs a person) or "" (neutral).
+func (s DeliveryState) Tone() string {
+	switch s {
+	case StateDelivered, StateResolved:
+		return "ok"
+	case StateConflict, StateParked:
+		return "off"
+	}
+	return ""
+}
+
+// Retrying reports a queued decision that failed at least once.
+func (d *Decision) Retrying() bool { return d.State == StateQueued && d.Attempts > 0 }
+
+// StateLabel is the decision's state for people ("Retrying" for a queued decision that
+// failed before).
+func (d *Decision) StateLabel() string {
+	if d.Retrying() {
+		return "Retrying"
+	}
+	return d.State.Label()
+}
+
+// Action is what an audit row records.
+type Action string
+
+// Audit actions.
+const (
+	ActionLogin           Action = "auth.login"
+	ActionLogout          Action = "auth.logout"
+	ActionLockout         Action = "auth.lockout"
+	ActionPasswordCheck   Action = "auth.password_check"
+	ActionAccessDenied    Action = "access.denied"
+	ActionAuditVerify     Action = "audit.verify"
+	ActionProcessView     Action = "process.view"
+	ActionProcessTrack    Action = "process.track"
+	ActionProcessCreate   Action = "process.create"
+	ActionProcessClaim    Action = "process.claim"
+	ActionProcessTakeover Action = "process.takeover"
+	ActionProcessRelease  Action = "process.release"
+	ActionProcessReopen   Action = "process.reopen"
+	ActionEvidenceView    Action = "evidence.view"
+	ActionDecisionAccept  Action = "decision.accept"
+	ActionDecisionReject  Action = "decision.reject"
+	ActionDecisionRefuse  Action = "decision.refused"
+	ActionConfirm         Action = "decision.confirm"
+	ActionOverturn        Action = "decision.overturn"
+	ActionDelivery        Action = "decision.delivery"
+	ActionRetry           Action = "decision.retry"
+	ActionResolve         Action = "decision.resolve"
+	ActionUserCreate      Action = "user.create"
+	ActionUserProfile     Action = "user.profile"
+	ActionUserRole        Action = "user.role"
+	ActionUserDisable     Action = "user.disable"
+	ActionUserEnable      Action = "user.enable"
+	ActionUserPassword    Action = "user.password"
+	ActionPasswordLink    Action = "user.password_link"
+	ActionUserSetting     Action = "user.setting"
+	ActionSessionEnd      Action = "session.end"
+	ActionSessionEndAll   Action = "session.end_all"
+	ActionReasonCreate    Action = "reason.create"
+	ActionReasonUpdate    Action = "reason.update"
+	ActionReasonRetire    Action = "reason.retire"
+	ActionReasonRestore   Action = "reason.restore"
+	ActionReasonMove      Action = "reason.move"
+	ActionSettingChange   Action = "setting.change"
+)
+
+// Actions lists the audit actions, in the order the audit log's filter offers them.
+var Actions = []Action{
+	ActionLogin, ActionLockout, ActionLogout, ActionPasswordCheck, ActionAccessDenied, ActionProcessView, ActionProcessTrack, ActionProcessCreate,
+	ActionProcessClaim, ActionProcessTakeover, ActionProcessRelease, ActionProcessReopen, ActionEvidenceView,
+	ActionDecisionAccept, ActionDecisionReject, ActionDecisionRefuse, ActionConfirm, ActionOverturn, ActionDelivery,
+	ActionRetry, ActionResolve, ActionUserCreate, ActionUserProfile, ActionUserRole, ActionUserDisable, ActionUserEnable,
+	ActionUserPassword, ActionPasswordLink, ActionUserSetting, ActionSessionEnd, ActionSessionEndAll, ActionReasonCreate,
+	ActionReasonUpdate, ActionReasonRetire, ActionReasonRestore, ActionReasonMove, ActionSettingChange, ActionAuditVerify,
+}
+
+// EvidenceKind is one kind of evidence a process may have.
+type EvidenceKind string
+
+// Evidence kinds (the gateway's names).
+const (
+	EvidenceDocumentFront EvidenceKind = "document_front"
+	EvidenceDocumentBack  EvidenceKind = "document_back"
+	EvidenceFaceDocument  EvidenceKind = "face_document"
+	EvidenceFaceNow       EvidenceKind = "face_now"
+	EvidenceVideo         EvidenceKind = "video_liveness"
+	EvidenceZIP           EvidenceKind = "zip" // every item in one archive
+)
+
+// EvidenceKinds lists the kinds a process may have, in display order (not the ZIP).
+var EvidenceKinds = []EvidenceKind{EvidenceDocumentFront, EvidenceDocumentBack, EvidenceFaceDocument, EvidenceFaceNow, EvidenceVideo}
+
+// EvidenceKindOf returns the kind named s, or false.
+func EvidenceKindOf(s string) (EvidenceKind, bool) {
+	for _, k := range EvidenceKinds {
+		if string(k) == s {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// IsImage reports whether the kind is a picture (the video and the ZIP are not).
+func (k EvidenceKind) IsImage() bool {
+	switch k {
+	case EvidenceDocumentFront, EvidenceDocumentBack, EvidenceFaceDocument, EvidenceFaceNow:
+		return true
+	}
+	return false
+}
+
+// Label names the kind for people.
+func (k EvidenceKind) Label() string {
+	switch k {
+	case EvidenceDocumentFront:
+		return "Document front"
+	case EvidenceDocumentBack:
+		return "Document back"
+	case EvidenceFaceDocument:
+		return "Portrait on the document"
+	case EvidenceFaceNow:
+		return "Live selfie"
+	case EvidenceVideo:
+		return "Liveness video"
+	case EvidenceZIP:
+		return "All evidence (ZIP)"
+	}
+	return string(k)
+}
+
+// ScoreName names one of the scores the index keeps.
+type ScoreName string
+
+// Scores the index keeps, in Snapshot.Scores order.
+const (
+	ScoreFacialMatching       ScoreName = "facialMatching"
+	ScoreLiveness             ScoreName = "liveness"
+	ScoreDocumentAuthenticity ScoreName = "documentAuthenticity"
+)
+
+// ScoreNames are the kept scores in Snapshot.Scores order.
+var ScoreNames = [3]ScoreName{ScoreFacialMatching, ScoreLiveness, ScoreDocumentAuthenticity}
+
+// Short is the score's name in a table cell.
+func (n ScoreName) Short() string {
+	switch n {
+	case ScoreFacialMatching:
+		return "Face"
+	case ScoreLiveness:
+		return "Live"
+	case ScoreDocumentAuthenticity:
+		return "Doc"
+	}
+	return string(n)
+}
+
+// Label is the score's name with what it measures.
+func (n ScoreName) Label() string {
+	switch n {
+	case ScoreFacialMatching:
+		return "Face match with the document photo"
+	case ScoreLiveness:
+		return "Liveness (a real person, not a spoof)"
+	case ScoreDocumentAuthenticity:
+		return "Document authenticity"
+	}
+	return string(n)
+}
