@@ -36,7 +36,7 @@ func (au *Authenticator) Authenticate(ctx context.Context, a store.Actor, email,
 	}
 	a.Email = email
 	if ok, retry, reason := au.Throttle.Allow(a.IP, email); !ok {
-		if err := au.DB.Audit(ctx, a, "auth.login", "user", "", store.OutcomeDenied, "throttled: "+reason); err != nil {
+		if err := au.DB.Audit(ctx, a, store.ActionLogin, "user", "", store.OutcomeDenied, "throttled: "+reason); err != nil {
 			return nil, err
 		}
 		return nil, &ThrottledError{RetryAfter: retry}
@@ -67,11 +67,11 @@ func (au *Authenticator) Authenticate(ctx context.Context, a store.Actor, email,
 		if valid && !user.Active {
 			detail = "account disabled"
 		}
-		if err := au.DB.Audit(ctx, a, "auth.login", "user", objectID, store.OutcomeFailure, detail); err != nil {
+		if err := au.DB.Audit(ctx, a, store.ActionLogin, "user", objectID, store.OutcomeFailure, detail); err != nil {
 			return nil, err
 		}
 		if locked, lockFor := au.Throttle.Failure(email); locked {
-			if err := au.DB.Audit(ctx, a, "auth.lockout", "user", objectID, store.OutcomeDenied, "locked for "+lockFor.String()); err != nil {
+			if err := au.DB.Audit(ctx, a, store.ActionLockout, "user", objectID, store.OutcomeDenied, "locked for "+lockFor.String()); err != nil {
 				return nil, err
 			}
 		}
@@ -85,7 +85,7 @@ func (au *Authenticator) Authenticate(ctx context.Context, a store.Actor, email,
 // change), under the same throttle as signing in, so a stolen session cannot guess it.
 func (au *Authenticator) CheckPassword(ctx context.Context, a store.Actor, user *store.User, password string) error {
 	if ok, retry := au.Throttle.AllowAccount(user.Email); !ok {
-		if err := au.DB.Audit(ctx, a, "auth.password_check", "user", fmt.Sprint(user.ID), store.OutcomeDenied, "throttled: account locked"); err != nil {
+		if err := au.DB.Audit(ctx, a, store.ActionPasswordCheck, "user", fmt.Sprint(user.ID), store.OutcomeDenied, "throttled: account locked"); err != nil {
 			return err
 		}
 		return &ThrottledError{RetryAfter: retry}
@@ -94,11 +94,11 @@ func (au *Authenticator) CheckPassword(ctx context.Context, a store.Actor, user 
 		au.Throttle.Success(user.Email)
 		return nil
 	}
-	if err := au.DB.Audit(ctx, a, "auth.password_check", "user", fmt.Sprint(user.ID), store.OutcomeFailure, "wrong current password"); err != nil {
+	if err := au.DB.Audit(ctx, a, store.ActionPasswordCheck, "user", fmt.Sprint(user.ID), store.OutcomeFailure, "wrong current password"); err != nil {
 		return err
 	}
 	if locked, lockFor := au.Throttle.Failure(user.Email); locked {
-		if err := au.DB.Audit(ctx, a, "auth.lockout", "user", fmt.Sprint(user.ID), store.OutcomeDenied, "locked for "+lockFor.String()); err != nil {
+		if err := au.DB.Audit(ctx, a, store.ActionLockout, "user", fmt.Sprint(user.ID), store.OutcomeDenied, "locked for "+lockFor.String()); err != nil {
 			return err
 		}
 	}

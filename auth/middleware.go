@@ -40,7 +40,7 @@ func SessionFrom(c echo.Context) *store.Session {
 func ActorFrom(c echo.Context) store.Actor {
 	a := store.Actor{IP: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)}
 	if u := UserFrom(c); u != nil {
-		a.UserID, a.Email = u.ID, u.Email
+		a.UserID, a.Email, a.Role = u.ID, u.Email, u.Role
 	}
 	return a
 }
@@ -121,7 +121,7 @@ func (s *SessionStore) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		u := UserFrom(c)
 		if u == nil || !u.IsAdmin() {
-			_ = s.db.Audit(c.Request().Context(), ActorFrom(c), "access.denied", "route", c.Request().Method+" "+c.Path(), store.OutcomeDenied, "admin role required")
+			_ = s.db.Audit(c.Request().Context(), ActorFrom(c), store.ActionAccessDenied, "route", c.Request().Method+" "+c.Path(), store.OutcomeDenied, "admin role required")
 			return echo.NewHTTPError(http.StatusForbidden, "This page is for administrators.")
 		}
 		return next(c)
