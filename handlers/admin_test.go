@@ -475,12 +475,13 @@ func TestAdminSettings(t *testing.T) {
 
 // admDecide makes a decision on a fresh process in review, as an agent would, and
 // returns it (state queued, or second_review).
-func admDecide(g *gw, id, holder, verdict string, second bool) *store.Decision {
+func admDecide(g *gw, id, holder string, verdict store.Verdict, second bool) *store.Decision {
 	g.t.Helper()
 	ctx := context.Background()
 	g.indexSnapshot(store.Snapshot{ID: id, UpdatedAt: g.clock.Now().Add(-time.Hour), Country: "ESP", DocType: "IDCard", HolderName: holder})
 	a := store.Actor{UserID: g.agent.ID, Email: g.agent.Email, IP: "192.0.2.10"}
-	if _, err := g.db.Claim(ctx, a, id, g.agent.ID, 10*time.Minute, false); err != nil {
+	allow := func(*store.Case) error { return nil }
+	if _, err := g.db.Claim(ctx, a, id, 10*time.Minute, allow); err != nil {
 		g.t.Fatalf("claim %s: %v", id, err)
 	}
 	nd := store.NewDecision{ProcessID: id, Verdict: verdict, SecondReview: second}
@@ -488,7 +489,7 @@ func admDecide(g *gw, id, holder, verdict string, second bool) *store.Decision {
 		r := admReason(g.t, g.db, "face-mismatch")
 		nd.ReasonID, nd.Comment = r.ID, r.CustomerText
 	}
-	d, err := g.db.Decide(ctx, a, nd)
+	d, err := g.db.Decide(ctx, a, nd, allow)
 	if err != nil {
 		g.t.Fatalf("decide %s: %v", id, err)
 	}
@@ -549,8 +550,8 @@ func TestAdminDeliveries(t *testing.T) {
 	r := g.adminB.get("/admin/deliveries")
 	wantPage(t, r, http.StatusOK, "deliveries page")
 	wantPending := map[string]string{
-		idStr(parked.ID): store.StateParked, idStr(conflict.ID): store.StateConflict,
-		idStr(retrying.ID): store.StateQueued, idStr(second.ID): store.StateSecondReview,
+		idStr(parked.ID): string(store.StateParked), idStr(conflict.ID): string(store.StateConflict),
+		idStr(retrying.ID): string(store.StateQueued), idStr(second.ID): string(store.StateSecondReview),
 	}
 	if got := admPending(r.Body); !maps.Equal(got, wantPending) {
 		t.Errorf("pending rows: got %v, want %v", got, wantPending)
@@ -604,7 +605,7 @@ func TestAdminDeliveries(t *testing.T) {
 	if r.Code != http.StatusOK || strings.Contains(r.Body, "<html") || !strings.Contains(r.Body, `id="`+views.IDAdminDeliveryList+`"`) {
 		t.Fatalf("htmx retry: got %s, want the list fragment", r)
 	}
-	if got := admPending(r.Body)[idStr(conflict.ID)]; got != store.StateQueued {
+	if got := admPending(r.Body)[idStr(conflict.ID)]; got != string(store.StateQueued) {
 		t.Errorf("conflict after htmx retry: listed as %q, want queued", got)
 	}
 

@@ -33,11 +33,9 @@ func (h *Handler) decideProcess(c echo.Context, verdict store.Verdict) error {
 	}
 	in := review.DecideInput{
 		ProcessID: p.ID, ClaimSeq: claimSeq(form.Get("claim")), Verdict: verdict, Addition: form.Get("addition"),
-		InternalNote: form.Get("note"), Confirmations: form["confirm"], CorrectionsSeen: form.Get(review.FieldCorrectionsSeen),
+		FormVerdict: form.Get("verdict"), InternalNote: form.Get("note"), Confirmations: form["confirm"],
+		CorrectionsSeen: form.Get(review.FieldCorrectionsSeen),
 		Values: map[string]string{}, Originals: map[string]string{},
-	}
-	if v := form.Get("verdict"); v != "" && v != string(verdict) {
-		in.Verdict = store.Verdict(v) // refused by the rules as tampering
 	}
 	if r := form.Get("reason"); r != "" {
 		if in.ReasonID, err = strconv.ParseInt(r, 10, 64); err != nil || in.ReasonID <= 0 {
@@ -98,6 +96,12 @@ func (h *Handler) decisionFormError(c echo.Context, p *store.Process, verdict st
 		v.Decide = f
 	} else {
 		f.Errors = views.FormErrors{e.Field: e.Message}
+		if len(e.Fields) > 0 { // the messages go beside each corrected field
+			f.Errors = views.FormErrors{}
+			if msg, ok := e.Fields[review.FieldFields]; ok {
+				f.Errors[review.FieldFields] = msg
+			}
+		}
 	}
 	f.Open, f.Note = string(verdict), in.InternalNote
 	if verdict == store.VerdictReject {
@@ -136,8 +140,8 @@ func keepCorrections(f *views.DecisionForm, in review.DecideInput, e *review.Err
 			f.Corrections = append(f.Corrections, views.CorrectionLine{Label: fl.Label, Old: fl.Original, New: strings.TrimSpace(fl.Value)})
 		}
 	}
-	if cs, errs := review.CheckCorrections(in.Values, in.Originals, now); len(errs) == 0 {
-		f.CorrectionsSeen = review.CorrectionsSummary(cs)
+	if _, errs := review.CheckCorrections(in.Values, in.Originals, now); len(errs) == 0 {
+		f.CorrectionsSeen = review.CorrectionsSummary(in.Values, in.Originals)
 	}
 }
 
@@ -170,7 +174,7 @@ func (h *Handler) decisionForm(c echo.Context, p *store.Process, info *review.De
 				// would drop its line breaks.
 				continue
 			}
-			f.Fields = append(f.Fields, views.CorrectionField{Key: fl[0], Label: views.PersonalLabel(fl[0]), Value: fl[1], Original: fl[1]})
+			f.Fields = append(f.Fields, views.CorrectionField{Key: fl[0], Label: views.PersonalLabel(fl[0]), Value: fl[1], Original: strings.TrimSpace(fl[1])})
 		}
 	}
 	if err := h.fillReadiness(c, p, f); err != nil {

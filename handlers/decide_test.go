@@ -54,15 +54,73 @@ func decSeed(t *testing.T, g *gw, failed []string) string {
 	return id
 }
 
-// decOpen opens the process page as b (which claims it) and fails unless the
-// decision forms are on it.
+// decOpen opens the process page as b does in a browser: the page claims the process
+// with a same-origin POST (D6), then its images load (D7). It fails unless the
+// decision forms are on the page, and returns that page.
 func decOpen(t *testing.T, g *gw, b *browser, id string) *response {
 	t.Helper()
 	r := b.get(decPath(id, ""))
+	if r.Code == http.StatusOK && hasTestID(r.Body, "claim-form") {
+		if c := b.post(decPath(id, "claim"), nil); c.Code != http.StatusSeeOther {
+			t.Fatalf("claim %s: got %s, want 303", id, c)
+		}
+		r = b.get(decPath(id, ""))
+	}
 	if r.Code != http.StatusOK || !hasTestID(r.Body, "decision-panel") {
 		t.Fatalf("open %s: got %s, want 200 with the decision panel", id, r)
 	}
+	decLoadEvidence(t, b, r.Body)
 	return r
+}
+
+var decImgRE = regexp.MustCompile(`<img src="(/processes/[^"]+/evidence/[a-z_]+)"`)
+
+// decLoadEvidence fetches the page's evidence images, as the browser does.
+func decLoadEvidence(t *testing.T, b *browser, body string) {
+	t.Helper()
+	for _, m := range decImgRE.FindAllStringSubmatch(body, -1) {
+		if r := b.get(html.UnescapeString(m[1])); r.Code != http.StatusOK {
+			t.Fatalf("evidence %s: got %s, want 200", m[1], r)
+		}
+	}
+}
+
+var decInputRE = regexp.MustCompile(`name="(claim|orig\.[^"]*|field\.[^"]*|corrections_seen)" value="([^"]*)"`)
+
+// decForm is what the page's forms send: the page's claim, every correction input
+// untouched with its original (a text input's value loses its line breaks, as HTML's
+// value sanitization does), and the summary of corrections the page shows; then kv on
+// top (a key in kv replaces the page's value).
+func decForm(page *response, kv ...string) url.Values {
+	f := url.Values{}
+	for _, m := range decInputRE.FindAllStringSubmatch(page.Body, -1) {
+		v := html.UnescapeString(m[2])
+		if strings.HasPrefix(m[1], "field.") {
+			v = strings.NewReplacer("\r", "", "\n", "").Replace(v)
+		}
+		f.Set(m[1], v)
+	}
+	extra := formOf(kv...)
+	for k := range extra {
+		f.Del(k)
+	}
+	for k, vs := range extra {
+		f[k] = append(f[k], vs...)
+	}
+	return f
+}
+
+// decClaim is the claim sequence a page was rendered with.
+func decClaim(page *response) string { return decForm(page).Get("claim") }
+
+// wantDecided fails unless r is the redirect after a decision: to the next case, or to
+// the queue when none is left.
+func wantDecided(t *testing.T, r *response, what string) {
+	t.Helper()
+	if loc := r.location(); r.Code != http.StatusSeeOther || !strings.Contains(loc, "done=decided") ||
+		!strings.HasPrefix(loc, "/processes/") && !strings.HasPrefix(loc, "/queue?") {
+		t.Errorf("%s: got %s, want 303 to the next case or the queue with done=decided", what, r)
+	}
 }
 
 // decReason returns the catalogue's reason with code.
@@ -99,9 +157,15 @@ func decCount(g *gw, id string) int {
 	return g.countRows("SELECT count(*) FROM decisions WHERE process_id = ?", id)
 }
 
-// decAuditCount counts the audit rows of a process whose action starts with prefix.
+// decAuditCount counts the audit rows of a process whose action starts with prefix,
+// refusals (decision.refused) aside.
 func decAuditCount(g *gw, id, prefix string) int {
-	return g.countRows("SELECT count(*) FROM audit_events WHERE object_id = ? AND action LIKE ?", id, prefix+"%")
+	return g.countRows("SELECT count(*) FROM audit_events WHERE object_id = ? AND action LIKE ? AND action <> 'decision.refused'", id, prefix+"%")
+}
+
+// decRefusals counts the refused decisions audited on a process.
+func decRefusals(g *gw, id string) int {
+	return g.countRows("SELECT count(*) FROM audit_events WHERE object_id = ? AND action = 'decision.refused' AND outcome = 'denied'", id)
 }
 
 // wantNothingDecided fails unless the process has no decision, no decision audit row
@@ -180,15 +244,18 @@ func decState(body string) string {
 }
 
 // TestDecideBadInput: every kind of bad input on the agent's own claim gets 422 with a
-// clear message where it belongs, the agent's input comes back, and nothing changes.
+// clear message where it belongs, the agent's input comes back, nothing changes, and
+// each refusal is audited.
 func TestDecideBadInput(t *testing.T) {
 	t.Parallel()
 	g := newGateway(t)
 	ctx := context.Background()
 	id := decSeed(t, g, decFailed)
 	page := decOpen(t, g, g.agentB, id)
-	if !hasTestID(page.Body, "field-name") {
-		t.Fatalf("the accept form has no correction input for name: %s", page)
+	for _, f := range []string{"field-name", "field-dateOfBirth", "field-documentNumber"} {
+		if !hasTestID(page.Body, f) {
+			t.Fatalf("the accept form has no correction input %s: %s", f, page)
+		}
 	}
 	face := decReason(t, g, "face-mismatch")
 	retired := decReason(t, g, "under-age")
@@ -196,8 +263,9 @@ func TestDecideBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	reason := idStr(face.ID)
+	form := func(kv ...string) url.Values { return decForm(page, kv...) }
 	allConfirmed := func(kv ...string) url.Values {
-		f := formOf(kv...)
+		f := form(kv...)
 		if f.Get("verdict") == "" {
 			f.Set("verdict", "accept")
 		}
@@ -206,26 +274,25 @@ func TestDecideBadInput(t *testing.T) {
 	}
 	const (
 		msgReason   = "Choose a reason for the rejection."
-		msgListed   = "Choose one of the listed reasons."
 		msgUnknown  = "That reason is unknown or retired; choose another."
 		msgTampered = "The form was tampered with: its verdict does not match the button. Nothing was recorded."
 		msgConfirm  = "Confirm each failed check before accepting: tick every box above."
-		msgAddition = "The addition is too long (500 characters at most)."
-		msgNote     = "The internal note is too long (2000 characters at most)."
-		msgValue    = "A corrected value has at most 200 characters on one line."
+		msgAddition = "The addition to the customer is too long: 500 characters at most (you wrote 501)."
+		msgNote     = "The internal note is too long: 2000 characters at most (you wrote 2001)."
+		msgBlank    = "Enter a value; to keep what was read, undo your change."
 	)
 	tests := []struct {
 		name   string
 		action string // accept or reject
 		form   url.Values
 		errID  string // data-testid of the message: err-<field> or form-error
-		msg    string
+		msg    string // the message, or its start when it ends with "…"
 		open   string // the form shown open again
 		check  func(t *testing.T, body string)
 	}{
 		{
 			name: "reject without a reason", action: "reject",
-			form:  formOf("verdict", "reject", "addition", "Please use the <b>original</b>.", "note", "Looked twice & unsure"),
+			form:  form("verdict", "reject", "addition", "Please use the <b>original</b>.", "note", "Looked twice & unsure"),
 			errID: "err-reason", msg: msgReason, open: "reject-form",
 			check: func(t *testing.T, body string) {
 				if got, _ := decTextarea(body, "reject-addition"); got != esc("Please use the <b>original</b>.") {
@@ -241,12 +308,12 @@ func TestDecideBadInput(t *testing.T) {
 		},
 		{
 			name: "unknown reason id", action: "reject",
-			form:  formOf("verdict", "reject", "reason", "987654"),
+			form:  form("verdict", "reject", "reason", "987654"),
 			errID: "err-reason", msg: msgUnknown, open: "reject-form",
 		},
 		{
 			name: "retired reason", action: "reject",
-			form:  formOf("verdict", "reject", "reason", idStr(retired.ID), "addition", "kept"),
+			form:  form("verdict", "reject", "reason", idStr(retired.ID), "addition", "kept"),
 			errID: "err-reason", msg: msgUnknown, open: "reject-form",
 			check: func(t *testing.T, body string) {
 				if hasTestID(body, "reason-"+idStr(retired.ID)) {
@@ -259,22 +326,22 @@ func TestDecideBadInput(t *testing.T) {
 		},
 		{
 			name: "non-numeric reason", action: "reject",
-			form:  formOf("verdict", "reject", "reason", "face-mismatch"),
-			errID: "err-reason", msg: msgListed, open: "reject-form",
+			form:  form("verdict", "reject", "reason", "face-mismatch"),
+			errID: "err-reason", msg: msgReason, open: "reject-form",
 		},
 		{
 			name: "zero reason", action: "reject",
-			form:  formOf("verdict", "reject", "reason", "0"),
-			errID: "err-reason", msg: msgListed, open: "reject-form",
+			form:  form("verdict", "reject", "reason", "0"),
+			errID: "err-reason", msg: msgReason, open: "reject-form",
 		},
 		{
 			name: "negative reason", action: "reject",
-			form:  formOf("verdict", "reject", "reason", "-3"),
-			errID: "err-reason", msg: msgListed, open: "reject-form",
+			form:  form("verdict", "reject", "reason", "-3"),
+			errID: "err-reason", msg: msgReason, open: "reject-form",
 		},
 		{
 			name: "over-long addition", action: "reject",
-			form:  formOf("verdict", "reject", "reason", reason, "addition", strings.Repeat("é", 501)),
+			form:  form("verdict", "reject", "reason", reason, "addition", strings.Repeat("é", 501)),
 			errID: "err-addition", msg: msgAddition, open: "reject-form",
 			check: func(t *testing.T, body string) {
 				if tag := decTag(body, "reason-"+reason); !strings.Contains(tag, " checked") {
@@ -283,16 +350,31 @@ func TestDecideBadInput(t *testing.T) {
 			},
 		},
 		{
+			name: "addition with a NUL", action: "reject",
+			form:  form("verdict", "reject", "reason", reason, "addition", "Sorry\x00"),
+			errID: "err-addition", msg: "The addition to the customer contains …", open: "reject-form",
+		},
+		{
+			name: "addition on two lines", action: "reject",
+			form:  form("verdict", "reject", "reason", reason, "addition", "Line one\r\nLine two"),
+			errID: "err-addition", msg: "The addition to the customer contains a line break at character 9; it must be on one line.", open: "reject-form",
+		},
+		{
+			name: "addition with a right-to-left override", action: "reject",
+			form:  form("verdict", "reject", "reason", reason, "addition", "Please \u202Eecnalab"),
+			errID: "err-addition", msg: "The addition to the customer contains an invisible direction-control character at character 8; …", open: "reject-form",
+		},
+		{
 			name: "over-long note on a reject", action: "reject",
-			form:  formOf("verdict", "reject", "reason", reason, "note", strings.Repeat("n", 2001)),
-			errID: "form-error", msg: msgNote, open: "reject-form",
+			form:  form("verdict", "reject", "reason", reason, "note", strings.Repeat("n", 2001)),
+			errID: "err-note", msg: msgNote, open: "reject-form",
 		},
 		{
 			// The note's message must not land under the reasons just because none
 			// was chosen yet.
 			name: "over-long note on a reject without a reason", action: "reject",
-			form:  formOf("verdict", "reject", "note", strings.Repeat("n", 2001)),
-			errID: "form-error", msg: msgNote, open: "reject-form",
+			form:  form("verdict", "reject", "note", strings.Repeat("n", 2001)),
+			errID: "err-note", msg: msgNote, open: "reject-form",
 		},
 		{
 			name: "forged verdict reject posted to accept", action: "accept",
@@ -301,17 +383,17 @@ func TestDecideBadInput(t *testing.T) {
 		},
 		{
 			name: "forged verdict accept posted to reject", action: "reject",
-			form:  formOf("verdict", "accept", "reason", reason),
+			form:  form("verdict", "accept", "reason", reason),
 			errID: "form-error", msg: msgTampered, open: "reject-form",
 		},
 		{
 			name: "unknown verdict value", action: "reject",
-			form:  formOf("verdict", "maybe", "reason", reason),
+			form:  form("verdict", "maybe", "reason", reason),
 			errID: "form-error", msg: msgTampered, open: "reject-form",
 		},
 		{
 			name: "accept with no confirmation", action: "accept",
-			form:  formOf("verdict", "accept", "note", "no boxes"),
+			form:  form("verdict", "accept", "note", "no boxes"),
 			errID: "err-confirm", msg: msgConfirm, open: "accept-form",
 			check: func(t *testing.T, body string) {
 				for _, code := range decFailed {
@@ -326,7 +408,7 @@ func TestDecideBadInput(t *testing.T) {
 		},
 		{
 			name: "accept with one of two confirmations", action: "accept",
-			form:  formOf("verdict", "accept", "confirm", decFailed[0], "field.name", "Corrected Given"),
+			form:  form("verdict", "accept", "confirm", decFailed[0], "field.name", "Corrected Given"),
 			errID: "err-confirm", msg: msgConfirm, open: "accept-form",
 			check: func(t *testing.T, body string) {
 				if tag := decTag(body, "confirm-"+decFailed[0]); !strings.Contains(tag, " checked") {
@@ -343,7 +425,7 @@ func TestDecideBadInput(t *testing.T) {
 		{
 			name: "correction of a field that does not exist", action: "accept",
 			form:  allConfirmed("field.nickname", "Bob"),
-			errID: "err-fields", msg: `"nickname" is not a field of this process.`, open: "accept-form",
+			errID: "err-fields", msg: "The corrections include a field this process does not have…", open: "accept-form",
 			check: func(t *testing.T, body string) {
 				for _, code := range decFailed {
 					if tag := decTag(body, "confirm-"+code); !strings.Contains(tag, " checked") {
@@ -353,40 +435,50 @@ func TestDecideBadInput(t *testing.T) {
 			},
 		},
 		{
-			// A field key that happens to name another form's field still gets its
-			// message in the accept form.
-			name: "correction of a field named like the reject form's", action: "accept",
-			form:  allConfirmed("field.addition", "x"),
-			errID: "err-fields", msg: `"addition" is not a field of this process.`, open: "accept-form",
+			name: "date of birth that is not a date", action: "accept",
+			form:  allConfirmed("field.dateOfBirth", "sometime in the 80s"),
+			errID: "err-field-dateOfBirth", msg: "…", open: "accept-form",
+			check: func(t *testing.T, body string) {
+				if tag := decTag(body, "field-dateOfBirth"); !strings.Contains(tag, `value="sometime in the 80s"`) || !strings.Contains(tag, `aria-invalid="true"`) {
+					t.Errorf("the bad date is not kept and marked: %q", tag)
+				}
+			},
+		},
+		{
+			name: "blank document number", action: "accept",
+			form:  allConfirmed("field.documentNumber", "  "),
+			errID: "err-field-documentNumber", msg: msgBlank, open: "accept-form",
 		},
 		{
 			name: "over-long correction", action: "accept",
 			form:  allConfirmed("field.name", strings.Repeat("x", 201)),
-			errID: "err-fields", msg: msgValue, open: "accept-form",
+			errID: "err-field-name", msg: "…", open: "accept-form",
 		},
 		{
 			name: "correction on two lines", action: "accept",
 			form:  allConfirmed("field.name", "Ann\nBob"),
-			errID: "err-fields", msg: msgValue, open: "accept-form",
+			errID: "err-field-name", msg: "…", open: "accept-form",
 		},
 		{
 			name: "over-long note on an accept", action: "accept",
 			form:  allConfirmed("note", strings.Repeat("n", 2001)),
-			errID: "form-error", msg: msgNote, open: "accept-form",
+			errID: "err-note", msg: msgNote, open: "accept-form",
 		},
 	}
-	before := g.countRows("SELECT count(*) FROM audit_events WHERE action LIKE 'decision.%'")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			refusals := decRefusals(g, id)
 			r := g.agentB.post(decPath(id, tt.action), tt.form)
 			wantPage(t, r, http.StatusUnprocessableEntity, tt.name)
-			if tag := decTag(r.Body, tt.errID); tag == "" {
-				t.Errorf("no %s in the answer: %s", tt.errID, r)
+			tag := decTag(r.Body, tt.errID)
+			if tag == "" {
+				t.Fatalf("no %s in the answer: %s", tt.errID, r)
 			}
-			if !strings.Contains(r.Body, ">"+esc(tt.msg)+"<") {
-				t.Errorf("message %q missing: %s", tt.msg, r)
+			shown := html.UnescapeString(regexp.MustCompile(`data-testid="`+regexp.QuoteMeta(tt.errID)+`"[^>]*>([^<]*)<`).FindStringSubmatch(r.Body)[1])
+			if want, prefix := strings.CutSuffix(tt.msg, "…"); shown == "" || prefix && !strings.HasPrefix(shown, want) || !prefix && shown != want {
+				t.Errorf("message %q, want %q", shown, tt.msg)
 			}
-			for _, other := range []string{"err-reason", "err-addition", "err-confirm", "err-fields", "form-error"} {
+			for _, other := range []string{"err-reason", "err-addition", "err-confirm", "err-fields", "err-note", "form-error", "err-field-name", "err-field-dateOfBirth", "err-field-documentNumber"} {
 				if other != tt.errID && hasTestID(r.Body, other) {
 					t.Errorf("also a message in %s: want only %s", other, tt.errID)
 				}
@@ -398,18 +490,77 @@ func TestDecideBadInput(t *testing.T) {
 				tt.check(t, r.Body)
 			}
 			wantNothingDecided(t, g, id, tt.name)
+			if got := decRefusals(g, id); got != refusals+1 {
+				t.Errorf("decision.refused audit rows: %d new, want 1", got-refusals)
+			}
 		})
-	}
-	if got := g.countRows("SELECT count(*) FROM audit_events WHERE action LIKE 'decision.%'"); got != before {
-		t.Errorf("decision.* audit rows: %d new, want 0", got-before)
 	}
 	if p := g.process(id); p.ClaimedBy != g.agent.ID {
 		t.Errorf("after bad input the claim is %d's, want still the agent's %d", p.ClaimedBy, g.agent.ID)
 	}
 	// And after all that, a good form still decides.
-	r := g.agentB.post(decPath(id, "reject"), formOf("verdict", "reject", "reason", reason))
-	if r.Code != http.StatusSeeOther {
-		t.Fatalf("good reject after bad input: got %s, want 303", r)
+	r := g.agentB.post(decPath(id, "reject"), form("verdict", "reject", "reason", reason))
+	wantDecided(t, r, "good reject after bad input")
+}
+
+// TestDecideCorrections (D8): only changed fields are corrections; they are sent only
+// after the agent saw them summarised old → new; an accept without corrections needs
+// no gateway at all, is queued while the gateway is down and delivered once it is back.
+func TestDecideCorrections(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t)
+	id := decSeed(t, g, nil)
+	page := decOpen(t, g, g.agentB, id)
+	old := decForm(page).Get("orig.dateOfBirth")
+	if old == "" {
+		t.Fatalf("no date of birth on the page")
+	}
+	// The first submit shows the summary and records nothing.
+	r := g.agentB.post(decPath(id, "accept"), decForm(page, "verdict", "accept", "field.dateOfBirth", " 1991-02-03 ", "note", "kept"))
+	wantPage(t, r, http.StatusUnprocessableEntity, "accept with a correction not yet confirmed")
+	summary := decTag(r.Body, "corrections-summary")
+	if summary == "" || !strings.Contains(r.Body, esc(old)+"</bdi> → <bdi>1991-02-03</bdi>") {
+		t.Errorf("no old → new summary of the correction: %s", r)
+	}
+	if got, _ := decTextarea(r.Body, "accept-note"); got != "kept" {
+		t.Errorf("note not kept: %q", got)
+	}
+	wantNothingDecided(t, g, id, "correction awaiting confirmation")
+	if n := decRefusals(g, id); n != 0 {
+		t.Errorf("the confirmation step was audited as a refusal (%d rows)", n)
+	}
+	// Sent again as shown: recorded with only the changed field.
+	again := decForm(&response{Body: r.Body}, "verdict", "accept")
+	if again.Get("corrections_seen") == "" {
+		t.Fatalf("the page carries no summary to confirm: %s", r)
+	}
+	wantDecided(t, g.agentB.post(decPath(id, "accept"), again), "confirmed correction")
+	d := decLive(t, g, id)
+	if d == nil || len(d.Corrections) != 1 || d.Corrections["dateOfBirth"] != "1991-02-03" {
+		t.Fatalf("decision %+v, want only dateOfBirth corrected", d)
+	}
+
+	// No corrections, gateway down: queued without a gateway call, delivered later.
+	id2 := decSeed(t, g, nil)
+	page2 := decOpen(t, g, g.agentB, id2)
+	g.clock.Advance(time.Minute) // past the information cache
+	for _, route := range []string{sandbox.RouteProcess, sandbox.RouteAccept, sandbox.RouteStatus} {
+		g.fault(route, sandbox.Fault{Kind: sandbox.FaultUnavailable})
+	}
+	before := g.gatewayRequests()
+	wantDecided(t, g.agentB.post(decPath(id2, "accept"), decForm(page2, "verdict", "accept")), "accept without corrections, gateway down")
+	if got := g.gatewayRequests(); got != before {
+		t.Errorf("gateway requests while deciding: %d, want 0", got-before)
+	}
+	if d := decLive(t, g, id2); d == nil || d.State != store.StateQueued || len(d.Corrections) != 0 {
+		t.Fatalf("decision %+v, want queued without corrections", d)
+	}
+	for _, route := range []string{sandbox.RouteProcess, sandbox.RouteAccept, sandbox.RouteStatus} {
+		g.sb.ClearFault(route)
+	}
+	decDeliver(t, g)
+	if d := decLive(t, g, id2); d.State != store.StateDelivered {
+		t.Errorf("after the gateway came back: %+v, want delivered", d)
 	}
 }
 
@@ -419,15 +570,15 @@ func TestDecideHTMXFormError(t *testing.T) {
 	t.Parallel()
 	g := newGateway(t)
 	id := decSeed(t, g, decFailed)
-	decOpen(t, g, g.agentB, id)
+	page := decOpen(t, g, g.agentB, id)
 	tests := []struct {
 		name, action string
 		form         url.Values
 		msg          string
 	}{
-		{"reject without a reason", "reject", formOf("verdict", "reject"), "Choose a reason for the rejection."},
-		{"accept without confirmations", "accept", formOf("verdict", "accept"), "Confirm each failed check before accepting: tick every box above."},
-		{"forged verdict", "accept", formOf("verdict", "reject"), "The form was tampered with: its verdict does not match the button. Nothing was recorded."},
+		{"reject without a reason", "reject", decForm(page, "verdict", "reject"), "Choose a reason for the rejection."},
+		{"accept without confirmations", "accept", decForm(page, "verdict", "accept"), "Confirm each failed check before accepting: tick every box above."},
+		{"forged verdict", "accept", decForm(page, "verdict", "reject"), "The form was tampered with: its verdict does not match the button. Nothing was recorded."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -438,39 +589,44 @@ func TestDecideHTMXFormError(t *testing.T) {
 	}
 }
 
-// TestDecideOthersClaim: only the agent holding the claim may decide; another agent
-// gets 409 naming the holder, whatever the form holds, and nothing changes.
+// TestDecideOthersClaim (D6): only the agent holding the claim the page was rendered
+// with may decide; another agent, a scripted post without a claim and a stale page of
+// the same agent get 409 saying why, whatever the form holds; nothing changes and each
+// refusal is audited.
 func TestDecideOthersClaim(t *testing.T) {
 	t.Parallel()
 	g := newGateway(t)
 	clean := decSeed(t, g, nil)
 	failed := decSeed(t, g, decFailed)
-	decOpen(t, g, g.agentB, clean)
-	decOpen(t, g, g.agentB, failed)
+	cleanPage := decOpen(t, g, g.agentB, clean)
+	failedPage := decOpen(t, g, g.agentB, failed)
 	reason := idStr(decReason(t, g, "face-mismatch").ID)
-	const msg = "Alan Agent is reviewing this process; only the agent holding it may decide. Nothing was changed."
+	const held = "Alan Agent is reviewing this process now; only the agent holding it may decide."
 	tests := []struct {
 		name, id, action string
 		form             url.Values
 		htmx             bool
 	}{
-		{"valid reject", clean, "reject", formOf("verdict", "reject", "reason", reason), false},
-		{"valid accept", clean, "accept", formOf("verdict", "accept"), false},
-		{"valid reject by htmx", clean, "reject", formOf("verdict", "reject", "reason", reason), true},
+		{"valid reject with the holder's page", clean, "reject", decForm(cleanPage, "verdict", "reject", "reason", reason), false},
+		{"valid accept with the holder's page", clean, "accept", decForm(cleanPage, "verdict", "accept"), false},
+		{"valid reject by htmx", clean, "reject", decForm(cleanPage, "verdict", "reject", "reason", reason), true},
+		{"scripted reject without a claim", clean, "reject", formOf("verdict", "reject", "reason", reason), false},
+		{"scripted accept without a claim", clean, "accept", formOf("verdict", "accept"), false},
 		{"reject without a reason", clean, "reject", formOf("verdict", "reject"), false},
-		{"accept without the confirmations", failed, "accept", formOf("verdict", "accept"), false},
-		{"accept with confirmations", failed, "accept", formOf("verdict", "accept", "confirm", decFailed[0], "confirm", decFailed[1]), false},
+		{"accept without the confirmations", failed, "accept", decForm(failedPage, "verdict", "accept"), false},
+		{"accept with confirmations", failed, "accept", decForm(failedPage, "verdict", "accept", "confirm", decFailed[0], "confirm", decFailed[1]), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			refusals := decRefusals(g, tt.id)
 			var r *response
 			if tt.htmx {
 				r = g.agent2B.post(decPath(tt.id, tt.action), tt.form, htmxHeader)
-				wantFragment(t, r, http.StatusConflict, msg, tt.name)
+				wantFragment(t, r, http.StatusConflict, held, tt.name)
 			} else {
 				r = g.agent2B.post(decPath(tt.id, tt.action), tt.form)
 				wantPage(t, r, http.StatusConflict, tt.name)
-				if !strings.Contains(r.Body, esc(msg)) {
+				if !strings.Contains(r.Body, esc(held)) {
 					t.Errorf("answer does not name the holder: %s", r)
 				}
 			}
@@ -478,8 +634,33 @@ func TestDecideOthersClaim(t *testing.T) {
 			if p := g.process(tt.id); p.ClaimedBy != g.agent.ID {
 				t.Errorf("claim moved to %d", p.ClaimedBy)
 			}
+			if got := decRefusals(g, tt.id); got != refusals+1 {
+				t.Errorf("decision.refused audit rows: %d new, want 1", got-refusals)
+			}
 		})
 	}
+
+	// The holder's own scripted post without the page's claim, and a page made stale by
+	// opening the process again elsewhere, are refused too; the text typed comes back
+	// in a locked form.
+	scripted := g.agentB.post(decPath(clean, "reject"), formOf("verdict", "reject", "reason", reason, "addition", "typed text"))
+	wantPage(t, scripted, http.StatusConflict, "the holder's post without the page's claim")
+	if !hasTestID(scripted.Body, "decision-locked") {
+		t.Errorf("a refused post without a claim does not come back locked: %s", scripted)
+	}
+	if got, _ := decTextarea(scripted.Body, "reject-addition"); got != "typed text" {
+		t.Errorf("the typed addition was lost: %q", got)
+	}
+	other := g.agentB.clone()
+	if r := other.post(decPath(clean, "claim"), nil); r.Code != http.StatusSeeOther {
+		t.Fatalf("claiming again in another window: %s", r)
+	}
+	stale := g.agentB.post(decPath(clean, "reject"), decForm(cleanPage, "verdict", "reject", "reason", reason))
+	wantPage(t, stale, http.StatusConflict, "a stale page of the holder")
+	if !strings.Contains(stale.Body, "You opened this process again in another tab or window") {
+		t.Errorf("stale page: %s", stale)
+	}
+	wantNothingDecided(t, g, clean, "stale page")
 }
 
 // TestDecideNotInReview: a process the gateway already finished, or one decided here,
@@ -502,13 +683,13 @@ func TestDecideNotInReview(t *testing.T) {
 
 	// Decided here by agent2.
 	dec := decSeed(t, g, nil)
-	decOpen(t, g, g.agent2B, dec)
-	if r := g.agent2B.post(decPath(dec, "accept"), formOf("verdict", "accept")); r.Code != http.StatusSeeOther {
+	decPage := decOpen(t, g, g.agent2B, dec)
+	if r := g.agent2B.post(decPath(dec, "accept"), decForm(decPage, "verdict", "accept")); r.Code != http.StatusSeeOther {
 		t.Fatalf("agent2's accept: got %s, want 303", r)
 	}
 
 	const notInReview = "This process is not awaiting review (it is decided, not finished or deleted). Nothing was changed."
-	const decidedElse = "This process was already decided by someone else. Nothing was changed."
+	const decidedElse = "This process was already decided. Nothing was changed."
 	tests := []struct {
 		name, id, action string
 		form             url.Values
@@ -661,13 +842,20 @@ func TestDecideDoubleSubmit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if r := g.agentB.post("/account/settings", url.Values{}); r.Code != http.StatusSeeOther {
+				t.Fatalf("settings: got %s", r) // back to the queue, so no next case is claimed
+			}
 			id := decSeed(t, g, nil)
-			decOpen(t, g, g.agentB, id)
-			first := g.agentB.post(decPath(id, tt.action), tt.form)
-			second := g.agentB.post(decPath(id, tt.action), tt.form)
+			page := decOpen(t, g, g.agentB, id)
+			form := decForm(page)
+			for k, v := range tt.form {
+				form[k] = v
+			}
+			first := g.agentB.post(decPath(id, tt.action), form)
+			second := g.agentB.post(decPath(id, tt.action), form)
 			for i, r := range []*response{first, second} {
-				if r.Code != http.StatusSeeOther || r.location() != "/queue/next?done=decided" {
-					t.Errorf("submit %d: got %s, want 303 to /queue/next?done=decided", i+1, r)
+				if r.Code != http.StatusSeeOther || r.location() != "/queue?done=decided" {
+					t.Errorf("submit %d: got %s, want 303 to /queue?done=decided", i+1, r)
 				}
 			}
 			if n := decCount(g, id); n != 1 {
@@ -676,29 +864,34 @@ func TestDecideDoubleSubmit(t *testing.T) {
 			if n := decAuditCount(g, id, "decision."+tt.action); n != 1 {
 				t.Errorf("decision.%s audit rows: %d, want 1", tt.action, n)
 			}
-			r := g.agentB.post(decPath(id, tt.other), tt.otherForm)
-			wantPage(t, r, http.StatusConflict, "other verdict")
-			if strings.Contains(r.Body, "someone else") || !strings.Contains(r.Body, "already decided") {
-				t.Errorf("other verdict after one's own decision: %s, want a conflict saying you decided it already", r)
+			otherForm := decForm(page)
+			for k, v := range tt.otherForm {
+				otherForm[k] = v
 			}
-			if d := decLive(t, g, id); d == nil || d.Verdict != tt.action || decCount(g, id) != 1 {
+			r := g.agentB.post(decPath(id, tt.other), otherForm)
+			wantPage(t, r, http.StatusConflict, "other verdict")
+			if !strings.Contains(r.Body, "already decided") {
+				t.Errorf("other verdict after one's own decision: %s, want a conflict saying it is decided already", r)
+			}
+			if d := decLive(t, g, id); d == nil || string(d.Verdict) != tt.action || decCount(g, id) != 1 {
 				t.Errorf("decision after the other verdict: %+v", d)
 			}
 		})
 	}
 }
 
-// TestDecideConcurrent: many requests deciding one process at once, from the agent and
-// two others: exactly one decision; the winner's repeats are redirects, everyone
-// else gets a clear conflict (D1).
+// TestDecideConcurrent: many requests deciding one process at once, from the agent
+// holding it and two others: exactly one decision; the winner's repeats are
+// redirects, everyone else gets a clear conflict (D1, D6).
 func TestDecideConcurrent(t *testing.T) {
 	t.Parallel()
 	g := newGateway(t)
-	id := decSeed(t, g, nil) // not claimed: any agent may decide it
+	id := decSeed(t, g, nil)
+	page := decOpen(t, g, g.agentB, id)
 	reason := idStr(decReason(t, g, "face-mismatch").ID)
 	type shot struct {
 		who  int64
-		verb string
+		verb store.Verdict
 		r    *response
 	}
 	users := []struct {
@@ -713,13 +906,13 @@ func TestDecideConcurrent(t *testing.T) {
 	for _, u := range users {
 		for i := range perUser {
 			b := u.b.clone()
-			verb, form := "reject", formOf("verdict", "reject", "reason", reason)
+			verb, form := store.VerdictReject, decForm(page, "verdict", "reject", "reason", reason)
 			if i%2 == 1 {
-				verb, form = "accept", formOf("verdict", "accept")
+				verb, form = store.VerdictAccept, decForm(page, "verdict", "accept")
 			}
 			wg.Go(func() {
 				<-start
-				r := b.post(decPath(id, verb), form)
+				r := b.post(decPath(id, string(verb)), form)
 				mu.Lock()
 				shots = append(shots, shot{u.id, verb, r})
 				mu.Unlock()
@@ -735,14 +928,19 @@ func TestDecideConcurrent(t *testing.T) {
 		t.Errorf("decision.* audit rows: %d, want 1", n)
 	}
 	d := decLive(t, g, id)
+	if d.DecidedBy != g.agent.ID {
+		t.Errorf("decided by %d, want the claim holder %d", d.DecidedBy, g.agent.ID)
+	}
 	for _, s := range shots {
 		switch {
 		case s.who == d.DecidedBy && s.verb == d.Verdict:
 			if s.r.Code != http.StatusSeeOther {
 				t.Errorf("winner's %s: got %s, want 303", s.verb, s.r)
 			}
-		case s.r.Code != http.StatusConflict || !strings.Contains(s.r.Body, "already decided"):
-			t.Errorf("user %d's %s after %d's %s: got %s, want 409 already decided", s.who, s.verb, d.DecidedBy, d.Verdict, s.r)
+		case s.who == d.DecidedBy && (s.r.Code != http.StatusConflict || !strings.Contains(s.r.Body, "already decided")):
+			t.Errorf("the holder's %s after their %s: got %s, want 409 already decided", s.verb, d.Verdict, s.r)
+		case s.r.Code != http.StatusConflict:
+			t.Errorf("user %d's %s: got %s, want 409", s.who, s.verb, s.r)
 		}
 	}
 }
@@ -756,11 +954,11 @@ func TestDecideRejectSuccess(t *testing.T) {
 	face := decReason(t, g, "face-mismatch")
 
 	id := decSeed(t, g, decFailed) // failed checks need no confirmation to reject
-	decOpen(t, g, g.agentB, id)
-	r := g.agentB.post(decPath(id, "reject"), formOf("verdict", "reject", "reason", idStr(face.ID),
+	page := decOpen(t, g, g.agentB, id)
+	r := g.agentB.post(decPath(id, "reject"), decForm(page, "verdict", "reject", "reason", idStr(face.ID),
 		"addition", "  Please retake the selfie in daylight.  ", "note", "Selfie is a printed photo"))
-	if r.Code != http.StatusSeeOther || r.location() != "/queue/next?done=decided" {
-		t.Fatalf("reject: got %s, want 303 to /queue/next?done=decided", r)
+	if r.Code != http.StatusSeeOther || r.location() != "/queue?done=decided&empty=1" {
+		t.Fatalf("reject: got %s, want 303 to the queue, empty (no next case)", r)
 	}
 	d := decLive(t, g, id)
 	if d == nil {
@@ -803,7 +1001,7 @@ func TestDecideRejectSuccess(t *testing.T) {
 	}{
 		{"reject with the setting off", "", "reject", formOf("verdict", "reject", "reason", idStr(face.ID)), "/queue?done=decided"},
 		{"accept with the setting off", "", "accept", formOf("verdict", "accept"), "/queue?done=decided"},
-		{"accept with the setting on again", "on", "accept", formOf("verdict", "accept"), "/queue/next?done=decided"},
+		{"accept with the setting on again", "on", "accept", formOf("verdict", "accept"), "next"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -815,10 +1013,28 @@ func TestDecideRejectSuccess(t *testing.T) {
 				t.Fatalf("settings: got %s, want 303", r)
 			}
 			id := decSeed(t, g, nil)
-			decOpen(t, g, g.agentB, id)
-			r := g.agentB.post(decPath(id, tt.action), tt.form)
-			if r.Code != http.StatusSeeOther || r.location() != tt.want {
-				t.Errorf("got %s, want 303 to %s", r, tt.want)
+			decSeed(t, g, nil) // waiting in the queue
+			page := decOpen(t, g, g.agentB, id)
+			decided := decForm(page)
+			for k, v := range tt.form {
+				decided[k] = v
+			}
+			r := g.agentB.post(decPath(id, tt.action), decided)
+			if tt.want != "next" {
+				if r.Code != http.StatusSeeOther || r.location() != tt.want {
+					t.Errorf("got %s, want 303 to %s", r, tt.want)
+				}
+			} else { // the next case is claimed for the agent and opened
+				next, ok := strings.CutSuffix(strings.TrimPrefix(r.location(), "/processes/"), "?done=decided")
+				if r.Code != http.StatusSeeOther || !ok || next == id || next == r.location() {
+					t.Fatalf("got %s, want 303 to the next case", r)
+				}
+				if p := g.process(next); p.ClaimedBy != g.agent.ID {
+					t.Errorf("the next case is claimed by %d, want the agent", p.ClaimedBy)
+				}
+				if r := g.agentB.post(decPath(next, "release"), nil); r.Code != http.StatusSeeOther {
+					t.Errorf("release: %s", r)
+				}
 			}
 			if decLive(t, g, id) == nil {
 				t.Errorf("no decision recorded")
@@ -834,7 +1050,6 @@ func TestDecideRejectSuccess(t *testing.T) {
 func TestDecideAcceptAndDeliver(t *testing.T) {
 	t.Parallel()
 	g := newGateway(t)
-	ctx := context.Background()
 	id := decSeed(t, g, decFailed)
 	page := decOpen(t, g, g.agentB, id)
 	m := regexp.MustCompile(`data-original="([^"]*)"[^>]*data-testid="field-surname"`).FindStringSubmatch(page.Body)
@@ -842,22 +1057,14 @@ func TestDecideAcceptAndDeliver(t *testing.T) {
 		t.Fatalf("no surname field in the accept form")
 	}
 	original := m[1]
-	form := formOf("verdict", "accept", "confirm", decFailed[0], "confirm", decFailed[1],
-		"field.surname", "  Corrected-Surname ", "field.name", "", "note", "Checked against the video")
-	// An unchanged field is not a correction.
-	info, err := g.rv.Info(ctx, id, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range info.Personal {
-		if f[0] == "name" {
-			form.Set("field.name", f[1])
-		}
-	}
+	// Unchanged fields are not corrections; the first submit shows the summary.
+	form := decForm(page, "verdict", "accept", "confirm", decFailed[0], "confirm", decFailed[1],
+		"field.surname", "  Corrected-Surname ", "note", "Checked against the video")
 	r := g.agentB.post(decPath(id, "accept"), form)
-	if r.Code != http.StatusSeeOther || r.location() != "/queue/next?done=decided" {
-		t.Fatalf("accept: got %s, want 303 to /queue/next?done=decided", r)
-	}
+	wantPage(t, r, http.StatusUnprocessableEntity, "the summary of the correction")
+	form = decForm(r, "verdict", "accept", "confirm", decFailed[0], "confirm", decFailed[1], "note", "Checked against the video")
+	r = g.agentB.post(decPath(id, "accept"), form)
+	wantDecided(t, r, "accept")
 	d := decLive(t, g, id)
 	if d == nil {
 		t.Fatal("no decision recorded")
@@ -963,8 +1170,8 @@ func TestDecideFourEyes(t *testing.T) {
 	reject := func(t *testing.T) (string, *store.Decision) {
 		t.Helper()
 		id := decSeed(t, g, nil)
-		decOpen(t, g, g.agentB, id)
-		r := g.agentB.post(decPath(id, "reject"), formOf("verdict", "reject", "reason", reason, "note", "four eyes please"))
+		page := decOpen(t, g, g.agentB, id)
+		r := g.agentB.post(decPath(id, "reject"), decForm(page, "verdict", "reject", "reason", reason, "note", "four eyes please"))
 		if r.Code != http.StatusSeeOther {
 			t.Fatalf("reject: got %s, want 303", r)
 		}
@@ -996,16 +1203,16 @@ func TestDecideFourEyes(t *testing.T) {
 			htmx   bool
 			msg    string
 		}{
-			{"confirm", false, "You made this decision; another agent must confirm it."},
-			{"confirm", true, "You made this decision; another agent must confirm it."},
+			{"confirm", false, "You made this decision; another agent must review it."},
+			{"confirm", true, "You made this decision; another agent must review it."},
 			{"overturn", false, "You made this decision; another agent must review it."},
 		} {
 			form := formOf("note", "changed my mind")
 			if c.htmx {
-				wantFragment(t, g.agentB.post(decURL(d, c.action), form, htmxHeader), http.StatusConflict, c.msg, c.action)
+				wantFragment(t, g.agentB.post(decURL(d, c.action), form, htmxHeader), http.StatusForbidden, c.msg, c.action)
 			} else {
 				r := g.agentB.post(decURL(d, c.action), form)
-				wantPage(t, r, http.StatusConflict, c.action)
+				wantPage(t, r, http.StatusForbidden, c.action)
 				if !strings.Contains(r.Body, esc(c.msg)) {
 					t.Errorf("%s by the first agent: %s, want %q", c.action, r, c.msg)
 				}
@@ -1021,14 +1228,15 @@ func TestDecideFourEyes(t *testing.T) {
 
 	t.Run("second agent confirms", func(t *testing.T) {
 		id, d := reject(t)
-		r := g.agent2B.get(decPath(id, ""))
-		if !hasTestID(r.Body, "confirm-second") || !hasTestID(r.Body, "overturn") {
-			t.Fatalf("second agent's page: want confirm and overturn buttons")
+		// Without the claim (a scripted post) the confirmation is refused.
+		if r := g.agent2B.post(decURL(d, "confirm"), nil); r.Code != http.StatusConflict {
+			t.Errorf("confirm without a claim: got %s, want 409", r)
 		}
+		r := decOpenSecond(t, g, g.agent2B, id)
 		if strings.Contains(r.Body, "four eyes please") {
 			t.Errorf("the second agent sees the first agent's internal note")
 		}
-		r = g.agent2B.post(decURL(d, "confirm"), nil)
+		r = g.agent2B.post(decURL(d, "confirm"), formOf("claim", decClaim(r)))
 		if r.Code != http.StatusSeeOther || r.location() != decPath(id, "") {
 			t.Fatalf("confirm: got %s, want 303 to the process", r)
 		}
@@ -1054,18 +1262,21 @@ func TestDecideFourEyes(t *testing.T) {
 
 	t.Run("second agent overturns", func(t *testing.T) {
 		id, d := reject(t)
+		page := decOpenSecond(t, g, g.agent2B, id)
+		claim := decClaim(page)
+		const noNote = "Enter the reason for overturning."
 		for _, note := range []string{"", "   "} {
-			r := g.agent2B.post(decURL(d, "overturn"), formOf("note", note))
-			wantPage(t, r, http.StatusBadRequest, "overturn without a note")
-			if !strings.Contains(r.Body, "Say why you overturn the decision.") {
+			r := g.agent2B.post(decURL(d, "overturn"), formOf("note", note, "claim", claim))
+			wantPage(t, r, http.StatusUnprocessableEntity, "overturn without a note")
+			if !strings.Contains(r.Body, noNote) {
 				t.Errorf("overturn without a note: %s", r)
 			}
 		}
-		wantFragment(t, g.agent2B.post(decURL(d, "overturn"), nil, htmxHeader), http.StatusBadRequest, "Say why you overturn the decision.", "htmx overturn without a note")
+		wantFragment(t, g.agent2B.post(decURL(d, "overturn"), formOf("claim", claim), htmxHeader), http.StatusUnprocessableEntity, noNote, "htmx overturn without a note")
 		if got := decLive(t, g, id); got.State != store.StateSecondReview {
 			t.Fatalf("after overturns without a note: %+v, want unchanged", got)
 		}
-		r := g.agent2B.post(decURL(d, "overturn"), formOf("note", "The face matches; the selfie is just dark."))
+		r := g.agent2B.post(decURL(d, "overturn"), formOf("note", "The face matches; the selfie is just dark.", "claim", claim))
 		if r.Code != http.StatusSeeOther || r.location() != decPath(id, "") {
 			t.Fatalf("overturn: got %s, want 303 to the process", r)
 		}
@@ -1081,15 +1292,15 @@ func TestDecideFourEyes(t *testing.T) {
 			t.Errorf("decision.overturn audit: %+v", ev)
 		}
 		// agent2 now holds it and decides it; the first agent may not.
-		r = g.agent2B.get(decPath(id, ""))
-		if !hasTestID(r.Body, "decision-panel") || hasTestID(r.Body, "delivery") {
+		r = decOpen(t, g, g.agent2B, id)
+		if hasTestID(r.Body, "delivery") {
 			t.Errorf("agent2's page after overturn: want the decision forms, no delivery panel")
 		}
 		if r := g.agentB.post(decPath(id, "reject"), formOf("verdict", "reject", "reason", reason)); r.Code != http.StatusConflict ||
 			!strings.Contains(r.Body, "Bea Checker") {
 			t.Errorf("first agent deciding again: got %s, want 409 naming Bea Checker", r)
 		}
-		if r := g.agent2B.post(decPath(id, "accept"), formOf("verdict", "accept")); r.Code != http.StatusSeeOther {
+		if r := g.agent2B.post(decPath(id, "accept"), decForm(r, "verdict", "accept")); r.Code != http.StatusSeeOther {
 			t.Errorf("agent2's accept after overturn: got %s, want 303", r)
 		}
 		if n, live := decCount(g, id), decLive(t, g, id); n != 2 || live == nil || live.DecidedBy != g.agent2.ID || live.State != store.StateQueued {
@@ -1107,8 +1318,8 @@ func TestDecideRetry(t *testing.T) {
 	ctx := context.Background()
 	reason := idStr(decReason(t, g, "face-mismatch").ID)
 	id := decSeed(t, g, nil)
-	decOpen(t, g, g.agentB, id)
-	if r := g.agentB.post(decPath(id, "reject"), formOf("verdict", "reject", "reason", reason)); r.Code != http.StatusSeeOther {
+	page := decOpen(t, g, g.agentB, id)
+	if r := g.agentB.post(decPath(id, "reject"), decForm(page, "verdict", "reject", "reason", reason)); r.Code != http.StatusSeeOther {
 		t.Fatalf("reject: got %s, want 303", r)
 	}
 	// The gateway fails; the worker retries later, then parks it (a zero age parks
@@ -1187,7 +1398,7 @@ func TestDecideRetry(t *testing.T) {
 	if s, _ := g.sb.Get(id); s.Rejects != 1 {
 		t.Errorf("gateway rejects applied: %d, want 1", s.Rejects)
 	}
-	const notWaiting = "This decision is not waiting for a retry."
+	const notWaiting = "Mobbscan already has this decision."
 	r = g.agentB.post(retry, nil)
 	wantPage(t, r, http.StatusConflict, "retry of a delivered decision")
 	if !strings.Contains(r.Body, esc(notWaiting)) {
@@ -1200,8 +1411,8 @@ func TestDecideRetry(t *testing.T) {
 
 	// An htmx retry by its author is a 204 with HX-Redirect.
 	id2 := decSeed(t, g, nil)
-	decOpen(t, g, g.agentB, id2)
-	g.agentB.post(decPath(id2, "accept"), formOf("verdict", "accept"))
+	page2 := decOpen(t, g, g.agentB, id2)
+	g.agentB.post(decPath(id2, "accept"), decForm(page2, "verdict", "accept"))
 	if _, err := g.db.ParkStale(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -1214,40 +1425,50 @@ func TestDecideRetry(t *testing.T) {
 	}
 }
 
-// TestDecideGatewayTrouble: an accept with corrections re-reads the process from the
-// gateway; when it does not answer, or no longer knows the process, the agent gets a
-// clear answer and nothing changes.
+// TestDecideGatewayTrouble: an accept with corrections compares them with the
+// gateway's data; when it does not answer, or no longer knows the process, the agent
+// gets a clear answer with what they typed, and nothing changes.
 func TestDecideGatewayTrouble(t *testing.T) {
 	t.Parallel()
 	g := newGateway(t)
 	ctx := context.Background()
+	// withCorrection posts a correction of the surname and confirms its summary.
+	withCorrection := func(t *testing.T, id string, page *response) url.Values {
+		t.Helper()
+		r := g.agentB.post(decPath(id, "accept"), decForm(page, "verdict", "accept", "field.surname", "Other", "note", "kept"))
+		wantPage(t, r, http.StatusUnprocessableEntity, "summary")
+		return decForm(r, "verdict", "accept", "note", "kept")
+	}
 
 	t.Run("gateway down", func(t *testing.T) {
 		id := decSeed(t, g, nil)
-		decOpen(t, g, g.agentB, id)
+		form := withCorrection(t, id, decOpen(t, g, g.agentB, id))
 		g.clock.Advance(time.Minute) // past the information cache
 		g.fault(sandbox.RouteProcess, sandbox.Fault{Kind: sandbox.FaultUnavailable})
-		r := g.agentB.post(decPath(id, "accept"), formOf("verdict", "accept", "field.surname", "Other", "note", "kept"))
+		r := g.agentB.post(decPath(id, "accept"), form)
 		g.sb.ClearFault(sandbox.RouteProcess)
-		wantPage(t, r, http.StatusUnprocessableEntity, "accept with corrections while the gateway is down")
-		const msg = "Mobbscan is not answering, so the corrected data could not be checked. Try again in a moment, or accept without corrections."
-		if !strings.Contains(r.Body, esc(msg)) || !hasTestID(r.Body, "form-error") {
-			t.Errorf("answer lacks %q: %s", msg, r)
+		wantPage(t, r, http.StatusServiceUnavailable, "accept with corrections while the gateway is down")
+		const msg = "Mobbscan is not answering, so the corrections could not be checked against the data it holds. Try again in a moment, or accept without corrections."
+		if !strings.Contains(r.Body, esc(msg)) || !hasTestID(r.Body, "err-fields") {
+			t.Errorf("answer lacks %q beside the corrections: %s", msg, r)
 		}
 		if got, _ := decTextarea(r.Body, "accept-note"); got != "kept" {
 			t.Errorf("note not kept: %q", got)
+		}
+		if tag := decTag(r.Body, "field-surname"); !strings.Contains(tag, `value="Other"`) {
+			t.Errorf("the correction is not kept: %s", tag)
 		}
 		wantNothingDecided(t, g, id, "gateway down")
 	})
 
 	t.Run("process deleted at the gateway", func(t *testing.T) {
 		id := decSeed(t, g, nil)
-		decOpen(t, g, g.agentB, id)
+		form := withCorrection(t, id, decOpen(t, g, g.agentB, id))
 		if err := g.client.Delete(ctx, id); err != nil {
 			t.Fatalf("Delete at the gateway: %v", err)
 		}
 		g.clock.Advance(time.Minute)
-		r := g.agentB.post(decPath(id, "accept"), formOf("verdict", "accept", "field.surname", "Other"))
+		r := g.agentB.post(decPath(id, "accept"), form)
 		wantPage(t, r, http.StatusConflict, "accept with corrections of a process the gateway no longer knows")
 		const msg = "Mobbscan no longer knows this process (it may have been deleted). Nothing was changed."
 		if !strings.Contains(r.Body, esc(msg)) {
@@ -1259,16 +1480,22 @@ func TestDecideGatewayTrouble(t *testing.T) {
 	})
 }
 
-var decFieldRE = regexp.MustCompile(`name="(field\.[^"]*)" value="([^"]*)"`)
-
-// decAsBrowser returns the accept form's correction inputs as a browser submits them
-// untouched: a text input's value loses its line breaks (HTML's value sanitization).
-func decAsBrowser(body string) url.Values {
-	f := url.Values{}
-	for _, m := range decFieldRE.FindAllStringSubmatch(body, -1) {
-		f.Set(m[1], strings.NewReplacer("\r", "", "\n", "").Replace(html.UnescapeString(m[2])))
+// decOpenSecond opens a process awaiting its second review as b: claimed with a POST,
+// its evidence loaded; it fails unless the confirm and overturn buttons are there.
+func decOpenSecond(t *testing.T, g *gw, b *browser, id string) *response {
+	t.Helper()
+	r := b.get(decPath(id, ""))
+	if hasTestID(r.Body, "claim-form") {
+		if c := b.post(decPath(id, "claim"), nil); c.Code != http.StatusSeeOther {
+			t.Fatalf("claim for the second review: %s", c)
+		}
+		r = b.get(decPath(id, ""))
 	}
-	return f
+	if !hasTestID(r.Body, "confirm-second") || !hasTestID(r.Body, "overturn") {
+		t.Fatalf("second agent's page: want confirm and overturn buttons: %s", r)
+	}
+	decLoadEvidence(t, b, r.Body)
+	return r
 }
 
 // TestDecideUntouchedFormCorrectsNothing: accepting with the correction inputs left as
@@ -1282,11 +1509,10 @@ func TestDecideUntouchedFormCorrectsNothing(t *testing.T) {
 			id := g.seedReview(1, sandbox.SeedSpec{Outcome: "clean", DocType: doc})[0]
 			g.ingest(id)
 			page := decOpen(t, g, g.agentB, id)
-			form := decAsBrowser(page.Body)
+			form := decForm(page, "verdict", "accept")
 			if form.Get("field.surname") == "" {
 				t.Fatalf("no correction inputs in the form")
 			}
-			form.Set("verdict", "accept")
 			r := g.agentB.post(decPath(id, "accept"), form)
 			if r.Code != http.StatusSeeOther {
 				t.Fatalf("accept: got %s, want 303", r)

@@ -18,6 +18,7 @@ var codeStatus = map[review.Code]int{
 	review.CodeConflict:    http.StatusConflict,
 	review.CodeForbidden:   http.StatusForbidden,
 	review.CodeUnavailable: http.StatusServiceUnavailable,
+	review.CodeBadGateway:  http.StatusBadGateway,
 }
 
 // statusOf maps an error to an HTTP status and a message fit for the user: Echo's

@@ -205,13 +205,14 @@ func TestEvidenceRefusals(t *testing.T) {
 	}
 }
 
-// TestEvidenceAudit: a view is audited once per claim, user and kind (L1).
+// TestEvidenceAudit: inside the viewer's own live claim a view is audited once per
+// kind; every access outside it is audited, each time (L1, L4).
 func TestEvidenceAudit(t *testing.T) {
 	t.Parallel()
 	g := newGateway(t)
 	id := g.seedReview(1, sandbox.SeedSpec{DocType: sandbox.DocIDCard})[0]
 	g.ingest(id)
-	g.agentB.get("/processes/" + id)
+	g.agentB.post("/processes/"+id+"/claim", nil)
 	steps := []struct {
 		name string
 		b    *browser
@@ -224,7 +225,7 @@ func TestEvidenceAudit(t *testing.T) {
 		{"video", g.agentB, sandbox.EvidenceVideoLiveness, 3},
 		{"video again (seek)", g.agentB, sandbox.EvidenceVideoLiveness, 3},
 		{"another agent, front", g.agent2B, sandbox.EvidenceDocumentFront, 4},
-		{"another agent, front again", g.agent2B, sandbox.EvidenceDocumentFront, 4},
+		{"another agent, front again", g.agent2B, sandbox.EvidenceDocumentFront, 5},
 	}
 	for _, s := range steps {
 		if r := s.b.get(evidencePath(id, s.kind)); r.Code != http.StatusOK {
@@ -235,22 +236,32 @@ func TestEvidenceAudit(t *testing.T) {
 		}
 	}
 	ev := g.audit("evidence.view")
-	if last := ev[len(ev)-1]; last.ObjectID != id || last.Detail != sandbox.EvidenceDocumentFront || last.ActorID != g.agent2.ID {
-		t.Errorf("last evidence.view: object %q, detail %q, actor %d; want %q, %q, %d", last.ObjectID, last.Detail, last.ActorID, id, sandbox.EvidenceDocumentFront, g.agent2.ID)
+	if last := ev[len(ev)-1]; last.ObjectID != id || last.Detail != sandbox.EvidenceDocumentFront+"; outside the viewer's own claim" || last.ActorID != g.agent2.ID {
+		t.Errorf("last evidence.view: object %q, detail %q, actor %d; want %q, %q outside the claim, %d", last.ObjectID, last.Detail, last.ActorID, id, sandbox.EvidenceDocumentFront, g.agent2.ID)
 	}
 	// A new claim is a new review: viewing again is audited again.
 	g.agentB.post("/processes/"+id+"/release", nil)
 	g.clock.Advance(time.Second)
-	g.agentB.get("/processes/" + id)
+	g.agentB.post("/processes/"+id+"/claim", nil)
 	g.agentB.get(evidencePath(id, sandbox.EvidenceDocumentFront))
-	if got := g.countAudit("evidence.view", store.OutcomeSuccess); got != 5 {
-		t.Errorf("evidence.view rows after a new claim: %d, want 5", got)
+	if got := g.countAudit("evidence.view", store.OutcomeSuccess); got != 6 {
+		t.Errorf("evidence.view rows after a new claim: %d, want 6", got)
 	}
 	if r := g.agentB.get("/processes/" + id + "/evidence.zip"); r.Code != http.StatusOK {
 		t.Fatalf("zip: %s", r)
 	}
-	if got := g.countAudit("evidence.view", store.OutcomeSuccess); got != 6 {
-		t.Errorf("evidence.view rows after the zip: %d, want 6", got)
+	if got := g.countAudit("evidence.view", store.OutcomeSuccess); got != 7 {
+		t.Errorf("evidence.view rows after the zip: %d, want 7", got)
+	}
+	// Downloads of a decided process's ZIP are audited every time (L4).
+	g.agentB.post("/processes/"+id+"/release", nil)
+	for i := range 3 {
+		if r := g.agent2B.get("/processes/" + id + "/evidence.zip"); r.Code != http.StatusOK {
+			t.Fatalf("zip outside a claim: %s", r)
+		}
+		if got := g.countAudit("evidence.view", store.OutcomeSuccess); got != 8+i {
+			t.Errorf("evidence.view rows after zip download %d outside a claim: %d, want %d", i+1, got, 8+i)
+		}
 	}
 }
 

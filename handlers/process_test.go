@@ -1,8 +1,10 @@
 package handlers_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -64,15 +66,36 @@ func TestProcessUnknownIsDenied(t *testing.T) {
 	}
 }
 
-// TestProcessClaims: opening a process claims it; a second agent sees who reviews it
-// and may take it over; heartbeats keep the claim and tell the loser; release frees it.
+// TestProcessClaims: opening a process claims it with a same-origin POST, never by a
+// GET (D6); a second agent sees who reviews it and may take it over; heartbeats keep
+// the page's claim and tell the loser; release frees it.
 func TestProcessClaims(t *testing.T) {
 	t.Parallel()
 	g := newGateway(t)
 	id := g.reviewable(1)[0]
 	path := "/processes/" + id
+	beat := func(b *browser, seq int64) *response {
+		return b.post(path+"/heartbeat?seq="+idStr(seq), nil, htmxHeader)
+	}
 
-	r := g.agentB.get(path)
+	// A navigation from another site shows the process read-only and claims nothing.
+	r := g.agentB.get(path, header{"Sec-Fetch-Site", "cross-site"}, header{"Sec-Fetch-Mode", "navigate"})
+	wantPage(t, r, http.StatusOK, "cross-site navigation to the process")
+	if !hasTestID(r.Body, "not-claimed") || strings.Contains(r.Body, "data-auto-submit") || hasTestID(r.Body, "evidence-document_front") {
+		t.Errorf("cross-site page: want the unclaimed notice, no auto-claim, no evidence: %s", r)
+	}
+	// The portal's own link gets the page that claims at once.
+	r = g.agentB.get(path, header{"Sec-Fetch-Site", "same-origin"})
+	if !hasTestID(r.Body, "claim-form") || !strings.Contains(r.Body, "data-auto-submit") {
+		t.Errorf("same-origin page: want the auto-submitted claim form: %s", r)
+	}
+	if p := g.process(id); p.ClaimedBy != 0 {
+		t.Fatalf("a GET claimed the process for %d", p.ClaimedBy)
+	}
+	if r := g.agentB.post(path+"/claim", nil); r.Code != http.StatusSeeOther || r.location() != path {
+		t.Fatalf("claim: got %s, want 303 to %s", r, path)
+	}
+	r = g.agentB.get(path)
 	wantPage(t, r, http.StatusOK, "agent opens the process")
 	if !hasTestID(r.Body, "claim-mine") || hasTestID(r.Body, "gateway-alert") {
 		t.Errorf("agent's page: want claim-mine and no gateway alert: %s", r)
@@ -87,10 +110,12 @@ func TestProcessClaims(t *testing.T) {
 		t.Errorf("process.view rows: %d, want 1", got)
 	}
 	// Reopening renews the claim without another claim row.
+	g.agentB.post(path+"/claim", nil)
 	g.agentB.get(path)
 	if got := g.countAudit("process.claim", ""); got != 1 {
 		t.Errorf("process.claim rows after reopening: %d, want 1", got)
 	}
+	agentSeq := g.process(id).ClaimSeq
 
 	r = g.agent2B.get(path)
 	wantPage(t, r, http.StatusOK, "second agent opens the process")
@@ -116,16 +141,20 @@ func TestProcessClaims(t *testing.T) {
 		t.Errorf("process.takeover rows: %d, want 1", got)
 	}
 
-	r = g.agentB.post(path+"/heartbeat", nil, htmxHeader)
+	r = beat(g.agentB, agentSeq)
 	if r.Code != http.StatusConflict || !strings.Contains(r.Body, "Bea Checker") {
 		t.Errorf("heartbeat of the lost claim: got %s, want 409 naming the new holder", r)
 	}
-	if r := g.agent2B.post(path+"/heartbeat", nil, htmxHeader); r.Code != http.StatusNoContent {
+	seq2 := g.process(id).ClaimSeq
+	if r := beat(g.agent2B, seq2); r.Code != http.StatusNoContent {
 		t.Errorf("holder's heartbeat: got %s, want 204", r)
+	}
+	if r := beat(g.agent2B, 0); r.Code != http.StatusConflict {
+		t.Errorf("heartbeat without the page's claim: got %s, want 409", r)
 	}
 	// A heartbeat renews: after 4 + 4 minutes with a heartbeat between, the claim holds.
 	g.clock.Advance(4 * time.Minute)
-	g.agent2B.post(path+"/heartbeat", nil, htmxHeader)
+	beat(g.agent2B, seq2)
 	g.clock.Advance(4 * time.Minute)
 	if p := g.process(id); !p.ClaimActive(g.clock.Now()) || p.ClaimedBy != g.agent2.ID {
 		t.Errorf("claim after heartbeats: %+v, want still agent2's", p)
@@ -159,11 +188,15 @@ func TestProcessClaims(t *testing.T) {
 			t.Errorf("release with %v: got %s, want 204", hs, r)
 		}
 	}
-	// A heartbeat after the claim expired and nobody took it claims it again.
+	// A heartbeat after the claim expired and nobody took it keeps it: still the page's claim.
 	g.agentB.post(path+"/claim", nil)
+	seq := g.process(id).ClaimSeq
 	g.clock.Advance(6 * time.Minute)
-	if r := g.agentB.post(path+"/heartbeat", nil, htmxHeader); r.Code != http.StatusNoContent {
+	if r := beat(g.agentB, seq); r.Code != http.StatusNoContent {
 		t.Errorf("heartbeat after an untaken expiry: got %s, want 204", r)
+	}
+	if p := g.process(id); !p.ClaimActive(g.clock.Now()) || p.ClaimSeq != seq {
+		t.Errorf("claim after the late heartbeat: %+v, want the same claim renewed", p)
 	}
 }
 
@@ -215,6 +248,9 @@ func TestProcessGatewayFailing(t *testing.T) {
 			g.fault(sandbox.RouteProcess, f)
 			defer g.sb.ClearFault(sandbox.RouteProcess)
 			holder := g.process(ids[i]).HolderName
+			if r := g.agentB.post("/processes/"+ids[i]+"/claim", nil); r.Code != http.StatusSeeOther {
+				t.Fatalf("claim: %s", r)
+			}
 			r := g.agentB.get("/processes/" + ids[i])
 			wantPage(t, r, http.StatusOK, "process page with a failing gateway")
 			if !hasTestID(r.Body, "gateway-alert") || !strings.Contains(r.Body, "not answering") {
@@ -229,16 +265,41 @@ func TestProcessGatewayFailing(t *testing.T) {
 			if p := g.process(ids[i]); p.ClaimedBy != g.agent.ID || p.Gone {
 				t.Errorf("process after a failed fetch: claimed by %d, gone %v; want the agent's, not gone", p.ClaimedBy, p.Gone)
 			}
+			// D7: Accept is disabled and refused; Reject works.
+			if tag := regexp.MustCompile(`<button[^>]*data-testid="accept-submit"[^>]*>`).FindString(r.Body); !strings.Contains(tag, "disabled") {
+				t.Errorf("Accept is not disabled without the data: %q", tag)
+			}
+			if !hasTestID(r.Body, "accept-missing") || !strings.Contains(r.Body, "the identity data and checks") {
+				t.Errorf("the page does not say what is missing: %s", r)
+			}
+			claim := idStr(g.process(ids[i]).ClaimSeq)
+			form := formOf("verdict", "accept", "claim", claim)
+			form["confirm"] = g.process(ids[i]).Failed
+			a := g.agentB.post("/processes/"+ids[i]+"/accept", form)
+			if a.Code != http.StatusConflict || !strings.Contains(a.Body, "the identity data and checks") {
+				t.Errorf("blind accept: got %s, want 409 saying what is missing", a)
+			}
+			if n := g.countRows("SELECT count(*) FROM decisions WHERE process_id = ?", ids[i]); n != 0 {
+				t.Errorf("a blind accept was recorded")
+			}
+			if i == 0 {
+				reasons, _ := g.db.ListReasons(context.Background(), true)
+				rj := g.agentB.post("/processes/"+ids[i]+"/reject", formOf("verdict", "reject", "claim", claim, "reason", idStr(reasons[0].ID)))
+				if rj.Code != http.StatusSeeOther {
+					t.Errorf("reject with the gateway failing: got %s, want 303", rj)
+				}
+			}
 		})
 	}
 	// Recovered: retry=1 fetches again and the banner goes.
-	r := g.agentB.get("/processes/" + ids[0] + "?retry=1")
+	r := g.agentB.get("/processes/" + ids[1] + "?retry=1")
 	if r.Code != http.StatusOK || hasTestID(r.Body, "gateway-alert") {
 		t.Errorf("after recovery: got %s, want 200 without the banner", r)
 	}
 
 	// A process the gateway no longer knows: banner, and it leaves the queue.
 	g.indexSnapshot(store.Snapshot{ID: "deleted-at-gateway", UpdatedAt: g.clock.Now(), Country: "ESP", DocType: "IDCard", HolderName: "Gone Person"})
+	g.agentB.post("/processes/deleted-at-gateway/claim", nil)
 	r = g.agentB.get("/processes/deleted-at-gateway")
 	wantPage(t, r, http.StatusOK, "process unknown to the gateway")
 	if !hasTestID(r.Body, "gateway-alert") || !strings.Contains(r.Body, "no longer knows") {

@@ -339,7 +339,7 @@ func TestNextCase(t *testing.T) {
 	g := newGateway(t)
 	seedQueue(g)
 	for _, want := range []string{"q-esp-1", "q-esp-2"} {
-		r := g.agentB.get("/queue/next?country=ESP")
+		r := g.agentB.post("/queue/next?country=ESP", nil)
 		if r.Code != http.StatusSeeOther || r.location() != "/processes/"+want {
 			t.Fatalf("next case: got %s, want 303 to /processes/%s", r, want)
 		}
@@ -347,7 +347,7 @@ func TestNextCase(t *testing.T) {
 			t.Errorf("%s claimed by %d, want the agent (%d)", want, p.ClaimedBy, g.agent.ID)
 		}
 	}
-	r := g.agentB.get("/queue/next?country=ESP")
+	r := g.agentB.post("/queue/next?country=ESP", nil)
 	if r.Code != http.StatusSeeOther || r.location() != "/queue?country=ESP&empty=1" {
 		t.Fatalf("nothing left: got %s, want 303 to /queue?country=ESP&empty=1", r)
 	}
@@ -356,15 +356,22 @@ func TestNextCase(t *testing.T) {
 		t.Errorf("queue after an empty next case: got %s, want 200 with the notice", r)
 	}
 	// Another agent gets what is left, never the agent's claims.
-	r = g.agent2B.get("/queue/next")
+	r = g.agent2B.post("/queue/next", nil)
 	if r.Code != http.StatusSeeOther || r.location() != "/processes/q-deu-old" {
 		t.Errorf("agent2's next case: got %s, want 303 to /processes/q-deu-old", r)
 	}
 	if got := g.countAudit("process.claim", store.OutcomeSuccess); got != 3 {
 		t.Errorf("process.claim audit rows: %d, want 3", got)
 	}
-	if r := g.agentB.get("/queue/next?after=garbage"); r.Code != http.StatusBadRequest {
+	if r := g.agentB.post("/queue/next?after=garbage", nil); r.Code != http.StatusBadRequest {
 		t.Errorf("next case with a malformed cursor: got %s, want 400", r)
+	}
+	// A GET (a link, a cross-site navigation) claims nothing (D6).
+	if r := g.agent2B.get("/queue/next"); r.Code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /queue/next: got %s, want 405", r)
+	}
+	if got := g.countAudit("process.claim", store.OutcomeSuccess); got != 3 {
+		t.Errorf("process.claim audit rows after a GET: %d, want 3", got)
 	}
 }
 

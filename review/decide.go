@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +19,7 @@ type DecideInput struct {
 	ProcessID     string
 	ClaimSeq      int64 // the claim the page was rendered with (D6)
 	Verdict       store.Verdict
+	FormVerdict   string // the verdict the form says it is for; must match Verdict
 	ReasonID      int64
 	Addition      string   // free text added to the reason's customer wording
 	InternalNote  string   // kept in the portal, never sent
@@ -33,32 +36,33 @@ type DecideInput struct {
 // FieldCorrectionsSeen is the form field carrying CorrectionsSeen.
 const FieldCorrectionsSeen = "corrections_seen"
 
-// CorrectionsSummary encodes corrections as the page's summary of them: a JSON array of
-// [key, new value] pairs sorted by key ("" for none); app.js builds the same.
-func CorrectionsSummary(cs []Correction) string {
-	if len(cs) == 0 {
-		return ""
+// summaryPairs is what the page lists as corrections: [key, typed value] of every
+// field whose trimmed value differs from its trimmed original, sorted by key.
+func summaryPairs(values, originals map[string]string) [][2]string {
+	var pairs [][2]string
+	for _, k := range slices.Sorted(maps.Keys(values)) {
+		if v := strings.TrimSpace(values[k]); v != strings.TrimSpace(originals[k]) {
+			pairs = append(pairs, [2]string{k, v})
+		}
 	}
-	pairs := make([][2]string, len(cs))
-	for i, c := range cs {
-		pairs[i] = [2]string{c.Key, c.New}
+	return pairs
+}
+
+// CorrectionsSummary encodes the corrections a form holds as the page summarises them:
+// a JSON array of summaryPairs ("" for none); app.js builds the same from the inputs.
+func CorrectionsSummary(values, originals map[string]string) string {
+	pairs := summaryPairs(values, originals)
+	if len(pairs) == 0 {
+		return ""
 	}
 	b, _ := json.Marshal(pairs)
 	return string(b)
 }
 
-// sameSummary reports whether the summary the agent saw lists exactly cs.
-func sameSummary(seen string, cs []Correction) bool {
-	var pairs [][2]string
-	if json.Unmarshal([]byte(seen), &pairs) != nil || len(pairs) != len(cs) {
-		return false
-	}
-	for i, c := range cs {
-		if pairs[i] != [2]string{c.Key, c.New} {
-			return false
-		}
-	}
-	return true
+// sameSummary reports whether the summary the agent saw lists exactly what the form holds.
+func sameSummary(seen string, values, originals map[string]string) bool {
+	var got [][2]string
+	return json.Unmarshal([]byte(seen), &got) == nil && slices.Equal(got, summaryPairs(values, originals))
 }
 
 // Decide validates and records a decision; delivery happens in the background. The
@@ -94,14 +98,20 @@ func (s *Service) refused(ctx context.Context, a store.Actor, processID, what st
 }
 
 func (s *Service) decide(ctx context.Context, a store.Actor, in DecideInput) (*store.Decision, error) {
-	if !in.Verdict.Valid() {
-		return nil, errorf(CodeInvalid, "", "The form was tampered with: unknown verdict. Nothing was recorded.")
+	if !in.Verdict.Valid() || in.FormVerdict != "" && in.FormVerdict != string(in.Verdict) {
+		return nil, errorf(CodeInvalid, "", "The form was tampered with: its verdict does not match the button. Nothing was recorded.")
 	}
-	note, err := LimitNote.Check(in.InternalNote)
+	// Who may decide is judged before what was typed (a non-holder gets the conflict
+	// whatever the form holds), and again inside the write.
+	c, err := s.DB.LoadCase(ctx, in.ProcessID)
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.DB.GetProcess(ctx, in.ProcessID)
+	if err := decidable(a, in.ClaimSeq, c); err != nil {
+		return nil, err
+	}
+	p := c.Process
+	note, err := LimitNote.Check(in.InternalNote)
 	if err != nil {
 		return nil, err
 	}
@@ -181,15 +191,19 @@ func (s *Service) corrections(ctx context.Context, id string, in DecideInput) (m
 	if len(cs) == 0 {
 		return nil, nil
 	}
-	if !sameSummary(in.CorrectionsSeen, cs) {
+	if !sameSummary(in.CorrectionsSeen, in.Values, in.Originals) {
 		return nil, errorf(CodeConfirm, FieldFields, "Check the corrections listed below (old → new), then accept again to send them.")
 	}
 	info, err := s.info(ctx, id, false)
-	if err != nil {
-		if ErrorCode(err) == CodeUnavailable {
-			return nil, errorf(CodeUnavailable, FieldFields, "Mobbscan is not answering, so the corrections could not be checked against the data it holds. Try again in a moment, or accept without corrections.")
+	switch ErrorCode(err) {
+	case "":
+		if err != nil {
+			return nil, err
 		}
-		return nil, err
+	case CodeNotFound:
+		return nil, errorf(CodeConflict, "", "Mobbscan no longer knows this process (it may have been deleted). Nothing was changed.")
+	default:
+		return nil, errorf(CodeUnavailable, FieldFields, "Mobbscan is not answering, so the corrections could not be checked against the data it holds. Try again in a moment, or accept without corrections.")
 	}
 	current := map[string]string{}
 	for _, f := range info.PersonalData.Fields() {
@@ -264,7 +278,9 @@ func (s *Service) refusedDecision(ctx context.Context, a store.Actor, id int64, 
 func (s *Service) Retry(ctx context.Context, a store.Actor, id int64) error {
 	err := s.DB.RetryDelivery(ctx, a, id, mayRetry(a))
 	if ErrorCode(err) == CodeForbidden {
-		_ = s.Deny(ctx, a, "decision", strconv.FormatInt(id, 10), "delivery retry by someone who did not make the decision")
+		if d, gerr := s.DB.GetDecision(ctx, id); gerr == nil {
+			_ = s.Deny(ctx, a, "process", d.ProcessID, "delivery retry of decision "+strconv.FormatInt(id, 10)+" by someone who did not make it")
+		}
 	}
 	if err == nil {
 		s.kickDelivery()

@@ -20,6 +20,7 @@ const (
 	CodeForbidden   Code = "forbidden"   // this user may not do it, whatever the state
 	CodeUnavailable Code = "unavailable" // Mobbscan did not answer usefully; try again later
 	CodeConfirm     Code = "confirm"     // the input is fine but the person must confirm it first
+	CodeBadGateway  Code = "bad_gateway" // Mobbscan answered with something the portal will not pass on
 )
 
 // Error is the workflow's one error type (the WTF Dial pattern): a code, the form field

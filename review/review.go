@@ -439,7 +439,7 @@ func (s *Service) Evidence(ctx context.Context, a store.Actor, id string, kind s
 	if perr != nil || !EvidenceTypeAllowed(kind, mediaType) {
 		ev.Body.Close()
 		s.Log.Warn("evidence refused: unexpected content type", "process_id", id, "kind", kind, "content_type", ev.ContentType)
-		return nil, "", errorf(CodeUnavailable, "", "Mobbscan sent evidence of an unexpected type; it was not shown.")
+		return nil, "", errorf(CodeBadGateway, "", "Mobbscan sent evidence of an unexpected type; it was not shown.")
 	}
 	if err := s.DB.RecordServed(ctx, a, id, kind); err != nil {
 		ev.Body.Close()

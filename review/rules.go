@@ -52,7 +52,7 @@ func HoldsClaim(a store.Actor, seq int64, c *store.Case) error {
 	case p.ClaimedBy == a.UserID && p.ClaimActive(c.Now):
 		return errorf(CodeConflict, "", "You opened this process again in another tab or window; continue there, or reload this page.")
 	case p.ClaimActive(c.Now):
-		return errorf(CodeConflict, "", "%s took over this process; only the agent holding it may decide.", p.ClaimedByName)
+		return errorf(CodeConflict, "", "%s is reviewing this process now; only the agent holding it may decide.", p.ClaimedByName)
 	}
 	return errorf(CodeConflict, "", "You are no longer reviewing this process: its claim was released or expired. Reload the page to claim it again.")
 }
@@ -101,14 +101,7 @@ func evidenceFirst(c *store.Case) error {
 // review and not decided yet; an accept needs the evidence seen first.
 func mayDecide(a store.Actor, seq int64, v store.Verdict) store.Rule {
 	return func(c *store.Case) error {
-		p := c.Process
-		switch {
-		case c.Decision != nil || p.Decided:
-			return store.ErrAlreadyDecided
-		case !p.Reviewable:
-			return store.ErrNotReviewable
-		}
-		if err := HoldsClaim(a, seq, c); err != nil {
+		if err := decidable(a, seq, c); err != nil {
 			return err
 		}
 		if v == store.VerdictAccept {
@@ -116,6 +109,18 @@ func mayDecide(a store.Actor, seq int64, v store.Verdict) store.Rule {
 		}
 		return nil
 	}
+}
+
+// decidable: the process awaits review, undecided, and a holds the page's claim.
+func decidable(a store.Actor, seq int64, c *store.Case) error {
+	p := c.Process
+	switch {
+	case c.Decision != nil || p.Decided:
+		return store.ErrAlreadyDecided
+	case !p.Reviewable:
+		return store.ErrNotReviewable
+	}
+	return HoldsClaim(a, seq, c)
 }
 
 // MaySecondReview reports, as an error, whether a may give decision d its second
@@ -196,8 +201,10 @@ func mayResolve(a store.Actor) store.Rule {
 		switch {
 		case !IsAdmin(a):
 			return errorf(CodeForbidden, "", "Only an administrator may mark a decision resolved.")
-		case !DeliveryResolvable(d):
+		case !DeliveryResolvable(d) && d.State.Settled():
 			return deliveryStateError(d)
+		case !DeliveryResolvable(d):
+			return errorf(CodeConflict, "", "Only a parked or conflicting decision can be marked resolved; this one is %s.", strings.ToLower(d.StateLabel()))
 		}
 		return nil
 	}
