@@ -35,7 +35,7 @@ func (h *Handler) decideProcess(c echo.Context, verdict store.Verdict) error {
 		ProcessID: p.ID, ClaimSeq: claimSeq(form.Get("claim")), Verdict: verdict, Addition: form.Get("addition"),
 		FormVerdict: form.Get("verdict"), InternalNote: form.Get("note"), Confirmations: form["confirm"],
 		CorrectionsSeen: form.Get(review.FieldCorrectionsSeen),
-		Values: map[string]string{}, Originals: map[string]string{},
+		Values:          map[string]string{}, Originals: map[string]string{},
 	}
 	if r := form.Get("reason"); r != "" {
 		if in.ReasonID, err = strconv.ParseInt(r, 10, 64); err != nil || in.ReasonID <= 0 {

@@ -474,7 +474,7 @@ func TestDecideBadInput(t *testing.T) {
 			if tag == "" {
 				t.Fatalf("no %s in the answer: %s", tt.errID, r)
 			}
-			shown := html.UnescapeString(regexp.MustCompile(`data-testid="`+regexp.QuoteMeta(tt.errID)+`"[^>]*>([^<]*)<`).FindStringSubmatch(r.Body)[1])
+			shown := html.UnescapeString(regexp.MustCompile(`data-testid="` + regexp.QuoteMeta(tt.errID) + `"[^>]*>([^<]*)<`).FindStringSubmatch(r.Body)[1])
 			if want, prefix := strings.CutSuffix(tt.msg, "…"); shown == "" || prefix && !strings.HasPrefix(shown, want) || !prefix && shown != want {
 				t.Errorf("message %q, want %q", shown, tt.msg)
 			}
