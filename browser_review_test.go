@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -38,12 +39,16 @@ type reviewPortal struct {
 	sandbox string
 }
 
-func startReviewPortal(t *testing.T, initial int) *reviewPortal {
+func startReviewPortal(t *testing.T, initial int, env ...string) *reviewPortal {
 	t.Helper()
 	sb := freePort(t)
-	p := startPortal(t, map[string]string{
+	vars := map[string]string{
 		"PORTAL_SANDBOX_ADDR": sb, "PORTAL_SANDBOX_INITIAL": fmt.Sprint(initial), "PORTAL_SANDBOX_TRICKLE": "0",
-	})
+	}
+	for i := 0; i+1 < len(env); i += 2 {
+		vars[env[i]] = env[i+1]
+	}
+	p := startPortal(t, vars)
 	return &reviewPortal{portal: p, sandbox: "http://" + sb}
 }
 
@@ -203,6 +208,9 @@ func TestBrowserQueueAndProcessPage(t *testing.T) {
 	}
 
 	// "Next case" pressed by both at once gives two different processes.
+	for _, ctx := range []context.Context{ana, bo} {
+		step(t, ctx, "queue for next case", chromedp.Navigate(p.URL+"/queue"), chromedp.WaitVisible(`[data-testid=next-case]`))
+	}
 	var wg sync.WaitGroup
 	locs := make([]string, 2)
 	for i, ctx := range []context.Context{ana, bo} {
@@ -211,7 +219,7 @@ func TestBrowserQueueAndProcessPage(t *testing.T) {
 			defer wg.Done()
 			c, cancel := context.WithTimeout(ctx, 20*time.Second)
 			defer cancel()
-			if err := chromedp.Do(c, chromedp.Navigate(p.URL+"/queue/next"), chromedp.WaitVisible(`[data-testid=process-head]`)); err != nil {
+			if err := chromedp.Do(c, chromedp.Click(`[data-testid=next-case]`), chromedp.WaitVisible(`[data-testid=claim-mine]`)); err != nil {
 				t.Errorf("next case %d: %v", i, err)
 				return
 			}
@@ -299,6 +307,7 @@ func TestBrowserDecideWithKeyboard(t *testing.T) {
 			t.Fatalf("process %s never became decidable", target)
 		}
 	}
+	poll(t, ana, "accept enabled once the evidence is seen", `!document.querySelector("[data-testid=accept-submit]").disabled`)
 	clickSubmit(t, ana, "accept-submit")
 	poll(t, ana, "confirmation demanded", `document.readyState === "complete" && document.querySelector("[data-testid=err-confirm]")`)
 	step(t, ana, "a", chromedp.KeyEvent("a"))
@@ -310,4 +319,71 @@ func TestBrowserDecideWithKeyboard(t *testing.T) {
 	if sp := p.waitSandbox(t, target, "VERIFIED"); sp.Accepts != 1 {
 		t.Fatalf("accepts applied: %d, want 1", sp.Accepts)
 	}
+}
+
+// openForReview navigates to a process page until the portal has indexed the process
+// and the page, after claiming it with its POST, shows the decision panel.
+func openForReview(t *testing.T, ctx context.Context, p *reviewPortal, id string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		step(t, ctx, "open "+id, chromedp.Navigate(p.URL+"/processes/"+id))
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := chromedp.Run(c, chromedp.WaitVisible(`[data-testid=decision-panel]`))
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %s never became decidable", id)
+		}
+	}
+}
+
+// TestBrowserTakeoverLocksThePanel (D6): when a colleague takes the process over, the
+// first agent's page locks its decision panel within one heartbeat, says who took it
+// and keeps what was typed; a link from another site shows a process without claiming.
+func TestBrowserTakeoverLocksThePanel(t *testing.T) {
+	p := startReviewPortal(t, 0, "PORTAL_CLAIM_TTL", "5s") // a heartbeat every second
+	p.addUser(t, "ana@example.com", "Ana Agent", store.RoleAgent, "quiet river lantern sunrise")
+	p.addUser(t, "bo@example.com", "Bo Agent", store.RoleAgent, "amber forest violin thunder")
+	ids := p.seed(t, map[string]any{"count": 2, "states": []string{"REVIEW"}, "outcome": "clean"})
+	browser := newBrowser(t)
+	ana, bo := newProfile(t, browser), newProfile(t, browser)
+	signIn(t, ana, p.URL, "ana@example.com", "quiet river lantern sunrise")
+	signIn(t, bo, p.URL, "bo@example.com", "amber forest violin thunder")
+
+	openForReview(t, ana, p, ids[0])
+	step(t, ana, "reject panel", chromedp.Click(`[data-testid=go-reject]`), chromedp.WaitVisible(`#reject-addition`))
+	step(t, ana, "type", chromedp.SendKeys(`#reject-addition`, "Typed by Ana before the takeover"))
+
+	step(t, bo, "bo opens", chromedp.Navigate(p.URL+"/processes/"+ids[0]), chromedp.WaitVisible(`[data-testid=take-over]`))
+	step(t, bo, "take over", chromedp.Click(`[data-testid=take-over]`), chromedp.WaitVisible(`[data-testid=claim-mine]`))
+
+	poll(t, ana, "panel locked", `document.querySelector("[data-testid=decision-panel][data-locked]") !== null`)
+	if txt := value(t, ana, "lost notice", chromedp.Text(`[data-testid=claim-lost]`)); !strings.Contains(txt, "Bo Agent") || strings.Contains(txt, "You are reviewing") {
+		t.Errorf("claim notice after the takeover: %q, want Bo named and no 'You are reviewing'", txt)
+	}
+	if got := value(t, ana, "text kept", chromedp.Value(`#reject-addition`)); got != "Typed by Ana before the takeover" {
+		t.Errorf("typed text after the lock: %q", got)
+	}
+	if !value(t, ana, "locked controls", chromedp.Evaluate[bool](`document.querySelector("#reject-addition").readOnly &&
+		document.querySelector("[data-testid=reject-submit]").disabled`)) {
+		t.Errorf("the panel's controls are still live after the takeover")
+	}
+
+	// A link on another site (another port: a different origin) opens the second
+	// process without claiming it.
+	link := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><a id="go" href="%s/processes/%s">open</a>`, p.URL, ids[1])
+	}))
+	defer link.Close()
+	openForReview(t, ana, p, ids[1]) // wait until indexed; then release it again
+	step(t, ana, "release", chromedp.Click(`[data-testid=claim-mine] button[type=submit]`), chromedp.WaitVisible(`[data-testid=queue-list]`))
+	step(t, ana, "other site", chromedp.Navigate(link.URL), chromedp.Click(`#go`), chromedp.WaitVisible(`[data-testid=not-claimed]`))
+	time.Sleep(time.Second) // nothing may claim it behind the agent's back
+	if n := count(t, ana, "[data-testid=claim-mine]"); n != 0 {
+		t.Errorf("a link from another site claimed the process")
+	}
+	step(t, ana, "claim on purpose", chromedp.Click(`[data-testid=claim]`), chromedp.WaitVisible(`[data-testid=claim-mine]`))
 }

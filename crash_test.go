@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -228,9 +229,9 @@ const (
 // crashCase is one seeded process and what the agent got for deciding it.
 type crashCase struct {
 	id        string
-	verdict   string // the only verdict the agent ever asks for on this process
-	attempted bool   // a decision was posted at least once
-	acked     bool   // the portal answered 303 to a decision post
+	verdict   store.Verdict // the only verdict the agent ever asks for on this process
+	attempted bool          // a decision was posted at least once
+	acked     bool          // the portal answered 303 to a decision post
 }
 
 type crashHarness struct {
@@ -440,27 +441,56 @@ type crashDecideResult struct {
 	problems  []string
 }
 
-// crashDecide opens (claims) and decides each case in turn until the portal stops
-// answering. It runs in its own goroutine while the test kills the portal.
+var (
+	crashClaimRE = regexp.MustCompile(`name="claim" value="([0-9]+)"`)
+	crashImgRE   = regexp.MustCompile(`<img src="(/processes/[^"]+/evidence/[a-z_]+)"`)
+)
+
+// crashDecide opens each case as a browser does (claims it with a POST, loads the page
+// and its images) and decides it, in turn, until the portal stops answering. It runs
+// in its own goroutine while the test kills the portal.
 func crashDecide(client *http.Client, base string, cases []*crashCase) crashDecideResult {
 	var res crashDecideResult
+	get := func(path string) (string, int, error) {
+		resp, err := client.Get(base + path)
+		if err != nil {
+			return "", 0, err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b), resp.StatusCode, nil
+	}
 	for _, c := range cases {
-		resp, err := client.Get(base + "/processes/" + c.id)
+		// The claim: refused (409) when a kill swallowed the answer to a decision that
+		// was recorded; the decision is then sent again, as a person would.
+		resp, err := client.PostForm(base+"/processes/"+c.id+"/claim", nil)
 		if err != nil {
 			return res // the portal is gone; nothing was posted
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			res.problems = append(res.problems, fmt.Sprintf("GET /processes/%s: %s", c.id, resp.Status))
+		page, status, err := get("/processes/" + c.id)
+		if err != nil {
 			return res
 		}
+		if status != http.StatusOK {
+			res.problems = append(res.problems, fmt.Sprintf("GET /processes/%s: %d", c.id, status))
+			return res
+		}
+		for _, m := range crashImgRE.FindAllStringSubmatch(page, -1) {
+			if _, _, err := get(m[1]); err != nil {
+				return res
+			}
+		}
 		form := url.Values{}
+		if m := crashClaimRE.FindStringSubmatch(page); m != nil {
+			form.Set("claim", m[1])
+		}
 		if c.verdict == store.VerdictReject {
 			form.Set("reason", "1")
 		}
 		res.attempted = append(res.attempted, c.id)
-		resp, err = client.PostForm(base+"/processes/"+c.id+"/"+c.verdict, form)
+		resp, err = client.PostForm(base+"/processes/"+c.id+"/"+string(c.verdict), form)
 		if err != nil {
 			res.unknown = append(res.unknown, c.id)
 			return res
@@ -500,7 +530,8 @@ func (h *crashHarness) checkStore(cases map[string]*crashCase, drained bool) int
 	}
 	defer rows.Close()
 	type row struct {
-		verdict, state     string
+		verdict            store.Verdict
+		state              store.DeliveryState
 		decided, delivered int
 	}
 	got := map[string]row{}
@@ -586,7 +617,7 @@ func (h *crashHarness) sandboxProcess(id string) (sandboxView, error) {
 	return v, json.NewDecoder(resp.Body).Decode(&v)
 }
 
-func wantSandboxVerdict(verdict string) string {
+func wantSandboxVerdict(verdict store.Verdict) string {
 	if verdict == store.VerdictReject {
 		return "REJECTED"
 	}

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"sort"
@@ -17,9 +16,6 @@ import (
 	"github.com/mobbscan-review/portal/views"
 )
 
-// heartbeatSeconds is how often an open process page renews its claim.
-const heartbeatSeconds = 60
-
 // keepaliveURL is where a page says "stay signed in" (and checks the session).
 const keepaliveURL = "/session/keepalive"
 
@@ -29,11 +25,8 @@ func (h *Handler) indexedProcess(c echo.Context) (*store.Process, error) {
 	id := c.Param("id")
 	if review.ValidID(id) {
 		p, err := h.DB.GetProcess(c.Request().Context(), id)
-		if err == nil {
-			return p, nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return nil, err
+		if review.ErrorCode(review.Translate(err)) != review.CodeNotFound {
+			return p, err
 		}
 	}
 	h.deny(c, "process", id, "unknown process")
@@ -163,7 +156,7 @@ func (h *Handler) buildProcessPage(c echo.Context, p *store.Process, fresh, view
 func (h *Handler) processView(c echo.Context, p *store.Process) views.ProcessPage {
 	base := processURL(p.ID)
 	v := views.ProcessPage{
-		ID: p.ID, URL: base + "?retry=1", ClaimURL: base + "/claim", HeartbeatSecs: heartbeatSeconds, ZipURL: base + "/evidence.zip",
+		ID: p.ID, URL: base + "?retry=1", ClaimURL: base + "/claim", HeartbeatSecs: int(h.Review.Config().HeartbeatEvery() / time.Second), ZipURL: base + "/evidence.zip",
 		IdleSeconds: int(h.Sessions.Config().Idle / time.Second), KeepaliveURL: keepaliveURL, ScoreHint: review.ScoreThresholdsText,
 	}
 	h.fillFromIndex(c, &v, p)

@@ -229,6 +229,12 @@ func deliveryStateError(d *store.Decision) *Error {
 	return errorf(CodeConflict, "", "This decision cannot be changed in its current state.")
 }
 
+// HeartbeatEvery is how often an open page renews its claim: five beats per claim
+// lifetime (a minute for the default five), so a lost claim shows within one beat.
+func (c Config) HeartbeatEvery() time.Duration {
+	return min(max(c.ClaimTTL/5, time.Second), time.Minute)
+}
+
 // Aging levels of a process waiting for review.
 const (
 	AgingNone  = ""
