@@ -38,7 +38,7 @@ func adminDeliveryRow(d *store.Decision) views.AdminDeliveryRow {
 		ID: d.ID, ProcessID: d.ProcessID, ProcessURL: processURL(d.ProcessID), Holder: d.HolderName,
 		VerdictCode: string(d.Verdict), Verdict: d.Verdict.Label(), Reason: d.ReasonLabel, DecidedBy: d.DecidedByName,
 		DecidedAt: d.DecidedAt, State: string(d.State), StateLabel: d.StateLabel(), StateClass: d.State.Tone(),
-		Attempts: d.Attempts, LastError: d.LastError, DeliveredAt: d.DeliveredAt,
+		Attempts: d.Attempts, LastError: d.LastError, DeliveredAt: d.DeliveredAt, MaxNote: review.LimitResolveNote.Max,
 	}
 	if d.State == store.StateQueued {
 		r.NextAttempt = d.NextAttemptAt

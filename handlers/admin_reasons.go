@@ -1,33 +1,19 @@
 package handlers
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
 )
 
-// reasonCodeRE is what a reason code may be (the database checks it too).
-var reasonCodeRE = regexp.MustCompile(`^[a-z0-9_-]{2,40}$`)
-
-// Messages of the reason forms.
-var (
-	msgReasonCode      = fmt.Sprintf("Use 2 to %d characters: lower-case letters a–z, digits, - and _.", views.MaxReasonCode)
-	msgReasonCodeTaken = "A reason with this code already exists (retired ones keep their code). Choose another."
-	msgReasonLabel     = fmt.Sprintf("Enter a label of 1 to %d characters on one line.", views.MaxReasonLabel)
-	msgReasonText      = fmt.Sprintf("Enter the wording for the customer: 1 to %d characters.", views.MaxReasonText)
-	msgReasonOneLine   = "Write the wording as one paragraph, without line breaks."
-)
+// reasonLimits are the reason form's limits, from the rules.
+var reasonLimits = views.ReasonLimits{Code: review.MaxReasonCode, Label: review.LimitReasonLabel.Max, Text: review.LimitReasonText.Max}
 
 // reasonRows returns the catalogue, active reasons first in their order, with the
 // position and shortcut key agents see on the process page.
@@ -63,6 +49,10 @@ func (h *Handler) renderReasons(c echo.Context, status int, form views.AdminReas
 	if err != nil {
 		return err
 	}
+	form.Limits = reasonLimits
+	if edit != nil {
+		edit.Limits = reasonLimits
+	}
 	p := views.AdminReasonsPage{Reasons: rows, Form: form, Edit: edit}
 	return render(c, status, views.AdminReasonsScreen(h.page(c, "Rejection reasons", "reasons"), p))
 }
@@ -91,45 +81,23 @@ func (h *Handler) showReasons(c echo.Context) error {
 	return h.renderReasons(c, http.StatusOK, views.AdminReasonForm{}, edit)
 }
 
-// validateReason checks a reason form; the code only when creating (it never changes).
-func validateReason(f *views.AdminReasonForm, withCode bool) {
-	f.Errors = views.FormErrors{}
-	f.Code = strings.TrimSpace(f.Code)
-	f.Label = strings.TrimSpace(f.Label)
-	f.CustomerText = strings.TrimSpace(f.CustomerText)
-	if withCode && !reasonCodeRE.MatchString(f.Code) {
-		f.Errors["code"] = msgReasonCode
+// reasonFormError puts a refused reason's messages into its form, or returns the
+// error when it is not about the form.
+func reasonFormError(f *views.AdminReasonForm, err error) error {
+	e := review.ErrorOf(err)
+	if e == nil || len(e.Fields) == 0 {
+		return err
 	}
-	if n := utf8.RuneCountInString(f.Label); n == 0 || n > views.MaxReasonLabel || !singleLine(f.Label) {
-		f.Errors["label"] = msgReasonLabel
-	}
-	switch n := utf8.RuneCountInString(f.CustomerText); {
-	case n == 0 || n > views.MaxReasonText:
-		f.Errors["customer_text"] = msgReasonText
-	case !singleLine(f.CustomerText):
-		f.Errors["customer_text"] = msgReasonOneLine
-	}
-}
-
-// singleLine reports valid UTF-8 on one line: no line breaks, tabs or other control
-// characters.
-func singleLine(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
+	f.Errors = views.FormErrors(e.Fields)
+	return nil
 }
 
 // createReason adds a reason at the end of the catalogue.
 func (h *Handler) createReason(c echo.Context) error {
 	f := views.AdminReasonForm{Code: c.FormValue("code"), Label: c.FormValue("label"), CustomerText: c.FormValue("customer_text")}
-	validateReason(&f, true)
-	if !f.Errors.Has() {
-		r := &store.Reason{Code: f.Code, Label: f.Label, CustomerText: f.CustomerText}
-		err := h.DB.CreateReason(c.Request().Context(), auth.ActorFrom(c), r)
-		switch {
-		case errors.Is(err, store.ErrConflict):
-			f.Errors["code"] = msgReasonCodeTaken
-		case err != nil:
-			return err
-		}
+	_, err := h.Review.CreateReason(c.Request().Context(), auth.ActorFrom(c), review.ReasonInput{Code: f.Code, Label: f.Label, CustomerText: f.CustomerText})
+	if err := reasonFormError(&f, err); err != nil {
+		return err
 	}
 	if f.Errors.Has() {
 		return h.renderReasons(c, http.StatusUnprocessableEntity, f, nil)
@@ -152,14 +120,12 @@ func (h *Handler) updateReason(c echo.Context) error {
 		return err
 	}
 	f := views.AdminReasonForm{ID: r.ID, Code: r.Code, Label: c.FormValue("label"), CustomerText: c.FormValue("customer_text")}
-	validateReason(&f, false)
+	err = h.Review.UpdateReason(c.Request().Context(), auth.ActorFrom(c), r.ID, review.ReasonInput{Label: f.Label, CustomerText: f.CustomerText})
+	if err := reasonFormError(&f, err); err != nil {
+		return err
+	}
 	if f.Errors.Has() {
 		return h.renderReasons(c, http.StatusUnprocessableEntity, views.AdminReasonForm{}, &f)
-	}
-	if f.Label != r.Label || f.CustomerText != r.CustomerText {
-		if err := h.DB.UpdateReason(c.Request().Context(), auth.ActorFrom(c), r.ID, f.Label, f.CustomerText); err != nil {
-			return err
-		}
 	}
 	return c.Redirect(http.StatusSeeOther, "/admin/reasons?done=reason-updated")
 }
@@ -179,10 +145,7 @@ func (h *Handler) moveReason(c echo.Context) error {
 	default:
 		return echo.NewHTTPError(http.StatusBadRequest, "Move a reason up or down.")
 	}
-	if !r.Active {
-		return echo.NewHTTPError(http.StatusConflict, "A retired reason has no place in the order. Restore it first.")
-	}
-	if err := h.DB.MoveReason(c.Request().Context(), auth.ActorFrom(c), r.ID, delta); err != nil {
+	if err := h.Review.MoveReason(c.Request().Context(), auth.ActorFrom(c), r.ID, delta); err != nil {
 		return err
 	}
 	return h.reasonsChanged(c, "reason-moved")
@@ -191,27 +154,14 @@ func (h *Handler) moveReason(c echo.Context) error {
 func (h *Handler) retireReason(c echo.Context) error  { return h.setReasonActive(c, false) }
 func (h *Handler) restoreReason(c echo.Context) error { return h.setReasonActive(c, true) }
 
-// setReasonActive retires or restores a reason. Retiring keeps it on record with the
-// decisions that use it; the last active reason stays, so that agents can still reject.
+// setReasonActive retires or restores a reason.
 func (h *Handler) setReasonActive(c echo.Context, active bool) error {
 	r, err := h.reasonParam(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	if r.Active != active {
-		if !active {
-			list, err := h.DB.ListReasons(ctx, true)
-			if err != nil {
-				return err
-			}
-			if len(list) <= 1 {
-				return echo.NewHTTPError(http.StatusConflict, "This is the last active reason: agents need one to reject a process. Add another before retiring it.")
-			}
-		}
-		if err := h.DB.SetReasonActive(ctx, auth.ActorFrom(c), r.ID, active); err != nil {
-			return err
-		}
+	if err := h.Review.SetReasonActive(c.Request().Context(), auth.ActorFrom(c), r.ID, active); err != nil {
+		return err
 	}
 	done := "reason-restored"
 	if !active {

@@ -278,12 +278,13 @@ func TestAdminReasonValidation(t *testing.T) {
 		{"code with a space", "face blur", "Label", okText, "code", "Use 2 to 40 characters"},
 		{"code with a dot", "face.blur", "Label", okText, "code", "Use 2 to 40 characters"},
 		{"no code", "", "Label", okText, "code", "Use 2 to 40 characters"},
-		{"no label", "new-one", "  ", okText, "label", "Enter a label of 1 to 100 characters"},
-		{"label too long", "new-one", strings.Repeat("l", 101), okText, "label", "Enter a label of 1 to 100 characters"},
-		{"no wording", "new-one", "Label", " ", "customer_text", "Enter the wording for the customer: 1 to 500 characters."},
-		{"wording too long", "new-one", "Label", strings.Repeat("w", 501), "customer_text", "Enter the wording for the customer: 1 to 500 characters."},
-		{"two paragraphs", "new-one", "Label", "First paragraph.\n\nSecond one.", "customer_text", "Write the wording as one paragraph"},
-		{"a line break", "new-one", "Label", "First line.\r\nSecond line.", "customer_text", "Write the wording as one paragraph"},
+		{"no label", "new-one", "  ", okText, "label", "Enter the label."},
+		{"label too long", "new-one", strings.Repeat("l", 101), okText, "label", "The label is too long: 100 characters at most (you wrote 101)."},
+		{"label with a direction override", "new-one", "Expired\u202E", okText, "label", "The label contains an invisible direction-control character"},
+		{"no wording", "new-one", "Label", " ", "customer_text", "Enter the wording for the customer."},
+		{"wording too long", "new-one", "Label", strings.Repeat("w", 501), "customer_text", "The wording for the customer is too long: 500 characters at most (you wrote 501)."},
+		{"two paragraphs", "new-one", "Label", "First paragraph.\n\nSecond one.", "customer_text", "The wording for the customer contains a line break at character 17; it must be on one line."},
+		{"a line break", "new-one", "Label", "First line.\r\nSecond line.", "customer_text", "The wording for the customer contains a line break at character 12; it must be on one line."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/mobbscan-review/portal/auth"
 	"github.com/mobbscan-review/portal/handlers"
+	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
 )
 
@@ -122,7 +123,7 @@ func newHarness(t *testing.T, opts ...func(*harnessOptions)) *harness {
 	cfg := o.cfg
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := handlers.New(cfg, handlers.Deps{
-		DB: db, Sessions: sessions, Hasher: hasher,
+		DB: db, Sessions: sessions, Hasher: hasher, Review: review.New(db, nil, cfg.Logger, review.Config{}),
 		Authenticator: &auth.Authenticator{DB: db, Hasher: hasher, Throttle: throttle},
 	})
 	h := &harness{t: t, db: db, e: e, clock: clk, hasher: hasher, sessions: sessions, throttle: throttle, logs: logs}

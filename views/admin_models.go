@@ -10,14 +10,6 @@ const (
 	IDAdminAuditVerify  = "admin-audit-verify"
 )
 
-// Limits of the reason catalogue (the database checks them too).
-const (
-	MaxReasonCode  = 40
-	MaxReasonLabel = 100
-	MaxReasonText  = 500
-	MaxResolveNote = 500
-)
-
 // AdminReasonRow is one reason of the catalogue as the admin list shows it.
 type AdminReasonRow struct {
 	ID           int64
@@ -38,7 +30,11 @@ type AdminReasonForm struct {
 	Label        string
 	CustomerText string
 	Errors       FormErrors
+	Limits       ReasonLimits
 }
+
+// ReasonLimits are the lengths a reason's fields may have (the server's rules).
+type ReasonLimits struct{ Code, Label, Text int }
 
 // AdminReasonsPage is the reason catalogue with its forms.
 type AdminReasonsPage struct {
@@ -66,6 +62,7 @@ type AdminDeliveryRow struct {
 	LastError   string
 	DeliveredAt time.Time
 	RetryURL    string // set when "Retry now" applies
+	MaxNote     int    // the resolve note's length limit
 	ResolveURL  string // set when "Mark resolved" applies
 	Note        string // the resolve note typed, after a refused submit
 	NoteError   string
