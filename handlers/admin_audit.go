@@ -17,17 +17,6 @@ import (
 	"github.com/mobbscan-review/portal/views"
 )
 
-// auditActions are the actions the filter offers, grouped as people look for them.
-var auditActions = []string{
-	"auth.login", "auth.lockout", "auth.logout", "access.denied",
-	"process.view", "process.claim", "process.takeover", "process.release", "process.track", "process.create", "evidence.view",
-	"decision.accept", "decision.reject", "decision.confirm", "decision.overturn", "decision.delivery", "decision.retry", "decision.resolve",
-	"user.create", "user.role", "user.disable", "user.enable", "user.password", "user.password_link", "user.profile", "user.setting",
-	"session.end", "session.end_all",
-	"reason.create", "reason.update", "reason.move", "reason.retire", "reason.restore",
-	"setting.change", "audit.verify",
-}
-
 // auditObjectTypes are the kinds of object audit events name.
 var auditObjectTypes = [][2]string{
 	{"process", "Process"}, {"user", "Account"}, {"reason", "Reason"}, {"setting", "Setting"}, {"audit", "Audit log"},
@@ -126,9 +115,9 @@ func (h *Handler) auditPage(c echo.Context, q auditQuery) (views.AdminAuditPage,
 	if err != nil {
 		return views.AdminAuditPage{}, err
 	}
-	actions := make([][2]string, 0, len(auditActions))
-	for _, a := range auditActions {
-		actions = append(actions, [2]string{a, a})
+	actions := make([][2]string, 0, len(store.Actions))
+	for _, a := range store.Actions {
+		actions = append(actions, [2]string{string(a), string(a)})
 	}
 	p := views.AdminAuditPage{
 		Actions: auditOptions(actions, q.Action), ObjectTypes: auditOptions(auditObjectTypes, q.Type),
@@ -178,7 +167,7 @@ func (h *Handler) verifyAuditChain(c echo.Context) error {
 	default:
 		v.Intact = true
 	}
-	if err := h.DB.Audit(ctx, auth.ActorFrom(c), "audit.verify", "audit", "", outcome, detail); err != nil {
+	if err := h.DB.Audit(ctx, auth.ActorFrom(c), store.ActionAuditVerify, "audit", "", outcome, detail); err != nil {
 		return err
 	}
 	if wantsFragment(c) {

@@ -309,3 +309,33 @@ func TestProcessGatewayFailing(t *testing.T) {
 		t.Errorf("process unknown to the gateway: gone %v, reviewable %v; want gone, not reviewable", p.Gone, p.Reviewable)
 	}
 }
+
+// TestScoresOutOfRange: scores outside [0, 1] from the gateway are shown as invalid
+// data, never as a percentage or styled as good, in the queue and on the page.
+func TestScoresOutOfRange(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t)
+	high, low, good := 1.5, -0.2, 0.91
+	g.indexSnapshot(store.Snapshot{ID: "odd-scores", UpdatedAt: g.clock.Now().Add(-time.Hour), Country: "ESP", DocType: "IDCard",
+		HolderName: "Odd Scores", Scores: [3]*float64{&high, &low, &good}})
+	r := g.agentB.get("/queue")
+	wantPage(t, r, http.StatusOK, "queue")
+	if n := strings.Count(r.Body, `data-level="invalid"`); n != 2 || !strings.Contains(r.Body, "91%") {
+		t.Errorf("queue: %d invalid scores shown (want 2) and 91%% present=%t", n, strings.Contains(r.Body, "91%"))
+	}
+	g.fault(sandbox.RouteProcess, sandbox.Fault{Kind: sandbox.FaultUnavailable}) // the page shows the index's scores
+	defer g.sb.ClearFault(sandbox.RouteProcess)
+	if r := g.agentB.post("/processes/odd-scores/claim", nil); r.Code != http.StatusSeeOther {
+		t.Fatalf("claim: %s", r)
+	}
+	r = g.agentB.get("/processes/odd-scores")
+	wantPage(t, r, http.StatusOK, "process page")
+	if n := strings.Count(r.Body, `data-testid="score-invalid"`); n != 2 {
+		t.Errorf("process page: %d invalid scores shown, want 2", n)
+	}
+	for _, bad := range []string{"-9223372036854775808", "150%", "-20%", `score-good" aria-label="Face`} {
+		if strings.Contains(r.Body, bad) || strings.Contains(r.Body, esc(bad)) {
+			t.Errorf("process page shows %q", bad)
+		}
+	}
+}

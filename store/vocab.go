@@ -36,7 +36,12 @@ func (v Verdict) GatewayStatus() string {
 }
 
 // Action is the audit action of a decision with this verdict.
-func (v Verdict) Action() Action { return Action("decision." + string(v)) }
+func (v Verdict) Action() Action {
+	if v == VerdictReject {
+		return ActionDecisionReject
+	}
+	return ActionDecisionAccept
+}
 
 // DeliveryState is where a decision stands on its way to the gateway.
 type DeliveryState string
