@@ -18,10 +18,28 @@
 //   data-seek-target="<video sel>" data-seek="<s>"   seek button for a video
 //   data-focus="<selector>"            after a click, focus moves to the first visible match
 //   event "portal:claim-lost"          CustomEvent on document, detail {status, url, element}
+//   .claim-lost[data-testid=claim-lost]   the heartbeat element once the claim is lost (set by this
+//                                      file): its text becomes the server's message, class claim-mine goes
+//   data-testid="error-message"        optional, inside an error fragment: the plain message shown there
+//   data-lock-on-claim-lost            (decision panel) locked when the claim is lost: gets data-locked and
+//                                      class "locked" and a p.locked-note[role=status] at its top; text
+//                                      fields turn read-only (text kept), other controls disabled,
+//                                      a[data-shortcut] aria-disabled; its forms no longer submit
+//   form[data-auto-submit]             submitted once as soon as the page is ready (the claim POST)
+//   data-idle-seconds="<n>" data-keepalive-url="<url>"   idle clock mirroring the server's idle
+//                                      timeout; the keepalive is a POST answering 204 (alive) or 401 (ended)
+//   #idle-prompt[data-testid=idle-prompt]   "signed out soon" prompt (created on demand inside #main), with
+//                                      button[data-testid=stay-signed-in], later a[data-testid=idle-sign-in]
+//   form[data-check-session]           POSTs the keepalive first; on 401 it is not sent (sticky banner)
+//   input[data-original] data-label="<text>"   extracted value as read; the label in the summary
+//   data-corrections-summary data-empty="<text>"   live list of the form's corrections (old → new),
+//                                      one li[data-field="<key>"] each; the data-empty text when none
+//   input[name=corrections_seen]       hidden, in that form: JSON [[key, new value], ...] sorted by key
+//                                      (key = name without "field."), "" when nothing changed
 //
 // Sections: helpers · copy buttons · error banner · evidence viewer · queue selection ·
-// keyboard shortcuts · focus after activation · claim heartbeat and release · video seek ·
-// start-up.
+// keyboard shortcuts · focus after activation · claim heartbeat and release · claim lost:
+// locking · staying signed in · submitting · video seek · corrections · start-up.
 (function () {
   "use strict";
 
@@ -711,8 +729,8 @@
   // ---------------------------------------------------------------------------
   // Claim heartbeat and release. [data-heartbeat-url] POSTs every
   // data-heartbeat-seconds (default 60) while it is in the page; 409 or 401 means the
-  // claim is gone: stop, say so, and fire "portal:claim-lost". Other failures are
-  // transient: try again at the next beat.
+  // claim is gone: stop, say so, lock the decision panel (next section) and fire
+  // "portal:claim-lost". Other failures are transient: try again at the next beat.
   // ---------------------------------------------------------------------------
   const beats = new WeakMap(); // element → { timer, busy, stopped }
 
@@ -728,8 +746,8 @@
   }
 
   const LOST = {
-    409: "<strong>This process is no longer claimed by you.</strong> Another reviewer may have taken it; reload the page before deciding.",
-    401: "<strong>Your session has ended.</strong> Sign in again to continue."
+    409: "<strong>This process is no longer claimed by you.</strong> Another reviewer may have taken it; copy what you typed before reloading the page.",
+    401: "<strong>Your session has ended.</strong> <a href=\"/login\" target=\"_blank\" rel=\"noopener\">Sign in again in a new tab</a>; what you typed stays here."
   };
 
   function beat(el) {
@@ -748,7 +766,10 @@
       return res.text().catch(function () { return ""; }).then(function (text) {
         s.stopped = true;
         clearTimeout(s.timer);
-        banner(isErrorFragment(res.headers.get("Content-Type"), text) ? text : LOST[res.status], true);
+        const fragment = isErrorFragment(res.headers.get("Content-Type"), text) ? text : "";
+        banner(fragment || LOST[res.status], true);
+        loseClaim(el, res.status, fragment);
+        if (res.status === 401) Idle.ended(false);
         document.dispatchEvent(new CustomEvent("portal:claim-lost", {
           detail: { status: res.status, url: url, element: el }
         }));
@@ -781,17 +802,19 @@
   // (event.persisted): a page that is kept there may never be shown again, and holding
   // the claim until it expires would block colleagues. If the agent does come back, the
   // immediate heartbeat above gets 409 and says so. pagehide (not unload) keeps the
-  // page eligible for that cache.
-  // Submitting a form of the page (deciding, or a release button) is not leaving the
-  // process: the server ends or keeps the claim itself, and a form returned with an
-  // error must still find the claim held.
+  // page eligible for that cache. A claim already lost has nothing left to release.
+  // Submitting a form of the page (deciding, a release button, the automatic claim) is
+  // not leaving the process: the server ends or keeps the claim itself, and a form
+  // returned with an error must still find the claim held.
   let submitting = false;
   document.addEventListener("submit", function (ev) {
-    if (!ev.defaultPrevented && !(ev.target.getAttribute && ev.target.hasAttribute("hx-post"))) submitting = true;
+    if (ev.defaultPrevented) return;
+    Idle.touch(); // a request the server counts as activity
+    if (!(ev.target.getAttribute && ev.target.hasAttribute("hx-post"))) submitting = true;
   });
   window.addEventListener("pageshow", function () { submitting = false; });
   window.addEventListener("pagehide", function () {
-    if (submitting) return;
+    if (submitting || claimLost) return;
     within(document, "[data-release-url]").forEach(function (el) {
       const url = el.getAttribute("data-release-url");
       let queued = false;
@@ -804,6 +827,385 @@
 
   // A lost claim matters more than the picture being looked at.
   document.addEventListener("portal:claim-lost", function () { Viewer.close(); });
+
+  // ---------------------------------------------------------------------------
+  // Claim lost: the decision panel locks at once and what was typed stays. Each
+  // [data-lock-on-claim-lost] gets data-locked, class "locked" and a note at its top;
+  // text fields turn read-only (their text stays visible, selectable and copyable, never
+  // cleared), buttons, selects, radios and checkboxes are disabled, and its shortcut
+  // links aria-disabled (activateShortcut skips those). Its forms no longer submit (see
+  // Submitting). The heartbeat element no longer says "You are reviewing": it shows the
+  // server's message as plain text.
+  // ---------------------------------------------------------------------------
+  const LOCKED_NOTE = "This case is no longer yours to decide. What you typed is kept below so you can copy it.";
+  const LOST_NOTICE_401 = "Your session has ended. Sign in again in a new tab; what you typed stays here.";
+  let claimLost = false;
+
+  // The plain text of an error fragment (or of our own 409 text): its
+  // [data-testid=error-message] if it has one, else all of it. Parsed in an inert
+  // <template>: nothing in it runs or loads.
+  function fragmentText(html) {
+    const t = document.createElement("template");
+    t.innerHTML = html;
+    const msg = t.content.querySelector('[data-testid="error-message"]');
+    return ((msg || t.content).textContent || "").replace(/\s+/g, " ").trim();
+  }
+
+  function lockPanel(panel) {
+    if (panel.hasAttribute("data-locked")) return;
+    panel.setAttribute("data-locked", "");
+    panel.classList.add("locked");
+    within(panel, "button, select, input, textarea").forEach(function (el) {
+      if (el.type === "hidden") return;
+      if (el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && isTextEntry(el))) el.readOnly = true;
+      else el.disabled = true;
+    });
+    within(panel, "a[data-shortcut]").forEach(function (a) { a.setAttribute("aria-disabled", "true"); });
+    const note = make("p", "locked-note", LOCKED_NOTE);
+    note.setAttribute("role", "status");
+    panel.insertBefore(note, panel.firstChild);
+  }
+
+  function loseClaim(el, status, fragment) {
+    claimLost = true;
+    el.textContent = status === 401 ? LOST_NOTICE_401 : fragmentText(fragment || LOST[409]);
+    el.classList.remove("claim-mine");
+    el.classList.add("claim-lost");
+    el.setAttribute("data-testid", "claim-lost");
+    within(document, "[data-lock-on-claim-lost]").forEach(lockPanel);
+  }
+
+  // An expired session answers htmx requests (polls included) 401 with HX-Redirect to
+  // the sign-in page. On a page with a decision panel, going there would lose what was
+  // typed: stay, lock the panel and say so (the heartbeat would find the same at its
+  // next beat). htmx reads HX-Redirect only after htmx:beforeOnLoad, so cancelling it
+  // keeps the page.
+  document.addEventListener("htmx:beforeOnLoad", function (ev) {
+    const xhr = ev.detail && ev.detail.xhr;
+    if (!xhr || xhr.status !== 401 || claimLost) return;
+    const el = document.querySelector("[data-heartbeat-url]");
+    if (!el || !document.querySelector("[data-lock-on-claim-lost]")) return;
+    ev.preventDefault();
+    const s = beats.get(el);
+    if (s) { s.stopped = true; clearTimeout(s.timer); }
+    banner(LOST[401], true);
+    loseClaim(el, 401, "");
+    Idle.ended(false);
+    document.dispatchEvent(new CustomEvent("portal:claim-lost", { detail: { status: 401, url: xhr.responseURL, element: el } }));
+  });
+
+  // A disabled-looking link in a locked panel does nothing when clicked either.
+  document.addEventListener("click", function (ev) {
+    if (ev.target.closest && ev.target.closest("[data-locked] a[aria-disabled='true']")) ev.preventDefault();
+  }, true);
+
+  // ---------------------------------------------------------------------------
+  // Staying signed in. [data-idle-seconds] with data-keepalive-url runs an idle clock
+  // that mirrors the server's idle timeout: the page load and every request the server
+  // counts as activity reset it (htmx requests without X-Portal-Poll, form submissions,
+  // the keepalive); heartbeats and polling do not. Two minutes before the end (at half
+  // time when the limit is two minutes or less) a non-modal prompt offers "Stay signed
+  // in"; when the time is up it says the session has ended, and the page stays as it is
+  // so that nothing typed is lost. One timer, always recomputed from the timestamp of
+  // the last activity: timers are throttled in background tabs and frozen in the
+  // back-forward cache.
+  // ---------------------------------------------------------------------------
+  const Idle = (function () {
+    const WARN = 120000; // ms before the end
+    let last = Date.now(); // the last activity: the page load to begin with
+    let timer = 0;
+    let state = "counting"; // counting · warning · ended
+    let prompt = null; // #idle-prompt while it is shown
+    let ui = {};
+    let before = null; // what had the focus before the prompt took it
+    let busy = false;
+
+    function host() { return document.querySelector("[data-idle-seconds]"); }
+    function url() {
+      const el = host();
+      return (el && el.getAttribute("data-keepalive-url")) || "";
+    }
+    function limit(el) {
+      const n = parseFloat(el.getAttribute("data-idle-seconds"));
+      return n > 0 ? n * 1000 : 0;
+    }
+    function warnAfter(total) { return total > WARN ? total - WARN : total / 2; }
+
+    function duration(ms) {
+      const s = Math.max(1, Math.round(ms / 1000));
+      if (s >= 60) {
+        const m = Math.round(s / 60);
+        return m + (m === 1 ? " minute" : " minutes");
+      }
+      return s + (s === 1 ? " second" : " seconds");
+    }
+
+    function check() {
+      clearTimeout(timer);
+      timer = 0;
+      if (state === "ended") return;
+      const el = host();
+      const total = el ? limit(el) : 0;
+      if (!total) { hide(); return; } // no clock on this page (any more)
+      const idle = Date.now() - last;
+      if (idle >= total) {
+        end();
+      } else if (idle >= warnAfter(total)) {
+        if (state !== "warning") warn(total - idle);
+        timer = setTimeout(check, total - idle);
+      } else {
+        hide();
+        timer = setTimeout(check, warnAfter(total) - idle);
+      }
+    }
+
+    // The prompt: at the top of #main, kept in view by CSS (position: sticky).
+    function show() {
+      if (prompt && prompt.isConnected) return;
+      Viewer.close(); // the viewer makes the page inert: the prompt must be reachable
+      within(document, "dialog[open]").forEach(function (d) {
+        try { if (d.matches(":modal")) d.close(); } catch (e) { /* no :modal: leave it */ }
+      });
+      prompt = make("div", "idle-prompt");
+      prompt.id = "idle-prompt";
+      prompt.setAttribute("role", "alertdialog");
+      prompt.setAttribute("aria-labelledby", "idle-prompt-text");
+      prompt.setAttribute("data-testid", "idle-prompt");
+      ui.text = make("p", "idle-prompt-text");
+      ui.text.id = "idle-prompt-text";
+      ui.text.setAttribute("aria-live", "assertive");
+      ui.stay = make("button", "primary", "Stay signed in");
+      ui.stay.type = "button";
+      ui.stay.setAttribute("data-testid", "stay-signed-in");
+      ui.stay.addEventListener("click", stay);
+      ui.status = make("p", "hint idle-prompt-status");
+      prompt.append(ui.text, ui.stay, ui.status);
+      const main = document.getElementById("main") || document.body;
+      main.insertBefore(prompt, main.firstChild);
+    }
+
+    function warn(remaining) {
+      state = "warning";
+      show();
+      ui.text.textContent = "You will be signed out in " + duration(remaining) + " because of inactivity.";
+      ui.stay.hidden = false;
+      ui.status.textContent = "";
+      const a = document.activeElement;
+      if (!prompt.contains(a)) before = a;
+      ui.stay.focus({ preventScroll: true });
+    }
+
+    function showEnded() {
+      const active = document.activeElement;
+      const focusHere = !active || active === document.body || (!!prompt && prompt.contains(active));
+      show();
+      const link = make("a", "", "Sign in again in a new tab");
+      link.href = "/login";
+      link.target = "_blank";
+      link.rel = "noopener";
+      link.setAttribute("data-testid", "idle-sign-in");
+      ui.text.textContent = "";
+      ui.text.append("Your session has ended. ", link, ", then send your decision; what you typed stays here.");
+      ui.stay.hidden = true;
+      ui.status.textContent = "";
+      if (focusHere) link.focus({ preventScroll: true });
+    }
+
+    function hide() {
+      if (state !== "ended") state = "counting";
+      if (!prompt) return;
+      const had = prompt.contains(document.activeElement);
+      prompt.remove();
+      prompt = null;
+      ui = {};
+      const back = before;
+      before = null;
+      if (!had) return;
+      if (back && back !== document.body && back.isConnected && isVisible(back) && !isDisabled(back)) {
+        back.focus({ preventScroll: true });
+      } else {
+        const main = document.getElementById("main");
+        if (main) main.focus({ preventScroll: true });
+      }
+    }
+
+    function end() {
+      state = "ended";
+      clearTimeout(timer);
+      timer = 0;
+      showEnded();
+    }
+
+    // Activity the server counts: the clock starts again (unless the session is known to
+    // have ended: a request does not bring it back, only a keepalive answered 204 does).
+    function touch() {
+      if (state === "ended") return;
+      last = Date.now();
+      check();
+    }
+
+    function alive(since) {
+      last = Math.max(last, since);
+      state = "counting";
+      check();
+    }
+
+    // The session is gone (a keepalive, heartbeat or guard got 401). The prompt, when it
+    // is shown or when show is set, says so.
+    function ended(showPrompt) {
+      state = "ended";
+      clearTimeout(timer);
+      timer = 0;
+      if (showPrompt || (prompt && prompt.isConnected)) showEnded();
+    }
+
+    // POSTs the keepalive URL, as a request that counts (no X-Portal-Poll). Resolves to
+    // the HTTP status, 0 when the network failed.
+    function keepalive(to) {
+      const sent = Date.now();
+      return fetch(to, {
+        method: "POST",
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: { "HX-Request": "true" }
+      }).then(function (res) {
+        if (res.ok && !res.redirected) alive(sent);
+        else if (res.status === 401) ended(false);
+        return res.status;
+      }, function () { return 0; });
+    }
+
+    function stay() {
+      const to = url();
+      if (busy || !to) return;
+      busy = true;
+      ui.status.textContent = "";
+      keepalive(to).then(function (status) {
+        busy = false;
+        if (status !== 401 && !(status >= 200 && status < 300) && prompt && state === "warning") {
+          ui.status.textContent = "The portal did not answer. Try again in a moment.";
+        }
+      });
+    }
+
+    // Background tabs: the timer may have been late; check against the clock.
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") check();
+    });
+    window.addEventListener("pageshow", function (ev) { if (ev.persisted) check(); });
+
+    // htmx requests count unless they are polls.
+    document.addEventListener("htmx:beforeSend", function (ev) {
+      const cfg = ev.detail && ev.detail.requestConfig;
+      const headers = (cfg && cfg.headers) || {};
+      const poll = Object.keys(headers).some(function (k) {
+        return k.toLowerCase() === "x-portal-poll" && !!headers[k];
+      });
+      if (!poll) touch();
+    });
+
+    // Start-up: (re)computes the clock, e.g. when htmx brought the [data-idle-seconds] element.
+    function start(scope) {
+      if (within(scope, "[data-idle-seconds]").length) check();
+    }
+
+    return { start: start, touch: touch, ended: ended, keepalive: keepalive, url: url };
+  })();
+
+  // ---------------------------------------------------------------------------
+  // Submitting. form[data-auto-submit] is sent once when the page is ready: the
+  // same-origin POST that claims the process (a form submission for the release logic,
+  // not leaving the page). A form in a locked panel never submits, not even by Enter in
+  // a field. form[data-check-session] first POSTs the keepalive URL: 204 sends it for
+  // real, 401 keeps the page (and what was typed) and says so in a sticky banner, a
+  // network error sends it anyway (the server decides). It is sent once, however often
+  // it is clicked.
+  // ---------------------------------------------------------------------------
+  const SESSION_ENDED_BANNER = "<strong>Your session has ended.</strong> " +
+    "<a href=\"/login\" target=\"_blank\" rel=\"noopener\">Sign in again in a new tab</a>, then send again; what you typed is kept.";
+  const sending = new WeakMap(); // form[data-check-session] → entry while checking or once sent
+  let generation = 0; // a page back from the back-forward cache may send again
+  let passing = null; // the form being sent for real through requestSubmit
+  let autoSubmitted = false;
+
+  function autoSubmit(scope) {
+    if (autoSubmitted) return;
+    const form = within(scope, "form[data-auto-submit]")[0];
+    if (!form) return;
+    autoSubmitted = true;
+    if (typeof form.requestSubmit === "function") {
+      HTMLFormElement.prototype.requestSubmit.call(form);
+    } else {
+      submitting = true;
+      Idle.touch();
+      HTMLFormElement.prototype.submit.call(form);
+    }
+  }
+
+  // The form went (or goes) to the server: further submits are dropped, unless someone
+  // else prevented this one after us (e.g. htmx sending it itself).
+  function markSent(form, ev) {
+    const entry = { gen: generation };
+    sending.set(form, entry);
+    setTimeout(function () {
+      if (ev.defaultPrevented && sending.get(form) === entry) sending.delete(form);
+    }, 0);
+  }
+
+  function sendChecked(form, submitter) {
+    if (!form.isConnected || form.closest("[data-locked]")) { sending.delete(form); return; }
+    syncCorrections(form);
+    if (submitter && submitter.name && submitter.form === form && !submitter.disabled &&
+        typeof form.requestSubmit === "function") {
+      // requestSubmit keeps the clicked button's name and value; the guard lets it pass.
+      passing = form;
+      try {
+        HTMLFormElement.prototype.requestSubmit.call(form, submitter);
+      } finally {
+        if (passing === form) { passing = null; sending.delete(form); } // invalid: not sent
+      }
+      return;
+    }
+    sending.set(form, { gen: generation });
+    submitting = true;
+    Idle.touch();
+    HTMLFormElement.prototype.submit.call(form);
+  }
+
+  function guardSession(ev) {
+    const form = ev.target;
+    if (passing === form) { passing = null; markSent(form, ev); return; }
+    if (!form.matches("form[data-check-session]")) return;
+    const cur = sending.get(form);
+    if (cur && cur.gen === generation) { ev.preventDefault(); return; } // a second click
+    const to = Idle.url();
+    if (!to) { markSent(form, ev); return; } // no keepalive on this page: as it is
+    ev.preventDefault();
+    sending.set(form, { gen: generation });
+    const submitter = ev.submitter;
+    Idle.keepalive(to).then(function (status) {
+      if (status === 401) {
+        sending.delete(form);
+        banner(SESSION_ENDED_BANNER, true);
+        return;
+      }
+      sendChecked(form, submitter);
+    });
+  }
+
+  // Capture: before htmx and the release logic see the submit.
+  document.addEventListener("submit", function (ev) {
+    const form = ev.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    if (form.closest("[data-locked]")) {
+      ev.preventDefault();
+      ev.stopPropagation();
+      return;
+    }
+    syncCorrections(form);
+    guardSession(ev);
+  }, true);
+  window.addEventListener("pageshow", function (ev) { if (ev.persisted) generation++; });
 
   // ---------------------------------------------------------------------------
   // Video seek: <button data-seek-target="#liveness" data-seek="12.5">. Seconds, or
@@ -832,13 +1234,89 @@
 
   // ---------------------------------------------------------------------------
   // Corrections: an input with data-original is highlighted once its value differs,
-  // so the agent sees which extracted fields they changed before accepting.
+  // so the agent sees which extracted fields they changed before accepting. The form's
+  // [data-corrections-summary] lists them live (label: old → new, text only), and its
+  // hidden corrections_seen says what the agent saw: JSON [[key, new value], ...] sorted
+  // by key, "" when nothing changed. The server compares it with what it computes, so
+  // the format (and the comparison: value trimmed ≠ data-original) must not drift.
   // ---------------------------------------------------------------------------
+  function isChanged(el) { return el.value.trim() !== el.getAttribute("data-original"); }
+  function correctionKey(el) { return el.name.replace(/^field\./, ""); }
+
+  // The form's named inputs with data-original whose value differs, in document order.
+  function corrections(form) {
+    return Array.from(form.elements).filter(function (el) {
+      return el instanceof HTMLInputElement && el.hasAttribute("data-original") && !!el.name && isChanged(el);
+    });
+  }
+
+  function correctionLabel(el) {
+    const own = el.getAttribute("data-label");
+    if (own) return own;
+    const label = el.labels && el.labels[0];
+    return (label && label.textContent.replace(/\s+/g, " ").trim()) || correctionKey(el);
+  }
+
+  function renderSummary(box, changed) {
+    const isList = box.tagName === "UL" || box.tagName === "OL";
+    box.textContent = "";
+    box.classList.toggle("has-corrections", changed.length > 0);
+    if (!changed.length) {
+      const empty = box.getAttribute("data-empty") || "";
+      if (!isList) box.textContent = empty;
+      else if (empty) box.appendChild(make("li", "corrections-empty", empty));
+      return;
+    }
+    const list = isList ? box : box.appendChild(make("ul", "corrections-list"));
+    changed.forEach(function (el) {
+      const was = el.getAttribute("data-original"), now = el.value.trim();
+      const li = make("li");
+      li.setAttribute("data-field", correctionKey(el));
+      li.append(make("span", "correction-label", correctionLabel(el)), ": ",
+        make("span", "correction-old" + (was ? "" : " is-empty"), was || "(empty)"), " \u2192 ",
+        make("span", "correction-new" + (now ? "" : " is-empty"), now || "(empty)"));
+      list.appendChild(li);
+    });
+  }
+
+  function syncCorrections(form) {
+    const changed = corrections(form);
+    const seen = Array.from(form.elements).find(function (el) { return el.name === "corrections_seen"; });
+    if (seen) {
+      const pairs = changed.map(function (el) { return [correctionKey(el), el.value.trim()]; });
+      pairs.sort(function (a, b) { return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0; });
+      seen.value = pairs.length ? JSON.stringify(pairs) : "";
+    }
+    within(form, "[data-corrections-summary]").forEach(function (box) { renderSummary(box, changed); });
+  }
+
+  function markCorrected(el) { el.classList.toggle("corrected", isChanged(el)); }
+
   document.addEventListener("input", function (ev) {
     const el = ev.target;
     if (!(el instanceof HTMLInputElement) || !el.hasAttribute("data-original")) return;
-    el.classList.toggle("corrected", el.value.trim() !== el.getAttribute("data-original"));
+    markCorrected(el);
+    if (el.form) syncCorrections(el.form);
   });
+  document.addEventListener("reset", function (ev) {
+    const form = ev.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    setTimeout(function () { // the values go back after the event
+      within(form, "input[data-original]").forEach(markCorrected);
+      syncCorrections(form);
+    }, 0);
+  });
+
+  // Start-up: the browser may have restored typed values (history navigation).
+  function enhanceCorrections(scope) {
+    const forms = [];
+    within(scope, "input[data-original], [data-corrections-summary], input[name=corrections_seen]").forEach(function (el) {
+      if (el.matches("input[data-original]")) markCorrected(el);
+      const form = el.form || el.closest("form");
+      if (form && forms.indexOf(form) < 0) forms.push(form);
+    });
+    forms.forEach(syncCorrections);
+  }
 
   // ---------------------------------------------------------------------------
   // Start-up, and again for every piece of content htmx adds.
@@ -847,6 +1325,10 @@
     Viewer.enhance(scope);
     enhanceShortcuts(scope);
     startHeartbeats(scope);
+    if (claimLost) within(scope, "[data-lock-on-claim-lost]").forEach(lockPanel);
+    enhanceCorrections(scope);
+    Idle.start(scope);
+    autoSubmit(scope); // last: the page is ready
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () { enhance(document); });

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -12,6 +13,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -37,7 +39,8 @@ const chromiumPath = "/usr/bin/chromium"
 
 // hooks runs in every page before its own scripts (DevTools-injected, so outside the
 // CSP). It records what the tests observe: policy violations, the portal's events and
-// clicks on [data-probe] elements, and settled htmx swaps.
+// clicks on [data-probe] elements, settled htmx swaps, submit events (read
+// defaultPrevented once dispatched) and each text the idle prompt showed.
 const hooks = `
 window.__test = { csp: [], events: [], clicks: [], settled: 0 };
 document.addEventListener("securitypolicyviolation", function (e) {
@@ -51,6 +54,14 @@ document.addEventListener("click", function (e) {
 	if (el) window.__test.clicks.push(el.id);
 }, true);
 document.addEventListener("htmx:afterSettle", function () { window.__test.settled++; });
+window.__test.submits = [];
+window.addEventListener("submit", function (e) { window.__test.submits.push(e); }, true);
+window.__test.idle = [];
+new MutationObserver(function () {
+	var p = document.getElementById("idle-prompt-text"), t = p ? p.textContent : "";
+	var seen = window.__test.idle;
+	if (t && seen[seen.length - 1] !== t) seen.push(t);
+}).observe(document, { childList: true, subtree: true, characterData: true });
 `
 
 // fixtures is the test server: static.Handler under /static/, the HTML pages of
@@ -63,11 +74,48 @@ type fixtures struct {
 	releases   []string // methods of the calls to /release
 	lostCalls  atomic.Int32
 	lost       atomic.Bool // /hb/lost answers 409 once set
+
+	claims        []string     // query strings of the POSTs to /claim/record
+	decisions     []url.Values // forms POSTed to /decide/record
+	keepalives    []keepalive  // calls to /keepalive/...
+	releasedAt    map[string]int
+	polls, acts   atomic.Int32 // background polls (/poll) and other htmx requests (/act)
+	conflictCalls atomic.Int32 // calls to /hb/conflict
+}
+
+type keepalive struct {
+	path, query, method string
+	header              http.Header
+}
+
+// keepaliveCalls counts the calls to one keepalive path.
+func (f *fixtures) keepaliveCalls(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, k := range f.keepalives {
+		if k.path == path {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *fixtures) counts() (claims, decisions int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.claims), len(f.decisions)
+}
+
+func (f *fixtures) released(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.releasedAt[path]
 }
 
 func newFixtures(t *testing.T) *fixtures {
 	t.Helper()
-	f := &fixtures{}
+	f := &fixtures{releasedAt: map[string]int{}}
 	front, back, selfie := pngImage(t, 800, 500, 40), jpegImage(t, 800, 500), pngImage(t, 400, 500, 160)
 	wav := wavClip(10)
 	blob := func(typ string, b []byte) http.HandlerFunc {
@@ -118,6 +166,76 @@ func newFixtures(t *testing.T) *fixtures {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusConflict)
 		fmt.Fprint(w, `<div class="alert" role="alert" data-testid="error-fragment"><strong>Claim taken.</strong> Another reviewer has this process.</div>`)
+	})
+	// Claiming, deciding and the session (auto-submit, submit guard, idle prompt).
+	mux.HandleFunc("POST /claim/record", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.claims = append(f.claims, r.URL.RawQuery)
+		f.mu.Unlock()
+		if r.URL.Query().Get("stay") != "" {
+			w.WriteHeader(http.StatusNoContent) // the page stays
+			return
+		}
+		http.Redirect(w, r, "/fixture/opened.html?claimed=1", http.StatusSeeOther)
+	})
+	mux.HandleFunc("POST /decide/record", func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		f.mu.Lock()
+		f.decisions = append(f.decisions, r.PostForm)
+		f.mu.Unlock()
+		http.Redirect(w, r, "/fixture/opened.html?decided=1", http.StatusSeeOther)
+	})
+	mux.HandleFunc("/keepalive/", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.keepalives = append(f.keepalives, keepalive{r.URL.Path, r.URL.RawQuery, r.Method, r.Header.Clone()})
+		f.mu.Unlock()
+		switch r.URL.Path {
+		case "/keepalive/ok", "/keepalive/short":
+			if r.URL.Query().Get("slow") != "" {
+				time.Sleep(300 * time.Millisecond) // a second click arrives while the check runs
+			}
+			w.WriteHeader(http.StatusNoContent)
+		case "/keepalive/gone": // as auth.RequireUser answers htmx requests
+			w.Header().Set("HX-Redirect", "/login")
+			w.WriteHeader(http.StatusUnauthorized)
+		case "/keepalive/drop": // the network fails
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	mux.HandleFunc("/hb/steady", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("/hb/conflict", func(w http.ResponseWriter, r *http.Request) {
+		f.conflictCalls.Add(1)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusConflict)
+		fmt.Fprint(w, `<div class="alert" role="alert" data-testid="error-fragment"><strong>Conflict.</strong>
+	<span data-testid="error-message">Ana Example is reviewing
+	this process now.</span></div>`)
+	})
+	mux.HandleFunc("/hb/gone", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("HX-Redirect", "/login")
+		w.WriteHeader(http.StatusUnauthorized)
+	})
+	mux.HandleFunc("/poll", func(w http.ResponseWriter, r *http.Request) {
+		f.polls.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("/act", func(w http.ResponseWriter, r *http.Request) {
+		f.acts.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("/release/", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.releasedAt[r.URL.Path]++
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("/release", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -363,6 +481,14 @@ func TestAppBrowser(t *testing.T) {
 	t.Run("Queue", func(t *testing.T) { testQueue(t, f, browser) })
 	t.Run("HeartbeatReleaseSeek", func(t *testing.T) { testHeartbeat(t, f, browser) })
 	t.Run("ClaimLost", func(t *testing.T) { testClaimLost(t, f, browser) })
+	t.Run("AutoClaim", func(t *testing.T) { testAutoClaim(t, f, browser) })
+	t.Run("ClaimLostLocksPanel", func(t *testing.T) { testClaimLostLocks(t, f, browser) })
+	t.Run("ClaimLostSessionEnded", func(t *testing.T) { testClaimLostSession(t, f, browser) })
+	t.Run("PollAfterSessionEnded", func(t *testing.T) { testPollAfterSession(t, f, browser) })
+	t.Run("IdlePrompt", func(t *testing.T) { testIdlePrompt(t, f, browser) })
+	t.Run("IdleTimeout", func(t *testing.T) { testIdleTimeout(t, f, browser) })
+	t.Run("SubmitGuard", func(t *testing.T) { testSubmitGuard(t, f, browser) })
+	t.Run("Corrections", func(t *testing.T) { testCorrections(t, f, browser) })
 }
 
 // The harness itself: a page breaking the policy is noticed, so a clean run means
@@ -854,8 +980,16 @@ func testClaimLost(t *testing.T, f *fixtures, browser context.Context) {
 	if eval[bool](t, tb, `!document.getElementById("evidence-viewer").hidden`) {
 		t.Error("the viewer stayed open over the claim-lost banner")
 	}
-	if id := eval[string](t, tb, `document.activeElement.id`); id != "ev1" {
-		t.Errorf("after the viewer closed: focus on %q, want ev1", id)
+	// Here the heartbeat element held the image: its content is now the server's message
+	// (the whole fragment's text, having no error-message), so the focus goes to #main.
+	// decide.html (ClaimLostLocksPanel) has the real layout, where it goes back to the image.
+	notice := eval[[]string](t, tb, `(function(){ var n = document.querySelector("[data-heartbeat-url]");
+		return [n.textContent, n.getAttribute("data-testid"), n.className]; })()`)
+	if notice[0] != "Claim taken. Another reviewer has this process." || notice[1] != "claim-lost" || !strings.Contains(notice[2], "claim-lost") {
+		t.Errorf("heartbeat element after 409: text, testid, class = %q", notice)
+	}
+	if id := eval[string](t, tb, `document.activeElement.id`); id != "main" {
+		t.Errorf("after the viewer closed (its source gone): focus on %q, want main", id)
 	}
 
 	// The banner stays when a later htmx request succeeds (ordinary error banners go).
@@ -871,5 +1005,547 @@ func testClaimLost(t *testing.T, f *fixtures, browser context.Context) {
 	time.Sleep(2500 * time.Millisecond)
 	if m := f.lostCalls.Load(); m != n || n != 1 {
 		t.Errorf("heartbeat calls after 409: %d then %d, want 1 and no more", n, m)
+	}
+}
+
+// jsString is v as a JavaScript string literal.
+func jsString(v string) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// goTo starts a navigation from the page itself, without waiting for a load (the page
+// opened may navigate again at once: use waitPage).
+func (tb *tab) goTo(t *testing.T, url string) {
+	t.Helper()
+	tb.do(t, "go to "+url, chromedp.Evaluate[chromedp.Void](`location.href = `+jsString(url)+`; 0`))
+}
+
+// waitPage waits (generously) until the expression is true, across navigations.
+func (tb *tab) waitPage(t *testing.T, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, cancel := context.WithTimeout(tb.ctx, 2*time.Second)
+		ok, err := chromedp.Run(c, chromedp.Evaluate[bool](`!!(`+expr+`)`))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s (last error: %v)", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// js runs a statement in the page.
+func (tb *tab) js(t *testing.T, what, stmt string) {
+	t.Helper()
+	tb.do(t, what, chromedp.Evaluate[chromedp.Void](stmt+`; 0`))
+}
+
+// setValue sets a field's value as typing or pasting does (an input event follows).
+func (tb *tab) setValue(t *testing.T, sel, v string) {
+	t.Helper()
+	tb.js(t, "set "+sel, `(function(){ var el = document.querySelector(`+jsString(sel)+`); el.value = `+jsString(v)+`;
+		el.dispatchEvent(new Event("input", {bubbles: true})); })()`)
+}
+
+// submits lists the submit events the page saw: "<form id>:sent" or ":prevented".
+func submits(t *testing.T, tb *tab) string {
+	t.Helper()
+	return strings.Join(eval[[]string](t, tb, `window.__test.submits.map(function (e) {
+		return e.target.id + ":" + (e.defaultPrevented ? "prevented" : "sent"); })`), ",")
+}
+
+// settle gives a request that must not happen the time to arrive: it only delays a
+// negative check (a wrong pass at worst, never a wrong failure).
+func settle() { time.Sleep(600 * time.Millisecond) }
+
+func (f *fixtures) lastDecision(t *testing.T) url.Values {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.decisions) == 0 {
+		t.Fatal("no decision was posted")
+	}
+	return f.decisions[len(f.decisions)-1]
+}
+
+// form[data-auto-submit] claims once, as a form submission (no release beacon).
+func testAutoClaim(t *testing.T, f *fixtures, browser context.Context) {
+	tb := newTab(t, browser, false)
+	c0, _ := f.counts()
+	tb.open(t, f.URL+"/fixture/opened.html")
+	tb.goTo(t, f.URL+"/fixture/autosubmit.html")
+	tb.waitPage(t, "claimed and shown the answer", `location.search === "?claimed=1" && document.getElementById("opened")`)
+	settle()
+	if c, _ := f.counts(); c != c0+1 {
+		t.Errorf("claim POSTs: %d, want 1", c-c0)
+	}
+	if n := f.released("/release/auto"); n != 0 {
+		t.Errorf("the automatic claim sent %d release beacons: it is a submission, not leaving", n)
+	}
+
+	// Answered 204 the page stays: more content and a page shown again from the
+	// back-forward cache submit nothing more.
+	tb.open(t, f.URL+"/fixture/autosubmit-stay.html")
+	waitServer(t, "the claim POST", func() bool { c, _ := f.counts(); return c >= c0+2 })
+	tb.js(t, "more content, pageshow", `document.getElementById("main").dispatchEvent(new CustomEvent("htmx:load", {bubbles: true}));
+		window.dispatchEvent(new PageTransitionEvent("pageshow", {persisted: true}))`)
+	settle()
+	if c, _ := f.counts(); c != c0+2 {
+		t.Errorf("claim POSTs after re-enhancing: %d, want 2 (one per page)", c-c0)
+	}
+	f.mu.Lock()
+	last := f.claims[len(f.claims)-1]
+	f.mu.Unlock()
+	if last != "stay=1" {
+		t.Errorf("last claim: query %q", last)
+	}
+	if s := submits(t, tb); s != "auto:sent" {
+		t.Errorf("submit events: %s, want auto:sent (one, through requestSubmit)", s)
+	}
+}
+
+type lockState struct {
+	Notice, NoticeTestID, NoticeClass string
+	Locked                            bool
+	PanelClass                        string
+	Note, NoteRole, NoteClass         string
+	Values                            map[string]string
+	Checked                           []string
+	ReadOnly, Disabled, AriaDisabled  []string
+	Focus                             string
+	ViewerOpen                        bool
+}
+
+const readLock = `(function(){
+	var n = document.getElementById("claim-notice"), p = document.getElementById("decide"), note = p.firstElementChild;
+	var ids = function (sel, pred) { return Array.from(p.querySelectorAll(sel)).filter(pred).map(function (e) { return e.id || e.name; }); };
+	var values = {};
+	p.querySelectorAll("input[type=text], textarea").forEach(function (e) { values[e.id] = e.value; });
+	var v = document.getElementById("evidence-viewer");
+	return {Notice: n.textContent, NoticeTestID: n.getAttribute("data-testid"), NoticeClass: n.className,
+		Locked: p.hasAttribute("data-locked"), PanelClass: p.className,
+		Note: note.textContent, NoteRole: note.getAttribute("role") || "", NoteClass: note.className,
+		Values: values, Checked: ids("input", function (e) { return e.checked; }),
+		ReadOnly: ids("input, textarea", function (e) { return e.readOnly; }),
+		Disabled: ids("button, select, input, textarea", function (e) { return e.disabled; }),
+		AriaDisabled: ids("a", function (e) { return e.getAttribute("aria-disabled") === "true"; }),
+		Focus: document.activeElement.id, ViewerOpen: !!v && !v.hidden};
+})()`
+
+const lockedNote = "This case is no longer yours to decide. What you typed is kept below so you can copy it."
+
+// checkLocked checks the decision panel of decide.html once the claim is lost.
+func checkLocked(t *testing.T, st lockState, values map[string]string) {
+	t.Helper()
+	if !st.Locked || !strings.Contains(" "+st.PanelClass+" ", " locked ") {
+		t.Errorf("panel: data-locked %v, class %q", st.Locked, st.PanelClass)
+	}
+	if st.Note != lockedNote || st.NoteRole != "status" || st.NoteClass != "locked-note" {
+		t.Errorf("panel's first child: %q role %q class %q", st.Note, st.NoteRole, st.NoteClass)
+	}
+	for id, want := range values {
+		if st.Values[id] != want {
+			t.Errorf("%s: value %q, want %q (the text stays)", id, st.Values[id], want)
+		}
+	}
+	if got, want := strings.Join(st.ReadOnly, ","), "field-birth_date,field-surname,field-document_number,accept-note,reject-addition"; got != want {
+		t.Errorf("read-only fields: %s, want %s", got, want)
+	}
+	if got, want := strings.Join(st.Disabled, ","), "confirm-face,accept-channel,accept-submit,reason-1,reason-2,reject-submit"; got != want {
+		t.Errorf("disabled controls: %s, want %s (hidden inputs and text fields stay enabled)", got, want)
+	}
+	if got := strings.Join(st.AriaDisabled, ","); got != "go-accept,go-reject" {
+		t.Errorf("aria-disabled links: %s, want go-accept,go-reject", got)
+	}
+	if strings.Contains(st.Notice, "You are reviewing") || st.NoticeTestID != "claim-lost" ||
+		!strings.Contains(" "+st.NoticeClass+" ", " claim-lost ") || strings.Contains(st.NoticeClass, "claim-mine") {
+		t.Errorf("claim notice: %q testid %q class %q", st.Notice, st.NoticeTestID, st.NoticeClass)
+	}
+}
+
+// A heartbeat answered 409: the decision panel locks at once, what was typed stays.
+func testClaimLostLocks(t *testing.T, f *fixtures, browser context.Context) {
+	tb := newTab(t, browser, false)
+	tb.open(t, f.URL+"/fixture/decide.html")
+	_, d0 := f.counts()
+	tb.do(t, "focus the addition", chromedp.Focus(`#reject-addition`))
+	tb.keys(t, "Photo is blurry")
+	tb.do(t, "focus the note", chromedp.Focus(`#accept-note`))
+	tb.keys(t, "checked twice")
+	tb.setValue(t, "#field-birth_date", "1991-01-02")
+	tb.do(t, "choose a reason", chromedp.Click(`#reason-1`))
+	tb.do(t, "open the viewer", chromedp.Click(`#ev1`), chromedp.WaitVisible(`#evidence-viewer`))
+
+	// Another reviewer takes the process: the heartbeat gets 409 with an error fragment.
+	tb.js(t, "lose the claim", `document.getElementById("claim-notice").setAttribute("data-heartbeat-url", "/hb/conflict")`)
+	tb.waitFor(t, "claim lost", `window.__test.events.indexOf("claim-lost:409") >= 0`)
+	st := eval[lockState](t, tb, readLock)
+	checkLocked(t, st, map[string]string{"reject-addition": "Photo is blurry", "accept-note": "checked twice",
+		"field-birth_date": "1991-01-02", "field-surname": "García"})
+	if st.Notice != "Ana Example is reviewing this process now." {
+		t.Errorf("claim notice: %q, want the fragment's error-message", st.Notice)
+	}
+	if strings.Join(st.Checked, ",") != "reason-1" {
+		t.Errorf("checked: %q, want reason-1 kept", st.Checked)
+	}
+	if st.ViewerOpen || st.Focus != "ev1" {
+		t.Errorf("viewer open %v, focus %q: want closed, focus back on ev1", st.ViewerOpen, st.Focus)
+	}
+	if !eval[bool](t, tb, `!!document.querySelector('#htmx-error[data-sticky] [data-testid="error-fragment"]')`) {
+		t.Error("no sticky claim-lost banner")
+	}
+
+	// The text can still be selected (and copied); typing changes nothing.
+	tb.do(t, "focus the addition", chromedp.Focus(`#reject-addition`))
+	tb.keys(t, "xy")
+	if got := eval[[]any](t, tb, `(function(){ var a = document.getElementById("reject-addition"); a.select();
+		return [a.value, document.activeElement === a, a.selectionEnd - a.selectionStart]; })()`); got[0] != "Photo is blurry" || got[1] != true || got[2] != float64(len("Photo is blurry")) {
+		t.Errorf("read-only addition: value, focused, selected length = %v", got)
+	}
+
+	// Shortcuts no longer act on the panel.
+	tb.js(t, "blur", `document.activeElement.blur()`)
+	tb.keys(t, "ar2")
+	if c := eval[[]string](t, tb, `window.__test.clicks`); len(c) != 0 {
+		t.Errorf("shortcuts clicked %q in the locked panel", c)
+	}
+	if eval[bool](t, tb, `document.getElementById("reason-2").checked`) {
+		t.Error("shortcut 2 checked a reason in the locked panel")
+	}
+	tb.do(t, "click the locked link", chromedp.Click(`#go-reject`))
+	if h := eval[string](t, tb, `location.hash`); h != "" {
+		t.Errorf("the locked Reject link was followed: hash %q", h)
+	}
+
+	// No submission gets through: requestSubmit, Enter in a field, the disabled buttons.
+	tb.js(t, "requestSubmit", `document.getElementById("reject-panel").requestSubmit(); document.getElementById("accept-panel").requestSubmit()`)
+	if s := submits(t, tb); s != "reject-panel:prevented,accept-panel:prevented" {
+		t.Errorf("submit events: %s, want both prevented", s)
+	}
+	tb.do(t, "focus a field", chromedp.Focus(`#field-surname`))
+	tb.keys(t, kb.Enter)
+	tb.do(t, "click the disabled submit", chromedp.Click(`#accept-submit`))
+	if s := submits(t, tb); strings.Contains(s, ":sent") {
+		t.Errorf("submit events: %s, none may be sent", s)
+	}
+	settle()
+	if _, d := f.counts(); d != d0 {
+		t.Errorf("%d decisions posted from a locked panel", d-d0)
+	}
+	if p := eval[string](t, tb, `location.pathname`); p != "/fixture/decide.html" {
+		t.Errorf("the page went to %s", p)
+	}
+	if n := f.conflictCalls.Load(); n != 1 {
+		t.Errorf("heartbeat calls after 409: %d, want 1", n)
+	}
+
+	// The lost claim is not released on leaving: there is nothing of ours to release.
+	tb.open(t, f.URL+"/fixture/opened.html")
+	settle()
+	if n := f.released("/release/decide"); n != 0 {
+		t.Errorf("%d release beacons after the claim was lost", n)
+	}
+}
+
+// A heartbeat answered 401: locked the same way, the notice tells how to go on.
+func testClaimLostSession(t *testing.T, f *fixtures, browser context.Context) {
+	tb := newTab(t, browser, false)
+	tb.open(t, f.URL+"/fixture/decide.html")
+	tb.setValue(t, "#reject-addition", "Second page missing")
+	tb.js(t, "end the session", `document.getElementById("claim-notice").setAttribute("data-heartbeat-url", "/hb/gone")`)
+	tb.waitFor(t, "claim lost", `window.__test.events.indexOf("claim-lost:401") >= 0`)
+	st := eval[lockState](t, tb, readLock)
+	checkLocked(t, st, map[string]string{"reject-addition": "Second page missing"})
+	if want := "Your session has ended. Sign in again in a new tab; what you typed stays here."; st.Notice != want {
+		t.Errorf("claim notice: %q, want %q", st.Notice, want)
+	}
+}
+
+// An htmx poll answered 401 with HX-Redirect (the session ended) on a page with a
+// decision panel: the page stays, the panel locks, and the typed text is kept.
+func testPollAfterSession(t *testing.T, f *fixtures, browser context.Context) {
+	tb := newTab(t, browser, false)
+	tb.open(t, f.URL+"/fixture/decide.html")
+	url := eval[string](t, tb, `location.href`)
+	tb.setValue(t, "#reject-addition", "Typed before the session ended")
+	tb.js(t, "a poll that meets the ended session", `(function(){ var d = document.createElement("div");
+		d.setAttribute("hx-get", "/hb/gone"); d.setAttribute("hx-trigger", "load"); d.setAttribute("hx-headers", '{"X-Portal-Poll": "1"}');
+		document.getElementById("main").appendChild(d); htmx.process(d); return true; })()`)
+	tb.waitFor(t, "claim lost", `window.__test.events.indexOf("claim-lost:401") >= 0`)
+	st := eval[lockState](t, tb, readLock)
+	checkLocked(t, st, map[string]string{"reject-addition": "Typed before the session ended"})
+	time.Sleep(600 * time.Millisecond) // a redirect, if any, would have happened by now
+	if got := eval[string](t, tb, `location.href`); got != url {
+		t.Errorf("the page navigated to %s; the typed text is gone", got)
+	}
+}
+
+const (
+	idleWarning = "You will be signed out in 2 minutes because of inactivity."
+	idleEnded   = "Your session has ended. Sign in again in a new tab, then send your decision; what you typed stays here."
+	promptShown = `!!document.getElementById("idle-prompt")`
+	promptText  = `(document.getElementById("idle-prompt-text") || {}).textContent`
+)
+
+func checkEnded(t *testing.T, tb *tab) {
+	t.Helper()
+	got := eval[[]any](t, tb, `(function(){ var p = document.getElementById("idle-prompt"), a = p.querySelector("a");
+		return [a.getAttribute("href"), a.target, a.rel, a.getAttribute("data-testid"),
+			p.querySelector('[data-testid="stay-signed-in"]').hidden]; })()`)
+	if got[0] != "/login" || got[1] != "_blank" || got[2] != "noopener" || got[3] != "idle-sign-in" || got[4] != true {
+		t.Errorf("ended prompt: link href, target, rel, testid, stay hidden = %v", got)
+	}
+}
+
+// data-idle-seconds: the prompt, Stay signed in (204 and 401), what counts as activity.
+func testIdlePrompt(t *testing.T, f *fixtures, browser context.Context) {
+	tb := newTab(t, browser, false)
+	tb.open(t, f.URL+"/fixture/idle.html") // 121 s: the prompt after 1 s; the note has autofocus
+	tb.setValue(t, "#note", "my reasons")
+	tb.waitFor(t, "the prompt", promptShown)
+
+	// Polls go on (every 300 ms) and do not count: the prompt stays.
+	p0 := f.polls.Load()
+	waitServer(t, "two more polls", func() bool { return f.polls.Load() >= p0+2 })
+	got := eval[[]string](t, tb, `(function(){ var p = document.getElementById("idle-prompt");
+		var label = document.getElementById(p.getAttribute("aria-labelledby"));
+		return [String(!!p), p.getAttribute("role"), p.getAttribute("data-testid"), label ? label.textContent : "",
+			String(document.getElementById("main").firstElementChild === p),
+			document.activeElement.getAttribute("data-testid") || document.activeElement.id,
+			document.activeElement.textContent]; })()`)
+	want := []string{"true", "alertdialog", "idle-prompt", idleWarning, "true", "stay-signed-in", "Stay signed in"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("prompt: %q\nwant %q", got, want)
+	}
+
+	// Enter on the focused button: the keepalive, the prompt goes, focus back to the note.
+	k0 := f.keepaliveCalls("/keepalive/ok")
+	tb.keys(t, kb.Enter)
+	tb.waitFor(t, "the prompt gone", `!`+promptShown)
+	if n := f.keepaliveCalls("/keepalive/ok"); n != k0+1 {
+		t.Errorf("keepalive calls: %d, want 1", n-k0)
+	}
+	f.mu.Lock()
+	k := f.keepalives[len(f.keepalives)-1]
+	f.mu.Unlock()
+	if k.method != http.MethodPost || k.header.Get("HX-Request") != "true" || k.header.Get("X-Portal-Poll") != "" ||
+		k.header.Get("Sec-Fetch-Site") != "same-origin" {
+		t.Errorf("keepalive: %s HX-Request %q X-Portal-Poll %q Sec-Fetch-Site %q", k.method, k.header.Get("HX-Request"),
+			k.header.Get("X-Portal-Poll"), k.header.Get("Sec-Fetch-Site"))
+	}
+	if id := eval[string](t, tb, `document.activeElement.id`); id != "note" {
+		t.Errorf("after the prompt: focus on %q, want note", id)
+	}
+
+	// The clock started again: the prompt comes back; a request that is not a poll is
+	// activity and sends it away.
+	tb.waitFor(t, "the prompt again", promptShown)
+	a0 := f.acts.Load()
+	tb.js(t, "an htmx request", `htmx.ajax("POST", "/act", {target: "#scratch", swap: "none"})`)
+	tb.waitFor(t, "the prompt gone after a request", `!`+promptShown) // at the send
+	waitServer(t, "the htmx request", func() bool { return f.acts.Load() >= a0+1 })
+
+	// The session ended meanwhile: 401 says so, and the text stays.
+	tb.js(t, "session gone", `document.getElementById("main").setAttribute("data-keepalive-url", "/keepalive/gone")`)
+	tb.waitFor(t, "the prompt once more", promptShown)
+	tb.do(t, "stay signed in", chromedp.Click(`[data-testid="stay-signed-in"]`))
+	tb.waitFor(t, "the ended message", promptText+` === `+jsString(idleEnded))
+	checkEnded(t, tb)
+	if got := eval[[]string](t, tb, `[document.getElementById("note").value, location.pathname, document.activeElement.getAttribute("data-testid") || ""]`); got[0] != "my reasons" || got[1] != "/fixture/idle.html" || got[2] != "idle-sign-in" {
+		t.Errorf("after 401: note, page, focus = %q", got)
+	}
+	if n := f.keepaliveCalls("/keepalive/gone"); n != 1 {
+		t.Errorf("keepalive calls answered 401: %d, want 1", n)
+	}
+	// Ended is final: later requests do not bring back the warning.
+	tb.js(t, "an htmx request", `htmx.ajax("POST", "/act", {target: "#scratch", swap: "none"})`)
+	waitServer(t, "the request", func() bool { return f.acts.Load() >= a0+2 })
+	if txt := eval[string](t, tb, promptText); txt != idleEnded {
+		t.Errorf("after a later request the prompt says %q", txt)
+	}
+}
+
+// The idle time passes without an answer: the prompt says the session ended; nothing
+// is reloaded, the text stays.
+func testIdleTimeout(t *testing.T, f *fixtures, browser context.Context) {
+	tb := newTab(t, browser, false)
+	tb.open(t, f.URL+"/fixture/idle-short.html") // 4 s: the prompt at half time, the end at 4 s
+	tb.setValue(t, "#note", "kept text")
+	tb.waitFor(t, "the ended message", promptText+` === `+jsString(idleEnded))
+	seen := eval[[]string](t, tb, `window.__test.idle`)
+	if len(seen) != 2 || !strings.HasPrefix(seen[0], "You will be signed out in ") || !strings.HasSuffix(seen[0], " because of inactivity.") {
+		t.Errorf("prompt texts: %q, want the warning then the end", seen)
+	}
+	checkEnded(t, tb)
+	if got := eval[[]string](t, tb, `[document.getElementById("note").value, location.pathname]`); got[0] != "kept text" || got[1] != "/fixture/idle-short.html" {
+		t.Errorf("after the end: note, page = %q", got)
+	}
+	if n := f.keepaliveCalls("/keepalive/short"); n != 0 {
+		t.Errorf("%d keepalive calls without a click", n)
+	}
+}
+
+// form[data-check-session]: the keepalive first; sent once.
+func testSubmitGuard(t *testing.T, f *fixtures, browser context.Context) {
+	tb := newTab(t, browser, false)
+	setKeepalive := func(u string) {
+		t.Helper()
+		tb.js(t, "keepalive "+u, `document.getElementById("main").setAttribute("data-keepalive-url", `+jsString(u)+`)`)
+	}
+	decided := `location.search === "?decided=1" && document.getElementById("opened")`
+
+	// 204, double click: one keepalive, one POST with the clicked button's name and value.
+	tb.open(t, f.URL+"/fixture/decide.html")
+	setKeepalive("/keepalive/ok?slow=1")
+	tb.setValue(t, "#accept-note", "Looks fine")
+	tb.setValue(t, "#field-birth_date", "1991-01-02")
+	k0 := f.keepaliveCalls("/keepalive/ok")
+	_, d0 := f.counts()
+	tb.js(t, "double click", `var b = document.getElementById("accept-submit"); b.click(); b.click()`)
+	tb.waitPage(t, "decided", decided)
+	settle()
+	if _, d := f.counts(); d != d0+1 {
+		t.Fatalf("decisions posted: %d, want 1", d-d0)
+	}
+	if n := f.keepaliveCalls("/keepalive/ok"); n != k0+1 {
+		t.Errorf("keepalive calls: %d, want 1", n-k0)
+	}
+	got := f.lastDecision(t)
+	wantForm := map[string]string{"verdict": "accept", "action": "accept-now", "note": "Looks fine",
+		"field.birth_date": "1991-01-02", "corrections_seen": `[["birth_date","1991-01-02"]]`}
+	for k, v := range wantForm {
+		if got.Get(k) != v {
+			t.Errorf("posted %s = %q, want %q", k, got.Get(k), v)
+		}
+	}
+	if n := f.released("/release/decide"); n != 0 {
+		t.Errorf("deciding sent %d release beacons", n)
+	}
+
+	// 401: not sent, the page and the text stay, a sticky banner says what to do.
+	tb.open(t, f.URL+"/fixture/decide.html")
+	setKeepalive("/keepalive/gone")
+	tb.setValue(t, "#reject-addition", "Please send a new photo")
+	tb.do(t, "choose a reason", chromedp.Click(`#reason-2`))
+	_, d0 = f.counts()
+	tb.do(t, "reject", chromedp.Click(`#reject-submit`))
+	tb.waitFor(t, "the banner", `(function(){ var b = document.getElementById("htmx-error"); return !!b && b.hasAttribute("data-sticky"); })()`)
+	banner := eval[[]string](t, tb, `(function(){ var b = document.getElementById("htmx-error"), a = b.querySelector("a");
+		return [b.textContent, a.getAttribute("href"), a.target, a.rel]; })()`)
+	wantBanner := []string{"Your session has ended. Sign in again in a new tab, then send again; what you typed is kept.", "/login", "_blank", "noopener"}
+	if strings.Join(banner, "|") != strings.Join(wantBanner, "|") {
+		t.Errorf("banner: %q\nwant %q", banner, wantBanner)
+	}
+	settle()
+	if _, d := f.counts(); d != d0 {
+		t.Errorf("%d decisions posted after 401", d-d0)
+	}
+	if got := eval[[]any](t, tb, `[location.pathname, document.getElementById("reject-addition").value, document.getElementById("reason-2").checked]`); got[0] != "/fixture/decide.html" || got[1] != "Please send a new photo" || got[2] != true {
+		t.Errorf("after 401: page, addition, reason = %v", got)
+	}
+	// Signed in again (in another tab): the next click sends it.
+	setKeepalive("/keepalive/ok")
+	tb.do(t, "reject again", chromedp.Click(`#reject-submit`))
+	tb.waitPage(t, "decided", decided)
+	got = f.lastDecision(t)
+	if got.Get("verdict") != "reject" || got.Get("reason") != "2" || got.Get("addition") != "Please send a new photo" || got.Has("action") {
+		t.Errorf("posted after signing in again: %v", got)
+	}
+
+	// The network fails: sent anyway (the server decides).
+	tb.open(t, f.URL+"/fixture/decide.html")
+	setKeepalive("/keepalive/drop")
+	_, d0 = f.counts()
+	tb.do(t, "accept", chromedp.Click(`#accept-submit`))
+	tb.waitPage(t, "decided", decided)
+	// (Chromium retries a request whose connection closed unanswered: one or more calls.)
+	if _, d := f.counts(); d != d0+1 || f.keepaliveCalls("/keepalive/drop") < 1 {
+		t.Errorf("network error: %d decisions, %d keepalive calls; want 1 and at least 1", d-d0, f.keepaliveCalls("/keepalive/drop"))
+	}
+
+	// No keepalive on the page: sent as it is, once.
+	tb.open(t, f.URL+"/fixture/decide.html")
+	tb.js(t, "no keepalive", `document.getElementById("main").removeAttribute("data-keepalive-url")`)
+	_, d0 = f.counts()
+	tb.js(t, "double click", `var b = document.getElementById("accept-submit"); b.click(); b.click()`)
+	tb.waitPage(t, "decided", decided)
+	settle()
+	if _, d := f.counts(); d != d0+1 {
+		t.Errorf("without keepalive: %d decisions, want 1", d-d0)
+	}
+}
+
+// The corrections summary (old → new) and corrections_seen.
+func testCorrections(t *testing.T, f *fixtures, browser context.Context) {
+	tb := newTab(t, browser, false)
+	tb.open(t, f.URL+"/fixture/decide.html")
+	type summary struct {
+		Items, Fields []string
+		Text, Seen    string
+		Markup        int // elements other than ul, li and span in the summary
+		Corrected     []string
+	}
+	read := func() summary {
+		return eval[summary](t, tb, `(function(){ var s = document.getElementById("corrections-summary");
+			var li = Array.from(s.querySelectorAll("li"));
+			return {Items: li.map(function (e) { return e.textContent; }), Fields: li.map(function (e) { return e.getAttribute("data-field"); }),
+				Text: s.textContent, Seen: document.getElementById("corrections-seen").value,
+				Markup: s.querySelectorAll(":not(ul):not(li):not(span)").length,
+				Corrected: Array.from(document.querySelectorAll("input.corrected")).map(function (e) { return e.id; })}; })()`)
+	}
+	const empty = "No corrections: the data is sent as read."
+	if s := read(); len(s.Items) != 0 || s.Text != empty || s.Seen != "" {
+		t.Errorf("at first: %+v, want the empty text and no corrections_seen", s)
+	}
+
+	// Typed: one correction.
+	tb.do(t, "focus the date", chromedp.Focus(`#field-birth_date`))
+	tb.js(t, "select it", `document.getElementById("field-birth_date").select()`)
+	tb.keys(t, "1991-01-02")
+	s := read()
+	if strings.Join(s.Items, "|") != "Date of birth: 1990-01-02 \u2192 1991-01-02" || s.Seen != `[["birth_date","1991-01-02"]]` ||
+		strings.Join(s.Corrected, ",") != "field-birth_date" {
+		t.Errorf("after typing the date: %+v", s)
+	}
+
+	// Three corrections: listed in the form's order, sent sorted by key, trimmed, as text.
+	tb.setValue(t, "#field-surname", "  Garcia <b>Lopez</b> ")
+	tb.setValue(t, "#field-document_number", "Y7654321")
+	s = read()
+	wantItems := []string{"Date of birth: 1990-01-02 \u2192 1991-01-02", "Surname: García \u2192 Garcia <b>Lopez</b>",
+		"Document number: X1234567 \u2192 Y7654321"} // no data-label: the <label>'s text
+	wantSeen := `[["birth_date","1991-01-02"],["document_number","Y7654321"],["surname","Garcia <b>Lopez</b>"]]`
+	if strings.Join(s.Items, "|") != strings.Join(wantItems, "|") || s.Seen != wantSeen || s.Markup != 0 ||
+		strings.Join(s.Fields, ",") != "birth_date,surname,document_number" {
+		t.Errorf("three corrections: %+v\nwant items %q seen %s", s, wantItems, wantSeen)
+	}
+	var pairs [][2]string // what the server decodes
+	if err := json.Unmarshal([]byte(s.Seen), &pairs); err != nil || len(pairs) != 3 || pairs[2] != [2]string{"surname", "Garcia <b>Lopez</b>"} {
+		t.Errorf("corrections_seen decodes to %q (%v)", pairs, err)
+	}
+
+	// Only spaces around the read value: not a correction. All back: the empty text.
+	tb.setValue(t, "#field-birth_date", " 1990-01-02 ")
+	if s := read(); s.Seen != `[["document_number","Y7654321"],["surname","Garcia <b>Lopez</b>"]]` || len(s.Items) != 2 {
+		t.Errorf("date back (with spaces): %+v", s)
+	}
+	tb.setValue(t, "#field-surname", "García")
+	tb.setValue(t, "#field-document_number", "X1234567")
+	if s := read(); len(s.Items) != 0 || s.Text != empty || s.Seen != "" || len(s.Corrected) != 0 {
+		t.Errorf("all back: %+v", s)
+	}
+
+	// Computed again before submit, even for a change no input event reported.
+	tb.js(t, "a silent change", `document.getElementById("field-document_number").value = "Z1";
+		document.getElementById("corrections-seen").value = "stale"`)
+	tb.do(t, "accept", chromedp.Click(`#accept-submit`))
+	tb.waitPage(t, "decided", `location.search === "?decided=1" && document.getElementById("opened")`)
+	if got := f.lastDecision(t).Get("corrections_seen"); got != `[["document_number","Z1"]]` {
+		t.Errorf("posted corrections_seen = %q", got)
 	}
 }
