@@ -154,9 +154,10 @@ func (db *DB) Decide(ctx context.Context, a Actor, nd NewDecision, rule Rule) (*
 			return fmt.Errorf("record decision: %w", err)
 		}
 		id, _ = res.LastInsertId()
+		// Who may decide was the rule's to judge; this only keeps D1 if a second
+		// decision ever got past the unique index.
 		if err := db.execOne(ctx, tx, `UPDATE processes SET decided = 1, reviewable = 0, review_since = NULL, claimed_by = NULL,
-			claimed_at = NULL, claim_expires_at = NULL WHERE id = ? AND reviewable = 1 AND decided = 0
-			AND (claimed_by IS NULL OR claimed_by = ? OR claim_expires_at <= ?)`, nd.ProcessID, a.UserID, formatTime(now)); err != nil {
+			claimed_at = NULL, claim_expires_at = NULL WHERE id = ? AND decided = 0`, nd.ProcessID); err != nil {
 			return ErrAlreadyDecided
 		}
 		return db.appendAudit(ctx, tx, a, nd.Verdict.Action(), "process", nd.ProcessID, OutcomeSuccess, decisionDetail(nd))

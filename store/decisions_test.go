@@ -33,7 +33,7 @@ func reasonByCode(t *testing.T, db *store.DB, code string) *store.Reason {
 
 func mustDecide(t *testing.T, db *store.DB, u *store.User, nd store.NewDecision) *store.Decision {
 	t.Helper()
-	d, err := db.Decide(context.Background(), actorOf(u), nd)
+	d, err := db.Decide(context.Background(), actorOf(u), nd, allow)
 	if err != nil {
 		t.Fatalf("decide %s %s: %v", nd.Verdict, nd.ProcessID, err)
 	}
@@ -81,7 +81,7 @@ func TestDecideTakesTheProcessOutOfReview(t *testing.T) {
 	ctx := context.Background()
 	a := newUser(t, db, "a@example.com", store.RoleAgent)
 	upsert(t, db, store.SourceWebhook, inReview("p-1", procBase.Add(-time.Hour)))
-	if _, err := db.Claim(ctx, actorOf(a), "p-1", a.ID, 5*time.Minute, false); err != nil {
+	if _, err := db.Claim(ctx, actorOf(a), "p-1", 5*time.Minute, allow); err != nil {
 		t.Fatal(err)
 	}
 	clk.Add(time.Minute)
@@ -95,8 +95,8 @@ func TestDecideTakesTheProcessOutOfReview(t *testing.T) {
 	for _, c := range []struct{ name, got, want string }{
 		{"process", d.ProcessID, "p-1"},
 		{"holder", d.HolderName, "Ana García"},
-		{"verdict", d.Verdict, store.VerdictAccept},
-		{"state", d.State, store.StateQueued},
+		{"verdict", string(d.Verdict), string(store.VerdictAccept)},
+		{"state", string(d.State), string(store.StateQueued)},
 		{"decided by", d.DecidedByName, "Test a@example.com"},
 		{"comment", d.Comment, ""},
 		{"internal note", d.InternalNote, "customer sounded nervous"},
@@ -149,27 +149,34 @@ func TestDecideTakesTheProcessOutOfReview(t *testing.T) {
 	if p := mustGet(t, db, "p-1"); p.Reviewable || !p.Decided {
 		t.Errorf("after a newer PENDING/REVIEW read: got reviewable=%v decided=%v, want still out of review", p.Reviewable, p.Decided)
 	}
-	if _, err := db.Claim(ctx, actorOf(a), "p-1", a.ID, 5*time.Minute, false); !errors.Is(err, store.ErrNotReviewable) {
-		t.Errorf("claim after deciding: got %v, want ErrNotReviewable", err)
+	// Whether it may be claimed again is review's rule: the store hands the rule the
+	// decided process and its live decision, and writes nothing when it refuses.
+	before := dump(t, db)
+	r := refuse()
+	_, err := db.Claim(ctx, actorOf(a), "p-1", 5*time.Minute, r.rule)
+	wantRefusedUnchanged(t, "claim after deciding", err)
+	if c := r.only(t); !c.Process.Decided || c.Process.Reviewable || c.Decision == nil || c.Decision.ID != d.ID || c.Decision.State != store.StateQueued {
+		t.Errorf("case after deciding: got process decided=%v reviewable=%v decision %+v, want the decided process and its live decision",
+			c.Process.Decided, c.Process.Reviewable, c.Decision)
 	}
-	if _, err := db.Decide(ctx, actorOf(a), acceptOf("p-1")); !errors.Is(err, store.ErrAlreadyDecided) || !errors.Is(err, store.ErrConflict) {
+	wantUnchanged(t, db, "a refused claim", before)
+	// One live decision per process is the store's own guarantee (D1), whatever the rule.
+	if _, err := db.Decide(ctx, actorOf(a), acceptOf("p-1"), allow); !errors.Is(err, store.ErrAlreadyDecided) || !errors.Is(err, store.ErrConflict) {
 		t.Errorf("deciding again: got %v, want ErrAlreadyDecided (a conflict)", err)
 	}
+	wantUnchanged(t, db, "a second decision", before)
 	verifyAudit(t, db)
 }
 
-func TestDecideRefusals(t *testing.T) {
+// TestDecideStoreRefusals: what the store refuses itself, whatever the rule says; a
+// refused decision leaves no trace.
+func TestDecideStoreRefusals(t *testing.T) {
 	db, clk := openClockedDB(t)
 	ctx := context.Background()
 	a := newUser(t, db, "a@example.com", store.RoleAgent)
 	b := newUser(t, db, "b@example.com", store.RoleAgent)
-	for _, id := range []string{"p-review", "p-claimed", "p-decided"} {
+	for _, id := range []string{"p-review", "p-decided"} {
 		upsert(t, db, store.SourceWebhook, inReview(id, procBase.Add(-time.Hour)))
-	}
-	upsert(t, db, store.SourceTracked, inProgress("p-progress", procBase.Add(-time.Hour)))
-	upsert(t, db, store.SourceTracked, decided("p-final", "VERIFIED", procBase.Add(-time.Hour)))
-	if _, err := db.Claim(ctx, actorOf(b), "p-claimed", b.ID, 5*time.Minute, false); err != nil {
-		t.Fatal(err)
 	}
 	mustDecide(t, db, b, acceptOf("p-decided"))
 	retired := reasonByCode(t, db, "under-age")
@@ -182,54 +189,131 @@ func TestDecideRefusals(t *testing.T) {
 	cases := []struct {
 		name string
 		nd   store.NewDecision
-		want error
+		want error // nil: any error will do (the schema refuses it)
 	}{
-		{"reject without a reason", store.NewDecision{ProcessID: "p-review", Verdict: store.VerdictReject, Comment: "no"}, store.ErrInvalid},
-		{"unknown reason", store.NewDecision{ProcessID: "p-review", Verdict: store.VerdictReject, ReasonID: 999, Comment: "no"}, store.ErrInvalid},
-		{"retired reason", store.NewDecision{ProcessID: "p-review", Verdict: store.VerdictReject, ReasonID: retired.ID, Comment: retired.CustomerText}, store.ErrInvalid},
-		{"blank comment", store.NewDecision{ProcessID: "p-review", Verdict: store.VerdictReject, ReasonID: reason.ID, Comment: " \t\n "}, store.ErrInvalid},
-		{"unknown verdict", store.NewDecision{ProcessID: "p-review", Verdict: "maybe"}, store.ErrInvalid},
+		{"reject without a reason", store.NewDecision{ProcessID: "p-review", Verdict: store.VerdictReject, Comment: "no"}, store.ErrReasonInactive},
+		{"unknown reason", store.NewDecision{ProcessID: "p-review", Verdict: store.VerdictReject, ReasonID: 999, Comment: "no"}, store.ErrReasonInactive},
+		{"retired reason", store.NewDecision{ProcessID: "p-review", Verdict: store.VerdictReject, ReasonID: retired.ID, Comment: retired.CustomerText}, store.ErrReasonInactive},
+		{"reject without a comment", store.NewDecision{ProcessID: "p-review", Verdict: store.VerdictReject, ReasonID: reason.ID}, nil},
+		{"unknown verdict", store.NewDecision{ProcessID: "p-review", Verdict: "maybe"}, nil},
+		{"corrections too long", store.NewDecision{ProcessID: "p-review", Verdict: store.VerdictAccept, Corrections: map[string]string{"name": strings.Repeat("x", 8000)}}, store.ErrInvalid},
 		{"unknown process", acceptOf("p-unknown"), store.ErrNotFound},
-		{"not finished", acceptOf("p-progress"), store.ErrNotReviewable},
-		{"final at the gateway", acceptOf("p-final"), store.ErrNotReviewable},
-		{"claimed by another agent", acceptOf("p-claimed"), store.ErrClaimedByOther},
 		{"decided already", acceptOf("p-decided"), store.ErrAlreadyDecided},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := db.Decide(ctx, actorOf(a), tc.nd)
-			if !errors.Is(err, tc.want) {
+			before := dump(t, db)
+			d, err := db.Decide(ctx, actorOf(a), tc.nd, allow)
+			if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) {
 				t.Fatalf("got %v %v, want %v", d, err, tc.want)
 			}
-			var ce *store.ClaimError
-			if errors.Is(tc.want, store.ErrClaimedByOther) && (!errors.As(err, &ce) || ce.HolderID != b.ID || ce.HolderName != "Test b@example.com") {
-				t.Errorf("claim error: got %v, want one naming the holder", err)
-			}
+			wantUnchanged(t, db, "a refused decision", before)
 		})
+	}
+	if !errors.Is(store.ErrReasonInactive, store.ErrInvalid) {
+		t.Error("ErrReasonInactive does not wrap ErrInvalid")
 	}
 	// Only the decision made during setup exists; the refused ones left no trace.
 	if ds, err := db.ListDecisions(ctx, store.DecisionFilter{}); err != nil || len(ds) != 1 || ds[0].ProcessID != "p-decided" {
 		t.Errorf("decisions: got %d %v, want only the setup one", len(ds), err)
 	}
-	if rows := auditRows(t, db, "decision.accept", ""); len(rows) != 1 {
-		t.Errorf("accept audit rows: got %d, want 1", len(rows))
-	}
-	if rows := auditRows(t, db, "decision.reject", ""); len(rows) != 0 {
-		t.Errorf("reject audit rows: got %d, want 0", len(rows))
-	}
-	for _, id := range []string{"p-review", "p-claimed"} {
-		if p := mustGet(t, db, id); !p.Reviewable || p.Decided {
-			t.Errorf("%s: got reviewable=%v decided=%v, want still in review", id, p.Reviewable, p.Decided)
-		}
-	}
-	if p := mustGet(t, db, "p-claimed"); p.ClaimedBy != b.ID {
-		t.Errorf("p-claimed: claim moved to %d", p.ClaimedBy)
+	if p := mustGet(t, db, "p-review"); !p.Reviewable || p.Decided {
+		t.Errorf("p-review: got reviewable=%v decided=%v, want still in review", p.Reviewable, p.Decided)
 	}
 	if r, _ := db.GetReason(ctx, reason.ID); r.InUse {
 		t.Error("a refused reject marked its reason in use")
 	}
 }
 
+// TestDecideRefusedByTheRule: the store hands the rule the rows as they are inside the
+// write's transaction (the process, its live decision, what the current claim holder
+// was served during the current claim, the transaction's instant), and a refusal is
+// returned unchanged with nothing written: no decision, no audit row, no state change.
+func TestDecideRefusedByTheRule(t *testing.T) {
+	db, clk := openClockedDB(t)
+	ctx := context.Background()
+	a := newUser(t, db, "a@example.com", store.RoleAgent)
+	b := newUser(t, db, "b@example.com", store.RoleAgent)
+	for _, id := range []string{"p-claimed", "p-decided", "p-progress"} {
+		upsert(t, db, store.SourceWebhook, inReview(id, procBase.Add(-time.Hour)))
+	}
+	upsert(t, db, store.SourceWebhook, inProgress("p-progress", procBase.Add(-time.Minute)))
+	claimed, err := db.Claim(ctx, actorOf(b), "p-claimed", 5*time.Minute, allow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []store.EvidenceKind{store.ProcessData, store.EvidenceDocumentFront} {
+		if err := db.RecordServed(ctx, actorOf(b), "p-claimed", k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.RecordServed(ctx, actorOf(a), "p-claimed", store.EvidenceFaceNow); err != nil { // not a's claim: not counted
+		t.Fatal(err)
+	}
+	live := mustDecide(t, db, b, acceptOf("p-decided"))
+	reason := reasonByCode(t, db, "face-mismatch")
+	clk.Add(time.Minute)
+
+	cases := []struct {
+		name  string
+		nd    store.NewDecision
+		check func(t *testing.T, c *store.Case)
+	}{
+		{"claimed by another agent", acceptOf("p-claimed"), func(t *testing.T, c *store.Case) {
+			if c.Process.ID != "p-claimed" || c.Process.ClaimedBy != b.ID || c.Process.ClaimSeq != claimed.ClaimSeq || c.Decision != nil {
+				t.Errorf("got process %s claimed by %d seq %d decision %+v, want b's claim %d and no decision",
+					c.Process.ID, c.Process.ClaimedBy, c.Process.ClaimSeq, c.Decision, claimed.ClaimSeq)
+			}
+			if got, want := servedKinds(c), []string{"data", "document_front"}; !slices.Equal(got, want) {
+				t.Errorf("served: got %v, want %v (what b was served in b's claim)", got, want)
+			}
+		}},
+		{"a reject with a valid reason", store.NewDecision{ProcessID: "p-claimed", Verdict: store.VerdictReject, ReasonID: reason.ID, Comment: reason.CustomerText}, nil},
+		{"decided already", acceptOf("p-decided"), func(t *testing.T, c *store.Case) {
+			if c.Decision == nil || c.Decision.ID != live.ID || c.Decision.State != store.StateQueued || !c.Process.Decided || len(c.Served) != 0 {
+				t.Errorf("got decision %+v decided=%v served %v, want the live decision and nothing served", c.Decision, c.Process.Decided, c.Served)
+			}
+		}},
+		{"not finished", acceptOf("p-progress"), func(t *testing.T, c *store.Case) {
+			if c.Process.Reviewable || c.Process.Stage != "IN_PROGRESS" {
+				t.Errorf("got reviewable=%v stage %s, want the process as stored", c.Process.Reviewable, c.Process.Stage)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := dump(t, db)
+			r := refuse()
+			d, err := db.Decide(ctx, actorOf(a), tc.nd, r.rule)
+			if d != nil {
+				t.Errorf("decision: got %+v, want none", d)
+			}
+			wantRefusedUnchanged(t, "decide", err)
+			c := r.only(t)
+			if !c.Now.Equal(clk.Now()) {
+				t.Errorf("now: got %v, want the clock's %v", c.Now, clk.Now())
+			}
+			if tc.check != nil {
+				tc.check(t, c)
+			}
+			wantUnchanged(t, db, "a decision the rule refused", before)
+		})
+	}
+	if rows := auditRows(t, db, "decision.reject", ""); len(rows) != 0 {
+		t.Errorf("reject audit rows: got %d, want 0", len(rows))
+	}
+	if p := mustGet(t, db, "p-claimed"); !p.Reviewable || p.Decided || p.ClaimedBy != b.ID {
+		t.Errorf("p-claimed: got reviewable=%v decided=%v holder %d, want still in review, b's", p.Reviewable, p.Decided, p.ClaimedBy)
+	}
+	if r, _ := db.GetReason(ctx, reason.ID); r.InUse {
+		t.Error("a refused reject marked its reason in use")
+	}
+	verifyAudit(t, db)
+}
+
+// TestDecideAfterAClaimLapsed: the store's conditional change does not refuse a
+// decision on a process whose claim lapsed with nobody else taking it (review's rule
+// lets its holder decide then: a heartbeat lost to a sleeping laptop).
 func TestDecideAfterAClaimLapsed(t *testing.T) {
 	db, clk := openClockedDB(t)
 	ctx := context.Background()
@@ -246,13 +330,16 @@ func TestDecideAfterAClaimLapsed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			id := fmt.Sprintf("p-%d", i)
 			upsert(t, db, store.SourceWebhook, inReview(id, procBase.Add(-time.Hour)))
-			if _, err := db.Claim(ctx, actorOf(a), id, a.ID, 5*time.Minute, false); err != nil {
+			if _, err := db.Claim(ctx, actorOf(a), id, 5*time.Minute, allow); err != nil {
 				t.Fatal(err)
 			}
 			clk.Add(5 * time.Minute) // exactly at expiry the claim is no longer active
-			d, err := db.Decide(ctx, actorOf(tc.by), acceptOf(id))
+			d, err := db.Decide(ctx, actorOf(tc.by), acceptOf(id), allow)
 			if err != nil {
 				t.Fatalf("got %v, want the decision (nobody holds the claim)", err)
+			}
+			if p := mustGet(t, db, id); p.ClaimedBy != 0 || !p.Decided {
+				t.Errorf("process: got holder %d decided=%v, want the lapsed claim cleared, decided", p.ClaimedBy, p.Decided)
 			}
 			if d.DecidedBy != tc.by.ID {
 				t.Errorf("decided by: got %d, want %d", d.DecidedBy, tc.by.ID)
@@ -262,7 +349,8 @@ func TestDecideAfterAClaimLapsed(t *testing.T) {
 }
 
 // TestDecideFiftyAgentsAtOnceInTheStore is D1 at the store: the conditional change and
-// the partial unique index let exactly one of 50 concurrent deciders win.
+// the partial unique index let exactly one of 50 concurrent deciders win, and the rule
+// judges the rows as they are inside each decider's transaction.
 func TestDecideFiftyAgentsAtOnceInTheStore(t *testing.T) {
 	db, _ := openClockedDB(t)
 	ctx := context.Background()
@@ -278,7 +366,7 @@ func TestDecideFiftyAgentsAtOnceInTheStore(t *testing.T) {
 		}
 		return store.NewDecision{ProcessID: id, Verdict: store.VerdictReject, ReasonID: reason.ID, Comment: reason.CustomerText}
 	}
-	decideAll := func(id string, who []int) map[int]error {
+	decideAll := func(id string, who []int, rule func(a store.Actor) store.Rule) map[int]error {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		start := make(chan struct{})
@@ -288,7 +376,8 @@ func TestDecideFiftyAgentsAtOnceInTheStore(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				_, err := db.Decide(ctx, actorOf(agents[i]), nd(i, id))
+				a := actorOf(agents[i])
+				_, err := db.Decide(ctx, a, nd(i, id), rule(a))
 				mu.Lock()
 				errs[i] = err
 				mu.Unlock()
@@ -302,12 +391,14 @@ func TestDecideFiftyAgentsAtOnceInTheStore(t *testing.T) {
 	for i := range everyone {
 		everyone[i] = i
 	}
+	permissive := func(store.Actor) store.Rule { return allow }
 	cases := []struct {
 		name   string
 		holder int // index of the claim holder, or -1
+		rule   func(a store.Actor) store.Rule
 	}{
-		{"nobody holds the claim", -1},
-		{"one agent holds the claim", 33},
+		{"nobody holds the claim, every write allowed", -1, permissive},
+		{"one agent holds the claim, the rule refuses the others", 33, notOthersClaim},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -315,32 +406,32 @@ func TestDecideFiftyAgentsAtOnceInTheStore(t *testing.T) {
 			upsert(t, db, store.SourceWebhook, inReview(id, procBase.Add(-time.Hour)))
 			if tc.holder >= 0 {
 				holder := agents[tc.holder]
-				if _, err := db.Claim(ctx, actorOf(holder), id, holder.ID, 5*time.Minute, false); err != nil {
+				if _, err := db.Claim(ctx, actorOf(holder), id, 5*time.Minute, allow); err != nil {
 					t.Fatal(err)
 				}
-				// The 49 others alone, at once: each is told who holds it.
+				// The 49 others alone, at once: the rule refuses each, nothing is written.
+				before := dump(t, db)
 				others := slices.DeleteFunc(slices.Clone(everyone), func(i int) bool { return i == tc.holder })
-				for i, err := range decideAll(id, others) {
-					var ce *store.ClaimError
-					if !errors.As(err, &ce) || ce.HolderID != holder.ID {
-						t.Errorf("agent %d: got %v, want a ClaimError naming the holder", i, err)
+				for i, err := range decideAll(id, others, tc.rule) {
+					if !errors.Is(err, errRefused) {
+						t.Errorf("agent %d: got %v, want the rule's refusal", i, err)
 					}
 				}
-				if got := countDecisions(t, db, id); got != 0 {
-					t.Fatalf("decisions after the refusals: got %d, want 0", got)
-				}
+				wantUnchanged(t, db, "49 refused deciders", before)
 			}
 			var winners []int
-			for i, err := range decideAll(id, everyone) {
+			for i, err := range decideAll(id, everyone, tc.rule) {
 				if err == nil {
 					winners = append(winners, i)
 					continue
 				}
-				var ce *store.ClaimError
-				clear := errors.Is(err, store.ErrAlreadyDecided) || errors.Is(err, store.ErrNotReviewable) ||
-					(tc.holder >= 0 && errors.As(err, &ce) && ce.HolderID == agents[tc.holder].ID)
-				if !clear || !errors.Is(err, store.ErrConflict) {
-					t.Errorf("agent %d: got %v, want a conflict", i, err)
+				// A loser is refused by the rule (it saw the holder's claim) or, once the
+				// winner committed, by the store: a clear conflict either way.
+				if !errors.Is(err, store.ErrAlreadyDecided) && !(tc.holder >= 0 && errors.Is(err, errRefused)) {
+					t.Errorf("agent %d: got %v, want ErrAlreadyDecided or the rule's refusal", i, err)
+				}
+				if errors.Is(err, store.ErrAlreadyDecided) && !errors.Is(err, store.ErrConflict) {
+					t.Errorf("agent %d: %v is not a conflict", i, err)
 				}
 			}
 			if len(winners) != 1 || (tc.holder >= 0 && winners[0] != tc.holder) {
@@ -467,8 +558,8 @@ func TestFinishDeliveryMarksTheProcessFinal(t *testing.T) {
 		})
 	}
 	// The outcomes that are not deliveries leave the process as it was.
-	for _, state := range []string{store.StateConflict, store.StateParked} {
-		id := "p-" + state
+	for _, state := range []store.DeliveryState{store.StateConflict, store.StateParked} {
+		id := "p-" + string(state)
 		upsert(t, db, store.SourceWebhook, inReview(id, procBase.Add(-time.Hour)))
 		d := mustDecide(t, db, a, acceptOf(id))
 		got := deliver(t, db, d.ID, store.DeliveryOutcome{State: state, GatewayStatus: "NOT_VERIFIED", Error: "refused", Audit: true})
@@ -506,7 +597,7 @@ func TestRecoverDeliveriesRequeuesWhatWasBeingSent(t *testing.T) {
 		t.Fatalf("recover: got %d %v, want 1", n, err)
 	}
 	want := []struct {
-		state     string
+		state     store.DeliveryState
 		ambiguous bool
 		next      time.Time
 	}{
@@ -548,7 +639,7 @@ func TestParkStale(t *testing.T) {
 	}
 	clk.Add(50 * time.Minute)
 	young := decide("p-young", false)
-	if _, err := db.ConfirmSecond(ctx, actorOf(b), confirmedLate.ID); err != nil {
+	if _, err := db.ConfirmSecond(ctx, actorOf(b), confirmedLate.ID, allow); err != nil {
 		t.Fatal(err)
 	}
 	clk.Add(15 * time.Minute)
@@ -559,7 +650,7 @@ func TestParkStale(t *testing.T) {
 	}
 	for _, c := range []struct {
 		d    *store.Decision
-		want string
+		want store.DeliveryState
 	}{
 		{old, store.StateParked},
 		{waiting, store.StateSecondReview},
@@ -584,91 +675,136 @@ func TestParkStale(t *testing.T) {
 	verifyAudit(t, db)
 }
 
-func TestRetryAndResolveByState(t *testing.T) {
+// decisionInState returns a new decision by a brought to state through the store's
+// own calls (b gives four-eyes decisions their second review, admin resolves).
+func decisionInState(t *testing.T, db *store.DB, clk *procClock, a, b, admin *store.User, state store.DeliveryState) *store.Decision {
+	t.Helper()
+	ctx := context.Background()
+	id := "p-" + string(state) + "-" + fmt.Sprint(clk.Now().UnixNano())
+	upsert(t, db, store.SourceWebhook, inReview(id, procBase.Add(-time.Hour)))
+	nd := acceptOf(id)
+	nd.SecondReview = state == store.StateSecondReview || state == store.StateOverturned
+	d := mustDecide(t, db, a, nd)
+	switch state {
+	case store.StateSending:
+		if _, err := db.StartDelivery(ctx, d.ID); err != nil {
+			t.Fatal(err)
+		}
+	case store.StateDelivered, store.StateConflict, store.StateParked:
+		deliver(t, db, d.ID, store.DeliveryOutcome{State: state, Audit: true})
+	case store.StateResolved:
+		deliver(t, db, d.ID, store.DeliveryOutcome{State: store.StateConflict, Audit: true})
+		if err := db.ResolveDecision(ctx, actorOf(admin), d.ID, "settled by phone", allow); err != nil {
+			t.Fatal(err)
+		}
+	case store.StateOverturned:
+		if err := db.Overturn(ctx, actorOf(b), d.ID, "no", time.Minute, allow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d = mustDecision(t, db, d.ID)
+	if d.State != state {
+		t.Fatalf("setup: got %s, want %s", d.State, state)
+	}
+	clk.Add(time.Second)
+	return d
+}
+
+// TestRetryAndResolveHandTheDecisionToTheRule: which states can be retried or resolved,
+// and by whom, is review's rule. The store hands it the decision the write is about
+// (even one that is not live any more) and writes nothing when it refuses.
+func TestRetryAndResolveHandTheDecisionToTheRule(t *testing.T) {
 	db, clk := openClockedDB(t)
 	ctx := context.Background()
 	a := newUser(t, db, "a@example.com", store.RoleAgent)
 	b := newUser(t, db, "b@example.com", store.RoleAgent)
 	admin := newUser(t, db, "admin@example.com", store.RoleAdmin)
-	// inState returns a new decision brought to state through the store's own calls.
-	inState := func(state string) *store.Decision {
-		t.Helper()
-		id := "p-" + state + "-" + fmt.Sprint(clk.Now().UnixNano())
-		upsert(t, db, store.SourceWebhook, inReview(id, procBase.Add(-time.Hour)))
-		nd := acceptOf(id)
-		nd.SecondReview = state == store.StateSecondReview || state == store.StateOverturned
-		d := mustDecide(t, db, a, nd)
-		switch state {
-		case store.StateSending:
-			if _, err := db.StartDelivery(ctx, d.ID); err != nil {
-				t.Fatal(err)
-			}
-		case store.StateDelivered, store.StateConflict, store.StateParked:
-			deliver(t, db, d.ID, store.DeliveryOutcome{State: state, Audit: true})
-		case store.StateResolved:
-			deliver(t, db, d.ID, store.DeliveryOutcome{State: store.StateConflict, Audit: true})
-			if err := db.ResolveDecision(ctx, actorOf(admin), d.ID, "settled by phone"); err != nil {
-				t.Fatal(err)
-			}
-		case store.StateOverturned:
-			if err := db.Overturn(ctx, actorOf(b), d.ID, "no", time.Minute); err != nil {
-				t.Fatal(err)
-			}
-		}
-		d = mustDecision(t, db, d.ID)
-		if d.State != state {
-			t.Fatalf("setup: got %s, want %s", d.State, state)
-		}
-		clk.Add(time.Second)
-		return d
-	}
-	cases := []struct {
-		state                string
-		canRetry, canResolve bool
+	writes := []struct {
+		name string
+		do   func(id int64, rule store.Rule) error
 	}{
-		{store.StateQueued, true, false},
-		{store.StateParked, true, true},
-		{store.StateConflict, true, true},
-		{store.StateSending, false, false},
-		{store.StateDelivered, false, false},
-		{store.StateSecondReview, false, false},
-		{store.StateOverturned, false, false},
-		{store.StateResolved, false, false},
+		{"retry", func(id int64, rule store.Rule) error { return db.RetryDelivery(ctx, actorOf(admin), id, rule) }},
+		{"resolve", func(id int64, rule store.Rule) error {
+			return db.ResolveDecision(ctx, actorOf(admin), id, "settled", rule)
+		}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.state, func(t *testing.T) {
-			d := inState(tc.state)
-			err := db.RetryDelivery(ctx, actorOf(admin), d.ID)
-			got := mustDecision(t, db, d.ID)
-			if tc.canRetry {
-				if err != nil || got.State != store.StateQueued || !got.Ambiguous || !got.NextAttemptAt.Equal(clk.Now()) {
-					t.Errorf("retry: got %v, %s ambiguous=%v next=%v, want queued, ambiguous, due now", err, got.State, got.Ambiguous, got.NextAttemptAt)
+	for _, state := range store.DeliveryStates {
+		d := decisionInState(t, db, clk, a, b, admin, state)
+		for _, w := range writes {
+			t.Run(string(state)+"/"+w.name, func(t *testing.T) {
+				before := dump(t, db)
+				r := refuse()
+				wantRefusedUnchanged(t, w.name, w.do(d.ID, r.rule))
+				c := r.only(t)
+				if c.Decision == nil || c.Decision.ID != d.ID || c.Decision.State != state || c.Decision.DecidedBy != a.ID {
+					t.Errorf("decision: got %+v, want decision %d in state %s", c.Decision, d.ID, state)
 				}
-				if rows := auditRows(t, db, "decision.retry", d.ProcessID); len(rows) != 1 || rows[0].ActorID != admin.ID {
-					t.Errorf("retry audit: got %+v, want one by the admin", rows)
+				if c.Process == nil || c.Process.ID != d.ProcessID || !c.Now.Equal(clk.Now()) {
+					t.Errorf("case: got process %+v now %v, want %s at %v", c.Process, c.Now, d.ProcessID, clk.Now())
 				}
-			} else if !errors.Is(err, store.ErrConflict) || got.State != tc.state {
-				t.Errorf("retry: got %v, state %s, want ErrConflict and %s", err, got.State, tc.state)
-			}
+				wantUnchanged(t, db, w.name+" refused by the rule", before)
+			})
+		}
+	}
+	for _, w := range writes {
+		r := judge()
+		if err := w.do(9999, r.rule); !errors.Is(err, store.ErrNotFound) || r.calls() != 0 {
+			t.Errorf("%s of an unknown decision: got %v after %d rule calls, want ErrNotFound, the rule not asked", w.name, err, r.calls())
+		}
+	}
+	verifyAudit(t, db)
+}
 
-			d = inState(tc.state)
-			err = db.ResolveDecision(ctx, actorOf(admin), d.ID, "customer called; settled by phone")
-			got = mustDecision(t, db, d.ID)
-			if tc.canResolve {
-				rows := auditRows(t, db, "decision.resolve", d.ProcessID)
-				if err != nil || got.State != store.StateResolved || len(rows) != 1 || !strings.Contains(rows[0].Detail, "settled by phone") {
-					t.Errorf("resolve: got %v, %s, audit %+v, want resolved with the note audited", err, got.State, rows)
-				}
-			} else if !errors.Is(err, store.ErrConflict) || got.State != tc.state {
-				t.Errorf("resolve: got %v, state %s, want ErrConflict and %s", err, got.State, tc.state)
+// TestRetryAndResolveWrite: what a retry and a resolution the rule allows write.
+func TestRetryAndResolveWrite(t *testing.T) {
+	db, clk := openClockedDB(t)
+	ctx := context.Background()
+	a := newUser(t, db, "a@example.com", store.RoleAgent)
+	b := newUser(t, db, "b@example.com", store.RoleAgent)
+	admin := newUser(t, db, "admin@example.com", store.RoleAdmin)
+
+	retrying := decisionInState(t, db, clk, a, b, admin, store.StateQueued)
+	retrying = deliver(t, db, retrying.ID, store.DeliveryOutcome{State: store.StateQueued, Next: clk.Now().Add(time.Hour), Error: "503"})
+	if !retrying.Retrying() {
+		t.Fatalf("setup: %+v is not retrying", retrying)
+	}
+	for _, d := range []*store.Decision{
+		retrying,
+		decisionInState(t, db, clk, a, b, admin, store.StateParked),
+		decisionInState(t, db, clk, a, b, admin, store.StateConflict),
+	} {
+		t.Run("retry "+d.StateLabel(), func(t *testing.T) {
+			clk.Add(time.Minute)
+			if err := db.RetryDelivery(ctx, actorOf(admin), d.ID, allow); err != nil {
+				t.Fatal(err)
+			}
+			got := mustDecision(t, db, d.ID)
+			if got.State != store.StateQueued || !got.Ambiguous || !got.NextAttemptAt.Equal(clk.Now()) || !got.DeliverableSince.Equal(clk.Now()) {
+				t.Errorf("retry: got %s ambiguous=%v next=%v deliverable since %v, want queued, ambiguous, due now, deliverable from now",
+					got.State, got.Ambiguous, got.NextAttemptAt, got.DeliverableSince)
+			}
+			rows := auditRows(t, db, "decision.retry", d.ProcessID)
+			if want := fmt.Sprintf("decision %d (was %s)", d.ID, d.State); len(rows) != 1 || rows[0].ActorID != admin.ID || rows[0].Detail != want {
+				t.Errorf("retry audit: got %+v, want one by the admin saying %q", rows, want)
+			}
+			if due, _ := db.DueDeliveries(ctx, 10); !slices.ContainsFunc(due, func(x *store.Decision) bool { return x.ID == d.ID }) {
+				t.Error("a retried decision is not due")
 			}
 		})
 	}
-	if err := db.RetryDelivery(ctx, actorOf(admin), 9999); !errors.Is(err, store.ErrConflict) {
-		t.Errorf("retry of an unknown decision: got %v, want ErrConflict", err)
-	}
-	if err := db.ResolveDecision(ctx, actorOf(admin), 9999, ""); !errors.Is(err, store.ErrConflict) {
-		t.Errorf("resolve of an unknown decision: got %v, want ErrConflict", err)
+	for _, state := range []store.DeliveryState{store.StateParked, store.StateConflict} {
+		t.Run("resolve "+string(state), func(t *testing.T) {
+			d := decisionInState(t, db, clk, a, b, admin, state)
+			if err := db.ResolveDecision(ctx, actorOf(admin), d.ID, "customer called; settled by phone", allow); err != nil {
+				t.Fatal(err)
+			}
+			got := mustDecision(t, db, d.ID)
+			rows := auditRows(t, db, "decision.resolve", d.ProcessID)
+			if got.State != store.StateResolved || !got.UpdatedAt.Equal(clk.Now()) || len(rows) != 1 || rows[0].ActorID != admin.ID ||
+				!strings.Contains(rows[0].Detail, "settled by phone") {
+				t.Errorf("resolve: got %s updated %v, audit %+v, want resolved now with the note audited", got.State, got.UpdatedAt, rows)
+			}
+		})
 	}
 	verifyAudit(t, db)
 }
@@ -688,7 +824,26 @@ func TestSecondReview(t *testing.T) {
 		if d.State != store.StateSecondReview || !d.NextAttemptAt.IsZero() {
 			t.Fatalf("got %s next %v, want second_review, not scheduled", d.State, d.NextAttemptAt)
 		}
+		if p := mustGet(t, db, id); p.Reviewable || !p.Decided || !p.AwaitingSecond || p.ClaimedBy != 0 {
+			t.Errorf("process: got reviewable=%v decided=%v awaiting second=%v holder %d, want out of the queue, awaiting a second review, unclaimed",
+				p.Reviewable, p.Decided, p.AwaitingSecond, p.ClaimedBy)
+		}
 		return d
+	}
+	// secondClaim: b claims the decided process for its second review and is served
+	// the process data and the document front.
+	secondClaim := func(id string) *store.Process {
+		t.Helper()
+		p, err := db.Claim(ctx, actorOf(b), id, 5*time.Minute, allow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []store.EvidenceKind{store.ProcessData, store.EvidenceDocumentFront} {
+			if err := db.RecordServed(ctx, actorOf(b), id, k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return p
 	}
 
 	t.Run("confirm", func(t *testing.T) {
@@ -699,20 +854,44 @@ func TestSecondReview(t *testing.T) {
 		if due, _ := db.DueDeliveries(ctx, 10); len(due) != 0 {
 			t.Errorf("due before the second review: got %d, want 0", len(due))
 		}
-		if p := mustGet(t, db, "p-confirm"); p.Reviewable || !p.Decided {
-			t.Errorf("process: got reviewable=%v decided=%v, want out of the queue", p.Reviewable, p.Decided)
+		clk.Add(time.Minute)
+		claimed := secondClaim("p-confirm")
+		// Who may confirm is review's rule: it gets the decision, b's claim and what b
+		// was served; a refusal (its author confirming, say) writes nothing.
+		before := dump(t, db)
+		r := refuse()
+		got, err := db.ConfirmSecond(ctx, actorOf(a), d.ID, r.rule)
+		if got != nil {
+			t.Errorf("refused confirmation returned %+v", got)
 		}
-		if _, err := db.ConfirmSecond(ctx, actorOf(a), d.ID); !errors.Is(err, store.ErrInvalid) {
-			t.Errorf("confirmed by its author: got %v, want ErrInvalid", err)
+		wantRefusedUnchanged(t, "confirmation refused by the rule", err)
+		c := r.only(t)
+		if c.Decision == nil || c.Decision.ID != d.ID || c.Decision.State != store.StateSecondReview || c.Decision.DecidedBy != a.ID {
+			t.Errorf("case decision: got %+v, want %d awaiting its second review", c.Decision, d.ID)
 		}
+		if c.Process.ClaimedBy != b.ID || c.Process.ClaimSeq != claimed.ClaimSeq || !c.Process.AwaitingSecond || !c.Now.Equal(clk.Now()) {
+			t.Errorf("case process: got holder %d seq %d awaiting=%v now %v, want b's claim %d at %v",
+				c.Process.ClaimedBy, c.Process.ClaimSeq, c.Process.AwaitingSecond, c.Now, claimed.ClaimSeq, clk.Now())
+		}
+		if got, want := servedKinds(c), []string{"data", "document_front"}; !slices.Equal(got, want) {
+			t.Errorf("served: got %v, want %v", got, want)
+		}
+		wantUnchanged(t, db, "a refused confirmation", before)
+
 		clk.Add(time.Hour)
-		got, err := db.ConfirmSecond(ctx, actorOf(b), d.ID)
+		got, err = db.ConfirmSecond(ctx, actorOf(b), d.ID, allow)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.State != store.StateQueued || got.SecondBy != b.ID || got.SecondByName != "Test b@example.com" ||
-			!got.SecondAt.Equal(clk.Now()) || !got.NextAttemptAt.Equal(clk.Now()) || !got.DecidedAt.Equal(procBase) {
-			t.Errorf("confirmed: got %s by %d (%s) at %v next %v decided %v", got.State, got.SecondBy, got.SecondByName, got.SecondAt, got.NextAttemptAt, got.DecidedAt)
+		if got.State != store.StateQueued || got.SecondBy != b.ID || got.SecondByName != "Test b@example.com" || !got.SecondAt.Equal(clk.Now()) ||
+			!got.NextAttemptAt.Equal(clk.Now()) || !got.DeliverableSince.Equal(clk.Now()) || !got.DecidedAt.Equal(procBase) {
+			t.Errorf("confirmed: got %s by %d (%s) at %v next %v deliverable %v decided %v",
+				got.State, got.SecondBy, got.SecondByName, got.SecondAt, got.NextAttemptAt, got.DeliverableSince, got.DecidedAt)
+		}
+		// The confirmation ends the second agent's claim.
+		if p := mustGet(t, db, "p-confirm"); p.ClaimedBy != 0 || !p.ClaimedAt.IsZero() || !p.ClaimExpiresAt.IsZero() || p.AwaitingSecond || !p.Decided || p.Reviewable {
+			t.Errorf("process: got holder %d at %v until %v awaiting=%v decided=%v reviewable=%v, want unclaimed, decided, not awaiting",
+				p.ClaimedBy, p.ClaimedAt, p.ClaimExpiresAt, p.AwaitingSecond, p.Decided, p.Reviewable)
 		}
 		if rows := auditRows(t, db, "decision.confirm", "p-confirm"); len(rows) != 1 || rows[0].ActorID != b.ID {
 			t.Errorf("confirm audit: got %+v, want one by the second agent", rows)
@@ -720,33 +899,44 @@ func TestSecondReview(t *testing.T) {
 		if due, _ := db.DueDeliveries(ctx, 10); len(due) != 1 || due[0].ID != d.ID {
 			t.Errorf("due after the confirmation: got %v, want it", due)
 		}
-		if _, err := db.ConfirmSecond(ctx, actorOf(b), d.ID); !errors.Is(err, store.ErrConflict) {
-			t.Errorf("confirmed twice: got %v, want ErrConflict", err)
+		// A later second-review write hands the rule the confirmed decision.
+		before = dump(t, db)
+		r = refuse()
+		wantRefusedUnchanged(t, "overturn after confirmation", db.Overturn(ctx, actorOf(b), d.ID, "", time.Minute, r.rule))
+		if c := r.only(t); c.Decision.State != store.StateQueued || c.Decision.SecondBy != b.ID {
+			t.Errorf("case after confirmation: got %s second by %d, want queued, confirmed by b", c.Decision.State, c.Decision.SecondBy)
 		}
-		if err := db.Overturn(ctx, actorOf(b), d.ID, "", time.Minute); !errors.Is(err, store.ErrConflict) {
-			t.Errorf("overturn after confirmation: got %v, want ErrConflict", err)
-		}
+		wantUnchanged(t, db, "a refused overturn", before)
 	})
 	t.Run("overturn, then a new decision", func(t *testing.T) {
 		d := fourEyes("p-overturn")
-		if err := db.Overturn(ctx, actorOf(a), d.ID, "", 5*time.Minute); !errors.Is(err, store.ErrInvalid) {
-			t.Errorf("overturned by its author: got %v, want ErrInvalid", err)
-		}
 		clk.Add(time.Minute)
-		if err := db.Overturn(ctx, actorOf(b), d.ID, "the document is a photocopy", 5*time.Minute); err != nil {
+		claimed := secondClaim("p-overturn")
+		before := dump(t, db)
+		r := refuse()
+		wantRefusedUnchanged(t, "overturn refused by the rule", db.Overturn(ctx, actorOf(a), d.ID, "", 5*time.Minute, r.rule))
+		if c := r.only(t); c.Decision.ID != d.ID || c.Decision.State != store.StateSecondReview || c.Process.ClaimedBy != b.ID {
+			t.Errorf("case: got decision %d %s holder %d, want %d awaiting review, b's claim", c.Decision.ID, c.Decision.State, c.Process.ClaimedBy, d.ID)
+		}
+		wantUnchanged(t, db, "a refused overturn", before)
+
+		clk.Add(time.Minute)
+		if err := db.Overturn(ctx, actorOf(b), d.ID, "the document is a photocopy", 5*time.Minute, allow); err != nil {
 			t.Fatal(err)
 		}
 		got := mustDecision(t, db, d.ID)
 		if got.State != store.StateOverturned || got.SecondBy != b.ID || !got.SecondAt.Equal(clk.Now()) {
 			t.Errorf("overturned: got %s by %d at %v", got.State, got.SecondBy, got.SecondAt)
 		}
+		// Back in review, claimed by the second agent in a new claim.
 		p := mustGet(t, db, "p-overturn")
-		if !p.Reviewable || p.Decided || p.ClaimedBy != b.ID || !p.ClaimExpiresAt.Equal(clk.Now().Add(5*time.Minute)) || !p.ReviewSince.Equal(clk.Now()) {
-			t.Errorf("process: got reviewable=%v decided=%v claimed by %d until %v since %v, want back in review, claimed by the second agent",
-				p.Reviewable, p.Decided, p.ClaimedBy, p.ClaimExpiresAt, p.ReviewSince)
+		if !p.Reviewable || p.Decided || p.AwaitingSecond || p.ClaimedBy != b.ID || p.ClaimSeq != claimed.ClaimSeq+1 || !p.ClaimedAt.Equal(clk.Now()) ||
+			!p.ClaimExpiresAt.Equal(clk.Now().Add(5*time.Minute)) || !p.ReviewSince.Equal(clk.Now()) {
+			t.Errorf("process: got reviewable=%v decided=%v awaiting=%v claimed by %d (seq %d) at %v until %v since %v, want back in review, claimed by the second agent (seq %d)",
+				p.Reviewable, p.Decided, p.AwaitingSecond, p.ClaimedBy, p.ClaimSeq, p.ClaimedAt, p.ClaimExpiresAt, p.ReviewSince, claimed.ClaimSeq+1)
 		}
-		if rows := auditRows(t, db, "decision.overturn", "p-overturn"); len(rows) != 1 || !strings.Contains(rows[0].Detail, "photocopy") {
-			t.Errorf("overturn audit: got %+v, want one with the note", rows)
+		if rows := auditRows(t, db, "decision.overturn", "p-overturn"); len(rows) != 1 || rows[0].ActorID != b.ID || !strings.Contains(rows[0].Detail, "photocopy") {
+			t.Errorf("overturn audit: got %+v, want one by b with the note", rows)
 		}
 		if ps, _, _ := db.Queue(ctx, store.QueueQuery{}); !slices.Contains(idsOf(ps), "p-overturn") {
 			t.Errorf("queue: got %v, want p-overturn back", idsOf(ps))
@@ -754,14 +944,23 @@ func TestSecondReview(t *testing.T) {
 		if _, err := db.LiveDecision(ctx, "p-overturn"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("live decision after overturning: got %v, want ErrNotFound", err)
 		}
-		if err := db.Overturn(ctx, actorOf(b), d.ID, "", time.Minute); !errors.Is(err, store.ErrConflict) {
-			t.Errorf("overturned twice: got %v, want ErrConflict", err)
+		// Overturning again: the rule gets the overturned decision.
+		r = refuse()
+		wantRefusedUnchanged(t, "overturned twice", db.Overturn(ctx, actorOf(b), d.ID, "", time.Minute, r.rule))
+		if c := r.only(t); c.Decision.State != store.StateOverturned {
+			t.Errorf("case: got %s, want overturned", c.Decision.State)
 		}
-		// The first agent no longer holds it; the second agent's decision is allowed
-		// by the partial unique index (the overturned row does not count).
-		if _, err := db.Decide(ctx, actorOf(a), acceptOf("p-overturn")); !errors.Is(err, store.ErrClaimedByOther) {
-			t.Errorf("first agent deciding again: got %v, want ErrClaimedByOther", err)
+		// The first agent deciding again: the rule sees b's claim and no live decision
+		// (the overturned one does not count).
+		r = refuse()
+		if _, err := db.Decide(ctx, actorOf(a), acceptOf("p-overturn"), r.rule); !errors.Is(err, errRefused) {
+			t.Errorf("first agent deciding again: got %v, want the rule's refusal", err)
 		}
+		if c := r.only(t); c.Decision != nil || c.Process.ClaimedBy != b.ID || !c.Process.Reviewable || c.Process.Decided {
+			t.Errorf("case: got decision %+v holder %d reviewable=%v decided=%v, want no live decision, b's claim, in review",
+				c.Decision, c.Process.ClaimedBy, c.Process.Reviewable, c.Process.Decided)
+		}
+		// The second agent's decision is allowed by the partial unique index.
 		reason := reasonByCode(t, db, "photocopy-or-screen")
 		nd := mustDecide(t, db, b, store.NewDecision{ProcessID: "p-overturn", Verdict: store.VerdictReject, ReasonID: reason.ID, Comment: reason.CustomerText})
 		if live, err := db.LiveDecision(ctx, "p-overturn"); err != nil || live.ID != nd.ID || live.State != store.StateQueued {

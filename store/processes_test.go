@@ -223,7 +223,7 @@ func TestUpsertProcessStaleSnapshotNeverMovesBackwards(t *testing.T) {
 			u := newUser(t, db, "a@example.com", store.RoleAgent)
 			upsert(t, db, store.SourceWebhook, tc.first)
 			if tc.first.Reviewable {
-				if _, err := db.Claim(ctx, actorOf(u), "p", u.ID, 5*time.Minute, false); err != nil {
+				if _, err := db.Claim(ctx, actorOf(u), "p", 5*time.Minute, allow); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -311,7 +311,7 @@ func TestLeavingReviewDropsTheClaim(t *testing.T) {
 			db, _ := openClockedDB(t)
 			u := newUser(t, db, "a@example.com", store.RoleAgent)
 			upsert(t, db, store.SourceWebhook, inReview("p", procBase.Add(-time.Hour)))
-			if _, err := db.Claim(ctx, actorOf(u), "p", u.ID, 5*time.Minute, false); err != nil {
+			if _, err := db.Claim(ctx, actorOf(u), "p", 5*time.Minute, allow); err != nil {
 				t.Fatal(err)
 			}
 			if err := tc.leave(db); err != nil {
@@ -325,9 +325,15 @@ func TestLeavingReviewDropsTheClaim(t *testing.T) {
 			if n, err := db.CountClaimedBy(ctx, u.ID); err != nil || n != 0 {
 				t.Errorf("claimed by: got %d %v, want 0", n, err)
 			}
-			if _, err := db.Heartbeat(ctx, store.Actor{UserID: u.ID}, "p", 5*time.Minute); !errors.Is(err, store.ErrNotReviewable) {
-				t.Errorf("heartbeat: got %v, want ErrNotReviewable", err)
+			// The page's heartbeat: the rule sees the claim gone, and its refusal writes nothing.
+			before := dump(t, db)
+			r := refuse()
+			_, err := db.Heartbeat(ctx, "p", 5*time.Minute, r.rule)
+			wantRefusedUnchanged(t, "heartbeat", err)
+			if c := r.only(t); c.Process.ClaimedBy != 0 || c.Process.Reviewable || len(c.Served) != 0 {
+				t.Errorf("heartbeat case: got holder %d reviewable=%v served %v, want no claim, out of review", c.Process.ClaimedBy, c.Process.Reviewable, c.Served)
 			}
+			wantUnchanged(t, db, "a refused heartbeat", before)
 		})
 	}
 }
@@ -372,7 +378,7 @@ func TestMarkGoneRemovesFromQueue(t *testing.T) {
 	for i, id := range []string{"g-1", "g-2", "g-3"} {
 		upsert(t, db, store.SourceWebhook, inReview(id, procBase.Add(-time.Duration(3-i)*time.Hour)))
 	}
-	if _, err := db.Claim(ctx, actorOf(u), "g-2", u.ID, 5*time.Minute, false); err != nil {
+	if _, err := db.Claim(ctx, actorOf(u), "g-2", 5*time.Minute, allow); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.MarkGone(ctx, "g-2"); err != nil {
@@ -449,11 +455,11 @@ func queueFixture(t *testing.T) (*store.DB, *procClock, *store.User, *store.User
 		t.Fatal(err)
 	}
 	clk.Set(procBase.Add(-10 * time.Minute))
-	if _, err := db.Claim(ctx, actorOf(bob), "q-02", bob.ID, 5*time.Minute, false); err != nil {
+	if _, err := db.Claim(ctx, actorOf(bob), "q-02", 5*time.Minute, allow); err != nil {
 		t.Fatal(err)
 	}
 	clk.Set(procBase)
-	if _, err := db.Claim(ctx, actorOf(ana), "q-01", ana.ID, 5*time.Minute, false); err != nil {
+	if _, err := db.Claim(ctx, actorOf(ana), "q-01", 5*time.Minute, allow); err != nil {
 		t.Fatal(err)
 	}
 	return db, clk, ana, bob
@@ -639,131 +645,165 @@ func TestClaimLifecycle(t *testing.T) {
 	upsert(t, db, store.SourceWebhook, inReview("c-1", procBase.Add(-time.Hour)))
 	const ttl = 5 * time.Minute
 
-	// Claim.
-	p, err := db.Claim(ctx, actorOf(ana), "c-1", ana.ID, ttl, false)
+	// Claim: audited, a new sequence number.
+	p, err := db.Claim(ctx, actorOf(ana), "c-1", ttl, allow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.ClaimedBy != ana.ID || p.ClaimedByName != ana.DisplayName || !p.ClaimedAt.Equal(procBase) || !p.ClaimExpiresAt.Equal(procBase.Add(ttl)) {
-		t.Errorf("claim: got by=%d %q at=%v exp=%v", p.ClaimedBy, p.ClaimedByName, p.ClaimedAt, p.ClaimExpiresAt)
+	if p.ClaimedBy != ana.ID || p.ClaimedByName != ana.DisplayName || !p.ClaimedAt.Equal(procBase) || !p.ClaimExpiresAt.Equal(procBase.Add(ttl)) || p.ClaimSeq != 1 {
+		t.Errorf("claim: got by=%d %q at=%v exp=%v seq=%d", p.ClaimedBy, p.ClaimedByName, p.ClaimedAt, p.ClaimExpiresAt, p.ClaimSeq)
 	}
-	// Renew: same claim, later expiry, no second audit row.
+	// Renew: same claim (claimed_at kept), later expiry, a new sequence number, no
+	// second audit row.
 	clk.Add(time.Minute)
-	p, err = db.Claim(ctx, actorOf(ana), "c-1", ana.ID, ttl, false)
+	p, err = db.Claim(ctx, actorOf(ana), "c-1", ttl, allow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.ClaimedAt.Equal(procBase) || !p.ClaimExpiresAt.Equal(procBase.Add(time.Minute+ttl)) {
-		t.Errorf("renew: got at=%v exp=%v, want at=%v exp=%v", p.ClaimedAt, p.ClaimExpiresAt, procBase, procBase.Add(time.Minute+ttl))
+	if !p.ClaimedAt.Equal(procBase) || !p.ClaimExpiresAt.Equal(procBase.Add(time.Minute+ttl)) || p.ClaimSeq != 2 {
+		t.Errorf("renew: got at=%v exp=%v seq=%d, want at=%v exp=%v seq 2", p.ClaimedAt, p.ClaimExpiresAt, p.ClaimSeq, procBase, procBase.Add(time.Minute+ttl))
 	}
 	if n := len(auditRows(t, db, "process.claim", "c-1")); n != 1 {
 		t.Errorf("claim audit rows: got %d, want 1", n)
 	}
-	// Heartbeat extends.
+	// Heartbeat extends, nothing else.
 	clk.Add(time.Minute)
-	p, err = db.Heartbeat(ctx, store.Actor{UserID: ana.ID}, "c-1", ttl)
-	if err != nil || !p.ClaimExpiresAt.Equal(clk.Now().Add(ttl)) {
-		t.Errorf("heartbeat: got exp=%v err=%v, want %v", p.ClaimExpiresAt, err, clk.Now().Add(ttl))
+	p, err = db.Heartbeat(ctx, "c-1", ttl, allow)
+	if err != nil || !p.ClaimExpiresAt.Equal(clk.Now().Add(ttl)) || p.ClaimSeq != 2 {
+		t.Errorf("heartbeat: got exp=%v seq=%d err=%v, want %v seq 2", p.ClaimExpiresAt, p.ClaimSeq, err, clk.Now().Add(ttl))
 	}
-	// Another agent is told who holds it.
-	_, err = db.Claim(ctx, actorOf(bob), "c-1", bob.ID, ttl, false)
-	var ce *store.ClaimError
-	if !errors.As(err, &ce) || ce.HolderID != ana.ID || ce.HolderName != ana.DisplayName || !ce.Since.Equal(procBase) {
-		t.Fatalf("other agent: got %v, want a ClaimError naming %q", err, ana.DisplayName)
+	// Whether another agent may take it is the rule's call: the rule sees ana's live
+	// claim, and its refusal comes back unchanged with nothing written.
+	before := dump(t, db)
+	r := refuse()
+	_, err = db.Claim(ctx, actorOf(bob), "c-1", ttl, r.rule)
+	wantRefusedUnchanged(t, "claim by another agent", err)
+	if c := r.only(t); c.Process.ClaimedBy != ana.ID || c.Process.ClaimedByName != ana.DisplayName || c.Process.ClaimSeq != 2 ||
+		!c.Process.ClaimActive(c.Now) || !c.Now.Equal(clk.Now()) || c.Decision != nil {
+		t.Errorf("case: got holder %d %q seq %d active=%v now %v decision %+v, want ana's live claim 2 at %v",
+			c.Process.ClaimedBy, c.Process.ClaimedByName, c.Process.ClaimSeq, c.Process.ClaimActive(c.Now), c.Now, c.Decision, clk.Now())
 	}
-	if !errors.Is(err, store.ErrClaimedByOther) || !errors.Is(err, store.ErrConflict) {
-		t.Errorf("other agent: %v does not wrap ErrClaimedByOther and ErrConflict", err)
-	}
-	if !strings.Contains(err.Error(), ana.DisplayName) {
-		t.Errorf("message %q does not name the holder", err)
-	}
-	if _, err := db.Heartbeat(ctx, store.Actor{UserID: bob.ID}, "c-1", ttl); !errors.As(err, &ce) {
-		t.Errorf("heartbeat of a non-holder: got %v, want ClaimError", err)
-	}
-	// Takeover is audited.
-	p, err = db.Claim(ctx, actorOf(bob), "c-1", bob.ID, ttl, true)
-	if err != nil || p.ClaimedBy != bob.ID {
-		t.Fatalf("takeover: got %v %v", p, err)
+	wantUnchanged(t, db, "a refused claim", before)
+	// Takeover: audited as such, a new claim (new claimed_at, new sequence number).
+	clk.Add(time.Second)
+	p, err = db.Claim(ctx, actorOf(bob), "c-1", ttl, allow)
+	if err != nil || p.ClaimedBy != bob.ID || !p.ClaimedAt.Equal(clk.Now()) || p.ClaimSeq != 3 {
+		t.Fatalf("takeover: got %+v %v, want bob's new claim, seq 3", p, err)
 	}
 	tk := auditRows(t, db, "process.takeover", "c-1")
-	if len(tk) != 1 || tk[0].ActorID != bob.ID || !strings.Contains(tk[0].Detail, ana.DisplayName) {
+	if len(tk) != 1 || tk[0].ActorID != bob.ID || !strings.Contains(tk[0].Detail, ana.DisplayName) || !strings.Contains(tk[0].Detail, fmt.Sprint(ana.ID)) {
 		t.Errorf("takeover audit: got %+v, want one row by bob naming ana", tk)
 	}
-	// Ana's page now learns she lost it.
-	if _, err := db.Heartbeat(ctx, store.Actor{UserID: ana.ID}, "c-1", ttl); !errors.As(err, &ce) || ce.HolderID != bob.ID {
-		t.Errorf("heartbeat after takeover: got %v, want ClaimError naming bob", err)
+	if n := len(auditRows(t, db, "process.claim", "c-1")); n != 1 {
+		t.Errorf("claim audit rows after the takeover: got %d, want 1 (the takeover is not a plain claim)", n)
 	}
 	// Releasing a claim one does not hold does nothing; the holder's release is audited.
-	if err := db.Release(ctx, actorOf(ana), "c-1", ana.ID, 0); err != nil {
+	before = dump(t, db)
+	if err := db.Release(ctx, actorOf(ana), "c-1", 0); err != nil {
 		t.Fatal(err)
 	}
-	if p := mustGet(t, db, "c-1"); p.ClaimedBy != bob.ID {
-		t.Errorf("release by non-holder: claim moved to %d", p.ClaimedBy)
-	}
-	if err := db.Release(ctx, actorOf(bob), "c-1", bob.ID, 0); err != nil {
+	wantUnchanged(t, db, "a release by a non-holder", before)
+	if err := db.Release(ctx, actorOf(bob), "c-1", 0); err != nil {
 		t.Fatal(err)
 	}
-	if p := mustGet(t, db, "c-1"); p.ClaimedBy != 0 || !p.ClaimExpiresAt.IsZero() {
-		t.Errorf("release: got claimed_by=%d, want 0", p.ClaimedBy)
+	if p := mustGet(t, db, "c-1"); p.ClaimedBy != 0 || !p.ClaimExpiresAt.IsZero() || !p.ClaimedAt.IsZero() || p.ClaimSeq != 3 {
+		t.Errorf("release: got claimed_by=%d at %v until %v seq %d, want no claim, seq kept", p.ClaimedBy, p.ClaimedAt, p.ClaimExpiresAt, p.ClaimSeq)
 	}
 	if rel := auditRows(t, db, "process.release", "c-1"); len(rel) != 1 || rel[0].ActorID != bob.ID {
 		t.Errorf("release audit: got %+v, want one row by bob", rel)
 	}
 
-	// An expired claim can be claimed by another agent without takeover.
-	if _, err := db.Claim(ctx, actorOf(ana), "c-1", ana.ID, ttl, false); err != nil {
+	// An expired claim taken by another agent is a plain claim, not a takeover.
+	if _, err := db.Claim(ctx, actorOf(ana), "c-1", ttl, allow); err != nil {
 		t.Fatal(err)
 	}
 	clk.Add(ttl + time.Second)
-	p, err = db.Claim(ctx, actorOf(bob), "c-1", bob.ID, ttl, false)
-	if err != nil || p.ClaimedBy != bob.ID || !p.ClaimedAt.Equal(clk.Now()) {
+	p, err = db.Claim(ctx, actorOf(bob), "c-1", ttl, allow)
+	if err != nil || p.ClaimedBy != bob.ID || !p.ClaimedAt.Equal(clk.Now()) || p.ClaimSeq != 5 {
 		t.Fatalf("claim after expiry: got %+v %v", p, err)
 	}
 	if n := len(auditRows(t, db, "process.takeover", "c-1")); n != 1 {
 		t.Errorf("takeover rows after claiming an expired claim: got %d, want 1", n)
 	}
+	if n := len(auditRows(t, db, "process.claim", "c-1")); n != 3 {
+		t.Errorf("claim rows: got %d, want 3", n)
+	}
 	verifyAudit(t, db)
 }
 
-func TestHeartbeatAfterExpiryReclaimsWhenFree(t *testing.T) {
+// TestHeartbeat: a heartbeat the rule allows moves claim_expires_at to now+ttl and
+// nothing else (holder, claimed_at, sequence number, audit); a refused one writes
+// nothing. Even a lapsed claim nobody took is extended as the same claim.
+func TestHeartbeat(t *testing.T) {
 	db, clk := openClockedDB(t)
 	ctx := context.Background()
 	ana := newUser(t, db, "ana@example.com", store.RoleAgent)
-	bob := newUser(t, db, "bob@example.com", store.RoleAgent)
 	upsert(t, db, store.SourceWebhook, inReview("h-1", procBase.Add(-time.Hour)))
-	upsert(t, db, store.SourceWebhook, inReview("h-2", procBase.Add(-time.Hour)))
 	const ttl = 5 * time.Minute
-	for _, id := range []string{"h-1", "h-2"} {
-		if _, err := db.Claim(ctx, actorOf(ana), id, ana.ID, ttl, false); err != nil {
-			t.Fatal(err)
-		}
-	}
-	clk.Add(ttl + time.Minute) // the laptop slept
-	// Nobody took h-1: the heartbeat claims it again, returning the fresh claim.
-	p, err := db.Heartbeat(ctx, store.Actor{UserID: ana.ID}, "h-1", ttl)
+	claimed, err := db.Claim(ctx, actorOf(ana), "h-1", ttl, allow)
 	if err != nil {
-		t.Fatalf("heartbeat after expiry: %v", err)
-	}
-	if !p.ClaimActive(clk.Now()) || p.ClaimedBy != ana.ID || !p.ClaimExpiresAt.Equal(clk.Now().Add(ttl)) {
-		t.Errorf("returned process: got by=%d exp=%v active=%v, want ana's new claim to %v",
-			p.ClaimedBy, p.ClaimExpiresAt, p.ClaimActive(clk.Now()), clk.Now().Add(ttl))
-	}
-	if got := mustGet(t, db, "h-1"); !got.ClaimActive(clk.Now()) || got.ClaimedBy != ana.ID || !got.ClaimedAt.Equal(clk.Now()) {
-		t.Errorf("stored: got by=%d at=%v exp=%v, want a new claim by ana at %v", got.ClaimedBy, got.ClaimedAt, got.ClaimExpiresAt, clk.Now())
-	}
-	// Bob took h-2 meanwhile: the heartbeat reports him.
-	if _, err := db.Claim(ctx, actorOf(bob), "h-2", bob.ID, ttl, false); err != nil {
 		t.Fatal(err)
 	}
-	var ce *store.ClaimError
-	if _, err := db.Heartbeat(ctx, store.Actor{UserID: ana.ID}, "h-2", ttl); !errors.As(err, &ce) || ce.HolderName != bob.DisplayName {
-		t.Errorf("heartbeat after someone took it: got %v, want ClaimError naming bob", err)
+	if err := db.RecordServed(ctx, actorOf(ana), "h-1", store.EvidenceDocumentFront); err != nil {
+		t.Fatal(err)
+	}
+	audits := len(auditRows(t, db, "", ""))
+
+	clk.Add(2 * time.Minute)
+	r := judge()
+	p, err := db.Heartbeat(ctx, "h-1", ttl, r.rule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := r.only(t)
+	if c.Process.ClaimSeq != claimed.ClaimSeq || c.Process.ClaimedBy != ana.ID || !c.Now.Equal(clk.Now()) ||
+		!slices.Equal(servedKinds(c), []string{"document_front"}) {
+		t.Errorf("case: got seq %d holder %d now %v served %v, want ana's claim %d at %v, the front served",
+			c.Process.ClaimSeq, c.Process.ClaimedBy, c.Now, servedKinds(c), claimed.ClaimSeq, clk.Now())
+	}
+	for _, got := range []*store.Process{p, mustGet(t, db, "h-1")} {
+		if !got.ClaimExpiresAt.Equal(clk.Now().Add(ttl)) || got.ClaimedBy != ana.ID || !got.ClaimedAt.Equal(claimed.ClaimedAt) || got.ClaimSeq != claimed.ClaimSeq {
+			t.Errorf("heartbeat: got holder %d at %v until %v seq %d, want ana's claim %d until %v",
+				got.ClaimedBy, got.ClaimedAt, got.ClaimExpiresAt, got.ClaimSeq, claimed.ClaimSeq, clk.Now().Add(ttl))
+		}
+	}
+	if n := len(auditRows(t, db, "", "")); n != audits {
+		t.Errorf("audit rows: got %d, want %d (a heartbeat is not audited)", n, audits)
+	}
+
+	// Refused: nothing moves.
+	clk.Add(time.Minute)
+	before := dump(t, db)
+	r = refuse()
+	_, err = db.Heartbeat(ctx, "h-1", ttl, r.rule)
+	wantRefusedUnchanged(t, "refused heartbeat", err)
+	if c := r.only(t); c.Process.ClaimSeq != claimed.ClaimSeq || !c.Now.Equal(clk.Now()) {
+		t.Errorf("case: got seq %d now %v", c.Process.ClaimSeq, c.Now)
+	}
+	wantUnchanged(t, db, "a refused heartbeat", before)
+
+	// The laptop slept past the expiry and nobody took the process: the heartbeat
+	// extends the same claim, so what ana was served still counts.
+	clk.Add(time.Hour)
+	if p, err := db.Heartbeat(ctx, "h-1", ttl, allow); err != nil || !p.ClaimActive(clk.Now()) || !p.ClaimedAt.Equal(claimed.ClaimedAt) || p.ClaimSeq != claimed.ClaimSeq {
+		t.Errorf("heartbeat after expiry: got %+v %v, want the same claim, active again", p, err)
+	}
+	if c, err := db.LoadCase(ctx, "h-1"); err != nil || !c.Served[store.EvidenceDocumentFront] {
+		t.Errorf("served after the revived claim: got %+v %v, want the front still counted", c, err)
+	}
+
+	r = judge()
+	if _, err := db.Heartbeat(ctx, "h-unknown", ttl, r.rule); !errors.Is(err, store.ErrNotFound) || r.calls() != 0 {
+		t.Errorf("heartbeat of an unknown process: got %v after %d rule calls, want ErrNotFound, the rule not asked", err, r.calls())
 	}
 	verifyAudit(t, db)
 }
 
-func TestClaimRefusals(t *testing.T) {
-	db, _ := openClockedDB(t)
+// TestClaimRefusedByTheRule: whether a process can be claimed (in progress, decided,
+// gone) is review's rule; the store hands it the process as stored and writes
+// nothing when it refuses. An unknown process is ErrNotFound before any rule.
+func TestClaimRefusedByTheRule(t *testing.T) {
+	db, clk := openClockedDB(t)
 	ctx := context.Background()
 	ana := newUser(t, db, "ana@example.com", store.RoleAgent)
 	upsert(t, db, store.SourceWebhook, inProgress("r-progress", procBase))
@@ -772,27 +812,35 @@ func TestClaimRefusals(t *testing.T) {
 	if err := db.MarkGone(ctx, "r-gone"); err != nil {
 		t.Fatal(err)
 	}
+	clk.Add(time.Minute)
 	cases := []struct {
-		id   string
-		want error
+		id    string
+		check func(p *store.Process) bool
 	}{
-		{"r-progress", store.ErrNotReviewable},
-		{"r-decided", store.ErrNotReviewable},
-		{"r-gone", store.ErrNotReviewable},
-		{"r-unknown", store.ErrNotFound},
+		{"r-progress", func(p *store.Process) bool { return !p.Reviewable && p.Stage == "IN_PROGRESS" }},
+		{"r-decided", func(p *store.Process) bool { return !p.Reviewable && p.Final && p.Status == "NOT_VERIFIED" }},
+		{"r-gone", func(p *store.Process) bool { return !p.Reviewable && p.Gone }},
 	}
 	for _, tc := range cases {
-		for _, takeover := range []bool{false, true} {
-			if _, err := db.Claim(ctx, actorOf(ana), tc.id, ana.ID, time.Minute, takeover); !errors.Is(err, tc.want) {
-				t.Errorf("claim %s (takeover=%v): got %v, want %v", tc.id, takeover, err, tc.want)
-			}
+		before := dump(t, db)
+		r := refuse()
+		_, err := db.Claim(ctx, actorOf(ana), tc.id, time.Minute, r.rule)
+		wantRefusedUnchanged(t, "claim "+tc.id, err)
+		if c := r.only(t); c.Process.ID != tc.id || !tc.check(c.Process) || !c.Now.Equal(clk.Now()) {
+			t.Errorf("claim %s: the rule got %+v at %v, want the process as stored", tc.id, c.Process, c.Now)
 		}
-		if _, err := db.Heartbeat(ctx, store.Actor{UserID: ana.ID}, tc.id, time.Minute); !errors.Is(err, tc.want) {
-			t.Errorf("heartbeat %s: got %v, want %v", tc.id, err, tc.want)
+		wantUnchanged(t, db, "claim "+tc.id+" refused", before)
+		r = refuse()
+		if _, err := db.ClaimNext(ctx, actorOf(ana), time.Minute, store.QueueQuery{Search: tc.id}, r.rule); !errors.Is(err, store.ErrNotFound) || r.calls() != 0 {
+			t.Errorf("claim next %s: got %v after %d rule calls, want ErrNotFound (not in the queue)", tc.id, err, r.calls())
 		}
 	}
-	if !errors.Is(store.ErrNotReviewable, store.ErrConflict) {
-		t.Error("ErrNotReviewable does not wrap ErrConflict")
+	r := judge()
+	if _, err := db.Claim(ctx, actorOf(ana), "r-unknown", time.Minute, r.rule); !errors.Is(err, store.ErrNotFound) || r.calls() != 0 {
+		t.Errorf("claim of an unknown process: got %v after %d rule calls, want ErrNotFound, the rule not asked", err, r.calls())
+	}
+	if !errors.Is(store.ErrNotReviewable, store.ErrConflict) || !errors.Is(store.ErrClaimedByOther, store.ErrConflict) {
+		t.Error("ErrNotReviewable or ErrClaimedByOther does not wrap ErrConflict")
 	}
 	if rows := auditRows(t, db, "process.claim", ""); len(rows) != 0 {
 		t.Errorf("refused claims audited as claims: %+v", rows)
@@ -817,7 +865,7 @@ func TestClaimNextConcurrentAgentsGetDifferentProcesses(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			p, err := db.ClaimNext(ctx, actorOf(users[i]), users[i].ID, 5*time.Minute, store.QueueQuery{})
+			p, err := db.ClaimNext(ctx, actorOf(users[i]), 5*time.Minute, store.QueueQuery{}, allow)
 			if err == nil {
 				got[i] = p.ID
 				if p.ClaimedBy != users[i].ID {
@@ -848,7 +896,7 @@ func TestClaimNextConcurrentAgentsGetDifferentProcesses(t *testing.T) {
 			t.Errorf("%s: stored holder %d, want %d", id, p.ClaimedBy, users[i].ID)
 		}
 	}
-	if _, err := db.ClaimNext(ctx, actorOf(users[0]), users[0].ID, 5*time.Minute, store.QueueQuery{}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := db.ClaimNext(ctx, actorOf(users[0]), 5*time.Minute, store.QueueQuery{}, allow); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("empty queue: got %v, want ErrNotFound", err)
 	}
 	if rows := auditRows(t, db, "process.claim", ""); len(rows) != n {
@@ -874,11 +922,11 @@ func TestClaimNextWithFilters(t *testing.T) {
 	add("x-4", "ESP", time.Hour, "validationLiveness")
 	add("x-5", "ESP", 30*time.Minute, "validationLivenessX")
 	clk.Set(procBase.Add(-time.Hour))
-	if _, err := db.Claim(ctx, actorOf(bob), "x-2", bob.ID, 5*time.Minute, false); err != nil { // expires long before now
+	if _, err := db.Claim(ctx, actorOf(bob), "x-2", 5*time.Minute, allow); err != nil { // expires long before now
 		t.Fatal(err)
 	}
 	clk.Set(procBase)
-	if _, err := db.Claim(ctx, actorOf(ana), "x-1", ana.ID, 5*time.Minute, false); err != nil {
+	if _, err := db.Claim(ctx, actorOf(ana), "x-1", 5*time.Minute, allow); err != nil {
 		t.Fatal(err)
 	}
 	steps := []struct {
@@ -895,7 +943,7 @@ func TestClaimNextWithFilters(t *testing.T) {
 		{"nothing left", store.QueueQuery{}, ""},
 	}
 	for _, st := range steps {
-		p, err := db.ClaimNext(ctx, actorOf(cleo), cleo.ID, 5*time.Minute, st.q)
+		p, err := db.ClaimNext(ctx, actorOf(cleo), 5*time.Minute, st.q, allow)
 		switch {
 		case st.want == "" && !errors.Is(err, store.ErrNotFound):
 			t.Errorf("%s: got %v %v, want ErrNotFound", st.name, p, err)
@@ -909,43 +957,74 @@ func TestClaimNextWithFilters(t *testing.T) {
 	verifyAudit(t, db)
 }
 
-func TestRecordEvidenceViewAuditsOncePerClaim(t *testing.T) {
+// servedRows counts the evidence_views rows of a process and viewer.
+func servedRows(t *testing.T, db *store.DB, id string, u *store.User) int {
+	t.Helper()
+	var n int
+	if err := db.SQL().QueryRowContext(context.Background(), "SELECT count(*) FROM evidence_views WHERE process_id = ? AND user_id = ?", id, u.ID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestRecordServedInsideTheViewersOwnClaim (L4, D7): inside the viewer's own live claim
+// each kind is recorded once per claim and audited once as evidence.view; the process
+// data is recorded but never audited as an evidence view; a renewal is the same claim,
+// a new claim records and audits again.
+func TestRecordServedInsideTheViewersOwnClaim(t *testing.T) {
 	db, clk := openClockedDB(t)
 	ctx := context.Background()
 	ana := newUser(t, db, "ana@example.com", store.RoleAgent)
-	bob := newUser(t, db, "bob@example.com", store.RoleAgent)
 	upsert(t, db, store.SourceWebhook, inReview("e-1", procBase.Add(-time.Hour)))
-	p, err := db.Claim(ctx, actorOf(ana), "e-1", ana.ID, 5*time.Minute, false)
+	p, err := db.Claim(ctx, actorOf(ana), "e-1", 5*time.Minute, allow)
 	if err != nil {
 		t.Fatal(err)
 	}
 	first := p.ClaimedAt
 	views := []struct {
-		who       *store.User
-		claimedAt time.Time
-		kind      string
-		wantRows  int
+		kind               store.EvidenceKind
+		wantAudit, wantRow int
 	}{
-		{ana, first, "document_front", 1},
-		{ana, first, "document_front", 1}, // reloaded: not again
-		{ana, first, "face_now", 2},       // another kind
-		{bob, first, "document_front", 3}, // another user
+		{store.EvidenceDocumentFront, 1, 1},
+		{store.EvidenceDocumentFront, 1, 1}, // reloaded: not again
+		{store.EvidenceFaceNow, 2, 2},       // another kind
+		{store.EvidenceZIP, 3, 3},
+		{store.ProcessData, 3, 4}, // recorded, not an evidence view
+		{store.ProcessData, 3, 4},
 	}
 	for i, v := range views {
 		clk.Add(time.Second)
-		if err := db.RecordEvidenceView(ctx, actorOf(v.who), "e-1", v.claimedAt, v.kind); err != nil {
+		if err := db.RecordServed(ctx, actorOf(ana), "e-1", v.kind); err != nil {
 			t.Fatal(err)
 		}
-		if got := len(auditRows(t, db, "evidence.view", "e-1")); got != v.wantRows {
-			t.Errorf("view %d: audit rows got %d, want %d", i, got, v.wantRows)
+		if got := len(auditRows(t, db, "evidence.view", "e-1")); got != v.wantAudit {
+			t.Errorf("view %d (%s): audit rows got %d, want %d", i, v.kind, got, v.wantAudit)
+		}
+		if got := servedRows(t, db, "e-1", ana); got != v.wantRow {
+			t.Errorf("view %d (%s): served rows got %d, want %d", i, v.kind, got, v.wantRow)
 		}
 	}
-	// A new claim: viewing again is audited again.
-	if err := db.Release(ctx, actorOf(ana), "e-1", ana.ID, 0); err != nil {
+	rows := auditRows(t, db, "evidence.view", "e-1")
+	if last := rows[0]; last.ActorID != ana.ID || last.Detail != "zip" || last.IP != "192.0.2.1" || last.ObjectType != "process" || last.Outcome != store.OutcomeSuccess {
+		t.Errorf("audit row: got %+v, want ana's view of the ZIP with her IP", last)
+	}
+	// Opening the page again renews the same claim: nothing is audited again.
+	clk.Add(time.Second)
+	if p, err := db.Claim(ctx, actorOf(ana), "e-1", 5*time.Minute, allow); err != nil || !p.ClaimedAt.Equal(first) {
+		t.Fatalf("renewal: got %+v %v, want the same claim", p, err)
+	}
+	if err := db.RecordServed(ctx, actorOf(ana), "e-1", store.EvidenceDocumentFront); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(auditRows(t, db, "evidence.view", "e-1")); got != 3 {
+		t.Errorf("after a renewal: audit rows got %d, want 3", got)
+	}
+	// A new claim: viewing again is recorded and audited again, once.
+	if err := db.Release(ctx, actorOf(ana), "e-1", 0); err != nil {
 		t.Fatal(err)
 	}
 	clk.Add(time.Minute)
-	p, err = db.Claim(ctx, actorOf(ana), "e-1", ana.ID, 5*time.Minute, false)
+	p, err = db.Claim(ctx, actorOf(ana), "e-1", 5*time.Minute, allow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -953,16 +1032,91 @@ func TestRecordEvidenceViewAuditsOncePerClaim(t *testing.T) {
 		t.Fatal("new claim kept the old claim time")
 	}
 	for range 2 {
-		if err := db.RecordEvidenceView(ctx, actorOf(ana), "e-1", p.ClaimedAt, "document_front"); err != nil {
+		if err := db.RecordServed(ctx, actorOf(ana), "e-1", store.EvidenceDocumentFront); err != nil {
 			t.Fatal(err)
 		}
 	}
-	rows := auditRows(t, db, "evidence.view", "e-1")
-	if len(rows) != 4 {
-		t.Errorf("after a new claim: audit rows got %d, want 4", len(rows))
+	if got := len(auditRows(t, db, "evidence.view", "e-1")); got != 4 {
+		t.Errorf("after a new claim: audit rows got %d, want 4", got)
 	}
-	if rows[0].ActorID != ana.ID || rows[0].Detail != "document_front" || rows[0].IP == "" || rows[0].ObjectType != "process" {
-		t.Errorf("audit row: got %+v, want ana viewing document_front with her IP", rows[0])
+	if got := servedRows(t, db, "e-1", ana); got != 5 {
+		t.Errorf("after a new claim: served rows got %d, want 5", got)
+	}
+	verifyAudit(t, db)
+}
+
+// TestRecordServedOutsideTheViewersOwnClaim (L4): evidence served outside the viewer's
+// own live claim (another agent's claim, an expired claim, no claim) is audited every
+// time, saying so, and never counts for the accept rule; the process data outside a
+// claim is neither recorded nor audited.
+func TestRecordServedOutsideTheViewersOwnClaim(t *testing.T) {
+	db, clk := openClockedDB(t)
+	ctx := context.Background()
+	ana := newUser(t, db, "ana@example.com", store.RoleAgent)
+	bob := newUser(t, db, "bob@example.com", store.RoleAgent)
+	upsert(t, db, store.SourceWebhook, inReview("o-1", procBase.Add(-time.Hour)))
+	upsert(t, db, store.SourceWebhook, inReview("o-free", procBase.Add(-time.Hour)))
+	if _, err := db.Claim(ctx, actorOf(ana), "o-1", 5*time.Minute, allow); err != nil {
+		t.Fatal(err)
+	}
+	const outside = "; outside the viewer's own claim"
+	steps := []struct {
+		name      string
+		who       *store.User
+		id        string
+		kind      store.EvidenceKind
+		wantAudit int // evidence.view rows of id by who so far
+	}{
+		{"another agent's claim", bob, "o-1", store.EvidenceDocumentFront, 1},
+		{"another agent's claim, again", bob, "o-1", store.EvidenceDocumentFront, 2},
+		{"another agent's claim, the process data", bob, "o-1", store.ProcessData, 2},
+		{"no claim", ana, "o-free", store.EvidenceVideo, 1},
+		{"no claim, again", ana, "o-free", store.EvidenceVideo, 2},
+		{"no claim, the process data", ana, "o-free", store.ProcessData, 2},
+	}
+	for _, st := range steps {
+		clk.Add(time.Second)
+		if err := db.RecordServed(ctx, actorOf(st.who), st.id, st.kind); err != nil {
+			t.Fatal(err)
+		}
+		var mine []store.AuditEvent
+		for _, r := range auditRows(t, db, "evidence.view", st.id) {
+			if r.ActorID == st.who.ID {
+				mine = append(mine, r)
+			}
+		}
+		if len(mine) != st.wantAudit {
+			t.Errorf("%s: audit rows got %d, want %d", st.name, len(mine), st.wantAudit)
+			continue
+		}
+		if want := string(st.kind) + outside; st.kind != store.ProcessData && mine[0].Detail != want {
+			t.Errorf("%s: detail got %q, want %q", st.name, mine[0].Detail, want)
+		}
+	}
+	if n := servedRows(t, db, "o-1", bob) + servedRows(t, db, "o-free", ana); n != 0 {
+		t.Errorf("served rows outside a claim: got %d, want 0", n)
+	}
+	if c, err := db.LoadCase(ctx, "o-1"); err != nil || len(c.Served) != 0 {
+		t.Errorf("served in ana's claim: got %+v %v, want nothing (bob's views do not count)", c, err)
+	}
+	// Ana's claim expires: her own views are now outside a live claim.
+	clk.Add(6 * time.Minute)
+	for range 2 {
+		if err := db.RecordServed(ctx, actorOf(ana), "o-1", store.EvidenceFaceNow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var anas int
+	for _, r := range auditRows(t, db, "evidence.view", "o-1") {
+		if r.ActorID == ana.ID && r.Detail == "face_now"+outside {
+			anas++
+		}
+	}
+	if anas != 2 || servedRows(t, db, "o-1", ana) != 0 {
+		t.Errorf("after the claim expired: got %d audit rows, %d served rows; want 2, 0", anas, servedRows(t, db, "o-1", ana))
+	}
+	if n := len(auditRows(t, db, "evidence.view", "")); n != 6 {
+		t.Errorf("evidence.view rows: got %d, want 6", n)
 	}
 	verifyAudit(t, db)
 }
@@ -1118,24 +1272,24 @@ func TestReleaseOnlyTheClaimAPageMade(t *testing.T) {
 	if _, err := db.UpsertProcess(ctx, store.SourceTracked, store.Snapshot{ID: "r-1", Status: "PENDING", Stage: "REVIEW", Reviewable: true}, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	first, err := db.Claim(ctx, actorOf(ana), "r-1", ana.ID, time.Minute, false)
+	first, err := db.Claim(ctx, actorOf(ana), "r-1", time.Minute, allow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := db.Claim(ctx, actorOf(ana), "r-1", ana.ID, time.Minute, false)
+	second, err := db.Claim(ctx, actorOf(ana), "r-1", time.Minute, allow)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if second.ClaimSeq == first.ClaimSeq {
 		t.Fatalf("claim sequence unchanged by a renewal: %d", second.ClaimSeq)
 	}
-	if err := db.Release(ctx, actorOf(ana), "r-1", ana.ID, first.ClaimSeq); err != nil {
+	if err := db.Release(ctx, actorOf(ana), "r-1", first.ClaimSeq); err != nil {
 		t.Fatal(err)
 	}
 	if p, _ := db.GetProcess(ctx, "r-1"); p.ClaimedBy != ana.ID {
 		t.Fatalf("the first page's late release ended the second page's claim")
 	}
-	if err := db.Release(ctx, actorOf(ana), "r-1", ana.ID, second.ClaimSeq); err != nil {
+	if err := db.Release(ctx, actorOf(ana), "r-1", second.ClaimSeq); err != nil {
 		t.Fatal(err)
 	}
 	if p, _ := db.GetProcess(ctx, "r-1"); p.ClaimedBy != 0 {
