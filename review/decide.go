@@ -131,7 +131,10 @@ func (s *Service) decide(ctx context.Context, a store.Actor, in DecideInput) (*s
 		if err != nil {
 			return nil, err
 		}
-		nd.ReasonID, nd.Comment = r.ID, r.CustomerText
+		nd.ReasonID, nd.Comment = r.ID, strings.TrimSpace(r.CustomerText)
+		if nd.Comment == "" {
+			return nil, errorf(CodeInvalid, FieldReason, "That reason has no wording for the customer; choose another.")
+		}
 		if add != "" {
 			nd.Comment += " " + add
 		}

@@ -18,7 +18,8 @@ import (
 // Service.Decide (checks, then the decision, its outbox row and the audit row in one
 // transaction with synchronous=FULL), then DeliverOnce (the accept through the real
 // client to the sandbox over HTTP, and the outcome recorded), after which the gateway
-// holds the verdict. The b.N processes are seeded and indexed before the timer starts.
+// holds the verdict. The b.N processes are seeded, indexed, claimed by the agent and
+// marked as shown to them (the data and every image, D6 and D7) before the timer starts.
 func BenchmarkDecideToDelivered(b *testing.B) {
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(b.TempDir(), "portal.db"))
@@ -42,7 +43,7 @@ func BenchmarkDecideToDelivered(b *testing.B) {
 	if err := db.CreateUser(ctx, store.System, agent); err != nil {
 		b.Fatal(err)
 	}
-	actor := store.Actor{UserID: agent.ID, Email: agent.Email, IP: "192.0.2.9", RequestID: "bench"}
+	actor := store.Actor{UserID: agent.ID, Role: agent.Role, Email: agent.Email, IP: "192.0.2.9", RequestID: "bench"}
 
 	// Clean processes in review, indexed as the webhook ingestion would.
 	ids := make([]string, 0, b.N)
@@ -53,12 +54,29 @@ func BenchmarkDecideToDelivered(b *testing.B) {
 		}
 		ids = append(ids, got...)
 	}
-	for _, id := range ids {
+	seqs := make([]int64, len(ids))
+	for i, id := range ids {
 		p, _ := sb.Get(id)
 		snap := store.Snapshot{ID: id, Status: "PENDING", RawStatus: "PENDING", Stage: p.Stage, Reviewable: true,
 			CreatedAt: p.Created, UpdatedAt: p.Updated, Country: p.CountryID, DocType: p.DocType}
+		for _, e := range p.Evidences {
+			if k, ok := store.EvidenceKindOf(e); ok {
+				snap.Evidence = append(snap.Evidence, k)
+			}
+		}
 		if _, err := db.UpsertProcess(ctx, store.SourceWebhook, snap, time.Now().Add(time.Hour)); err != nil {
 			b.Fatal(err)
+		}
+		claimed, err := svc.Claim(ctx, actor, id, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		seqs[i] = claimed.ClaimSeq
+		// What Info and Evidence record when they serve the agent, without the traffic.
+		for _, k := range append([]store.EvidenceKind{store.ProcessData}, claimed.Images()...) {
+			if err := db.RecordServed(ctx, actor, id, k); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 	if _, err := client.Status(ctx, ids[0]); err != nil { // the access token, outside the timer
@@ -68,7 +86,7 @@ func BenchmarkDecideToDelivered(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		if _, err := svc.Decide(ctx, actor, review.DecideInput{ProcessID: ids[i], Verdict: store.VerdictAccept}); err != nil {
+		if _, err := svc.Decide(ctx, actor, review.DecideInput{ProcessID: ids[i], ClaimSeq: seqs[i], Verdict: store.VerdictAccept}); err != nil {
 			b.Fatalf("decide %d: %v", i, err)
 		}
 		if n, err := svc.DeliverOnce(ctx); err != nil || n != 1 {
@@ -83,7 +101,7 @@ func BenchmarkDecideToDelivered(b *testing.B) {
 			b.Fatalf("gateway %s: got %+v, want accepted once", id, p)
 		}
 	}
-	left, err := db.ListDecisions(ctx, store.DecisionFilter{States: []string{store.StateQueued, store.StateSending, store.StateConflict, store.StateParked}})
+	left, err := db.ListDecisions(ctx, store.DecisionFilter{States: []store.DeliveryState{store.StateQueued, store.StateSending, store.StateConflict, store.StateParked}})
 	if err != nil || len(left) != 0 {
 		b.Fatalf("undelivered: got %d %v, want 0", len(left), err)
 	}

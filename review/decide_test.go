@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -42,11 +43,22 @@ func (h *harness) inReviewFailed(n int, failed ...string) []string {
 // newAgent creates another agent and returns how they act.
 func (h *harness) newAgent(name string) store.Actor {
 	h.t.Helper()
-	u := &store.User{Email: name + "@example.com", DisplayName: "Agent " + name, Role: store.RoleAgent, Active: true, PasswordHash: "x"}
+	return h.newUser(name, store.RoleAgent)
+}
+
+// newAdmin creates an administrator and returns how they act.
+func (h *harness) newAdmin(name string) store.Actor {
+	h.t.Helper()
+	return h.newUser(name, store.RoleAdmin)
+}
+
+func (h *harness) newUser(name, role string) store.Actor {
+	h.t.Helper()
+	u := &store.User{Email: name + "@example.com", DisplayName: "Agent " + name, Role: role, Active: true, PasswordHash: "x"}
 	if err := h.db.CreateUser(context.Background(), store.System, u); err != nil {
 		h.t.Fatalf("create %s: %v", name, err)
 	}
-	return store.Actor{UserID: u.ID, Email: u.Email, IP: "192.0.2.8", RequestID: "req-" + name}
+	return store.Actor{UserID: u.ID, Role: u.Role, Email: u.Email, IP: "192.0.2.8", RequestID: "req-" + name}
 }
 
 // reason returns the catalogue entry with code.
@@ -73,9 +85,55 @@ func (h *harness) rejectWith(id, code string) review.DecideInput {
 	return review.DecideInput{ProcessID: id, Verdict: store.VerdictReject, ReasonID: h.reason(code).ID}
 }
 
-// decide records a decision that must succeed.
+// claim claims a process for a as opening its page does, and returns the claim's
+// number (the page's DecideInput.ClaimSeq).
+func (h *harness) claim(a store.Actor, id string) int64 {
+	h.t.Helper()
+	p, err := h.svc.Claim(context.Background(), a, id, false)
+	if err != nil {
+		h.t.Fatalf("claim %s: %v", id, err)
+	}
+	return p.ClaimSeq
+}
+
+// serve streams one evidence item to a, reading it to the end, as the browser does.
+func (h *harness) serve(a store.Actor, id string, kind store.EvidenceKind) error {
+	ev, _, err := h.svc.Evidence(context.Background(), a, id, kind, "")
+	if err != nil {
+		return err
+	}
+	defer ev.Body.Close()
+	_, err = io.Copy(io.Discard, ev.Body)
+	return err
+}
+
+// see shows a what the process page shows: the process data and every image.
+func (h *harness) see(a store.Actor, id string) {
+	h.t.Helper()
+	if _, err := h.svc.Info(context.Background(), a, id, false); err != nil {
+		h.t.Fatalf("info %s: %v", id, err)
+	}
+	for _, k := range h.get(id).Images() {
+		if err := h.serve(a, id, k); err != nil {
+			h.t.Fatalf("evidence %s %s: %v", id, k, err)
+		}
+	}
+}
+
+// ready claims a process for a and shows them everything an accept needs (D6, D7); it
+// returns the claim's number.
+func (h *harness) ready(a store.Actor, id string) int64 {
+	h.t.Helper()
+	seq := h.claim(a, id)
+	h.see(a, id)
+	return seq
+}
+
+// decide records a decision that must succeed, as the agent who opened the process
+// page (claimed it and saw everything) and submitted its form.
 func (h *harness) decide(a store.Actor, in review.DecideInput) *store.Decision {
 	h.t.Helper()
+	in.ClaimSeq = h.ready(a, in.ProcessID)
 	d, err := h.svc.Decide(context.Background(), a, in)
 	if err != nil {
 		h.t.Fatalf("decide %s %s: %v", in.Verdict, in.ProcessID, err)
@@ -156,14 +214,27 @@ func (h *harness) decisionRows(id string) int {
 	return n
 }
 
-func gatewayStatus(verdict string) string {
+// refusals counts the decision.refused audit rows of a process.
+func (h *harness) refusals(id string) int {
+	h.t.Helper()
+	n := 0
+	for _, e := range h.audits("decision.refused", id) {
+		if e.Outcome != store.OutcomeDenied {
+			h.t.Errorf("refusal audit %+v: outcome %q, want %q", e, e.Outcome, store.OutcomeDenied)
+		}
+		n++
+	}
+	return n
+}
+
+func gatewayStatus(verdict store.Verdict) string {
 	if verdict == store.VerdictReject {
 		return "NOT_VERIFIED"
 	}
 	return "VERIFIED"
 }
 
-func gatewayVerdict(verdict string) string {
+func gatewayVerdict(verdict store.Verdict) string {
 	if verdict == store.VerdictReject {
 		return sandbox.VerdictRejected
 	}
@@ -197,9 +268,9 @@ func (h *harness) checkDeliveredOnce(d *store.Decision) {
 	}
 }
 
-// TestDecideFiftyAgentsAtOnce is D1 through the service: of 50 agents deciding one
-// process at once exactly one wins, the others get a clear conflict, and the gateway
-// receives the winner's verdict exactly once.
+// TestDecideFiftyAgentsAtOnce is D1 and D6 through the service: of 50 agents deciding
+// one process at once only the holder of its claim wins, the others get a clear
+// conflict (each refusal audited), and the gateway receives the verdict exactly once.
 func TestDecideFiftyAgentsAtOnce(t *testing.T) {
 	h := newHarness(t, options{})
 	ctx := context.Background()
@@ -209,114 +280,151 @@ func TestDecideFiftyAgentsAtOnce(t *testing.T) {
 		agents[i] = h.newAgent(fmt.Sprintf("d1-%02d", i))
 	}
 	reasonID := h.reason("face-mismatch").ID
-	input := func(i int, id string) review.DecideInput {
+	input := func(i int, id string, seq int64) review.DecideInput {
 		if i%2 == 0 {
-			return accept(id)
+			return review.DecideInput{ProcessID: id, ClaimSeq: seq, Verdict: store.VerdictAccept}
 		}
-		return review.DecideInput{ProcessID: id, Verdict: store.VerdictReject, ReasonID: reasonID, Addition: fmt.Sprintf("seen by agent %d", i)}
+		return review.DecideInput{ProcessID: id, ClaimSeq: seq, Verdict: store.VerdictReject, ReasonID: reasonID, Addition: fmt.Sprintf("seen by agent %d", i)}
 	}
-	// decideAll lets the chosen agents decide at once and returns each one's error.
-	decideAll := func(id string, who []int) map[int]error {
+	// decideAll lets the chosen agents decide at once and returns each one's decision
+	// and error. Everyone sends the holder's claim number, as if they had guessed it.
+	type result struct {
+		d   *store.Decision
+		err error
+	}
+	decideAll := func(id string, seq int64, who []int) map[int]result {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		start := make(chan struct{})
-		errs := map[int]error{}
-		for _, i := range who {
+		out := map[int]result{}
+		for k, i := range who {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				<-start
-				_, err := h.svc.Decide(ctx, agents[i], input(i, id))
+				d, err := h.svc.Decide(ctx, agents[i], input(i, id, seq))
 				mu.Lock()
-				errs[i] = err
+				out[k] = result{d, err}
 				mu.Unlock()
 			}()
 		}
 		close(start)
 		wg.Wait()
-		return errs
+		return out
 	}
 	everyone := make([]int, n)
 	for i := range everyone {
 		everyone[i] = i
 	}
 
-	cases := []struct {
-		name   string
-		holder int // index of the agent holding the claim, or -1
-	}{
-		{"nobody holds the claim", -1},
-		{"one agent holds the claim", 17},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			id := h.inReviewClean(1)[0]
-			if tc.holder >= 0 {
-				if _, err := h.svc.Claim(ctx, agents[tc.holder], id, false); err != nil {
-					t.Fatal(err)
-				}
+	t.Run("nobody holds the claim: nobody decides", func(t *testing.T) {
+		id := h.inReviewClean(1)[0]
+		for k, r := range decideAll(id, 0, everyone) {
+			if r.err == nil {
+				t.Errorf("agent %d: decided %+v without a claim", k, r.d)
+				continue
 			}
-
-			errs := decideAll(id, everyone)
-			var winners []int
-			for i, err := range errs {
-				if err == nil {
-					winners = append(winners, i)
-					continue
-				}
-				// Before the holder decided, the others are told who holds it; after, that
-				// it is decided.
-				var ce *store.ClaimError
-				clear := errors.Is(err, store.ErrAlreadyDecided) || errors.Is(err, store.ErrNotReviewable)
-				if tc.holder >= 0 {
-					clear = clear || errors.As(err, &ce) && ce.HolderID == agents[tc.holder].UserID
-				}
-				if !clear || !errors.Is(err, store.ErrConflict) {
-					t.Errorf("agent %d: got %v, want a conflict (already decided, not reviewable or claimed)", i, err)
-				}
+			wantCode(t, r.err, review.CodeConflict)
+		}
+		if got := h.decisionRows(id); got != 0 {
+			t.Errorf("decision rows: got %d, want 0", got)
+		}
+		if got := h.refusals(id); got != n {
+			t.Errorf("refusal audit rows: got %d, want %d", got, n)
+		}
+		if p := h.get(id); !p.Reviewable || p.Decided || p.ClaimedBy != 0 {
+			t.Errorf("process: got reviewable=%v decided=%v claimed=%d, want still in review, unclaimed", p.Reviewable, p.Decided, p.ClaimedBy)
+		}
+		if got := h.deliverAll(); got != 0 {
+			t.Errorf("delivery attempts: got %d, want 0", got)
+		}
+	})
+	t.Run("one agent holds the claim: only they decide", func(t *testing.T) {
+		const holder = 16 // accepts: they saw everything first
+		id := h.inReviewClean(1)[0]
+		seq := h.ready(agents[holder], id)
+		results := decideAll(id, seq, everyone)
+		var winners []int
+		for i, r := range results {
+			if r.err == nil {
+				winners = append(winners, i)
+				continue
 			}
-			if len(winners) != 1 {
-				t.Fatalf("winners: got %v, want exactly one", winners)
+			if e := wantCode(t, r.err, review.CodeConflict); e != nil && e.Message == "" {
+				t.Errorf("agent %d: refused without a message", i)
 			}
-			w := winners[0]
-			if tc.holder >= 0 && w != tc.holder {
-				t.Errorf("winner: got agent %d, want the claim holder %d", w, tc.holder)
+		}
+		if len(winners) != 1 || winners[0] != holder {
+			t.Fatalf("winners: got %v, want only the claim holder %d", winners, holder)
+		}
+		want := input(holder, id, seq)
+		live, err := h.db.LiveDecision(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if live.ID != results[holder].d.ID || live.DecidedBy != agents[holder].UserID || live.Verdict != want.Verdict || live.State != store.StateQueued {
+			t.Errorf("live decision: got %d by %d %s %s, want %d by %d %s queued", live.ID, live.DecidedBy, live.Verdict, live.State,
+				results[holder].d.ID, agents[holder].UserID, want.Verdict)
+		}
+		if got := h.decisionRows(id); got != 1 {
+			t.Errorf("decision rows: got %d, want 1", got)
+		}
+		if got := len(h.audits("decision.accept", id)) + len(h.audits("decision.reject", id)); got != 1 {
+			t.Errorf("decision audit rows: got %d, want 1", got)
+		}
+		if got := h.refusals(id); got != n-1 {
+			t.Errorf("refusal audit rows: got %d, want %d", got, n-1)
+		}
+		if p := h.get(id); !p.Decided || p.Reviewable || p.ClaimedBy != 0 {
+			t.Errorf("process: got decided=%v reviewable=%v claimed=%d, want decided, out of review, unclaimed", p.Decided, p.Reviewable, p.ClaimedBy)
+		}
+		if got := h.deliverAll(); got != 1 {
+			t.Errorf("delivery attempts: got %d, want 1", got)
+		}
+		h.checkDeliveredOnce(live)
+		// One decision request per delivered decision: no agent's attempt reached the gateway.
+		if got, want := h.requests(sandbox.RouteAccept)+h.requests(sandbox.RouteReject), h.deliveredSoFar(); got != want {
+			t.Errorf("decision requests at the gateway: got %d, want %d", got, want)
+		}
+	})
+	t.Run("the holder's form submitted fifty times counts once", func(t *testing.T) {
+		const holder = 7 // rejects
+		id := h.inReviewClean(1)[0]
+		seq := h.claim(agents[holder], id)
+		same := make([]int, n)
+		for i := range same {
+			same[i] = holder
+		}
+		results := decideAll(id, seq, same)
+		first := results[0].d
+		for k, r := range results {
+			if r.err != nil || r.d == nil || first == nil || r.d.ID != first.ID {
+				t.Errorf("submission %d: got %+v %v, want the one decision", k, r.d, r.err)
 			}
-			want := input(w, id)
-			live, err := h.db.LiveDecision(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if live.DecidedBy != agents[w].UserID || live.Verdict != want.Verdict || live.State != store.StateQueued {
-				t.Errorf("live decision: got by %d %s %s, want by %d %s queued", live.DecidedBy, live.Verdict, live.State, agents[w].UserID, want.Verdict)
-			}
-			if got := h.decisionRows(id); got != 1 {
-				t.Errorf("decision rows: got %d, want 1", got)
-			}
-			if got := len(h.audits("decision.accept", id)) + len(h.audits("decision.reject", id)); got != 1 {
-				t.Errorf("decision audit rows: got %d, want 1", got)
-			}
-			if p := h.get(id); !p.Decided || p.Reviewable || p.ClaimedBy != 0 {
-				t.Errorf("process: got decided=%v reviewable=%v claimed=%d, want decided, out of review, unclaimed", p.Decided, p.Reviewable, p.ClaimedBy)
-			}
-
-			if got := h.deliverAll(); got != 1 {
-				t.Errorf("delivery attempts: got %d, want 1", got)
-			}
-			h.checkDeliveredOnce(live)
-			// One decision request per delivered decision: no agent's attempt reached the gateway.
-			if got, want := h.requests(sandbox.RouteAccept)+h.requests(sandbox.RouteReject), h.deliveredSoFar(); got != want {
-				t.Errorf("decision requests at the gateway: got %d, want %d", got, want)
-			}
-		})
-	}
+		}
+		if got := h.decisionRows(id); got != 1 {
+			t.Errorf("decision rows: got %d, want 1", got)
+		}
+		if got := len(h.audits("decision.reject", id)); got != 1 {
+			t.Errorf("decision audit rows: got %d, want 1", got)
+		}
+		if got := h.refusals(id); got != 0 {
+			t.Errorf("refusal audit rows: got %d, want 0 (a double submission is no refusal)", got)
+		}
+		if got := h.deliverAll(); got != 1 {
+			t.Errorf("delivery attempts: got %d, want 1", got)
+		}
+		if first != nil {
+			h.checkDeliveredOnce(first)
+		}
+	})
 	h.verifyAudit()
 }
 
 // deliveredSoFar is the number of delivered decisions (for cross-checks across subtests).
 func (h *harness) deliveredSoFar() int {
 	h.t.Helper()
-	ds, err := h.db.ListDecisions(context.Background(), store.DecisionFilter{States: []string{store.StateDelivered}})
+	ds, err := h.db.ListDecisions(context.Background(), store.DecisionFilter{States: []store.DeliveryState{store.StateDelivered}})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -328,58 +436,88 @@ func TestDecideRefusesInvalidInput(t *testing.T) {
 	h := newHarness(t, options{})
 	ctx := context.Background()
 	id := h.inReviewFailed(1, sandbox.ValidationMRZ)[0]
-	info, err := h.svc.Info(ctx, id, true)
+	// The agent holds the claim and saw everything: only the input is at fault.
+	seq := h.ready(h.actor, id)
+	info, err := h.svc.Info(ctx, h.actor, id, false)
 	if err != nil || len(info.Personal) == 0 {
 		t.Fatalf("info: got %v %v, want personal data", info, err)
 	}
-	field := info.Personal[0][0]
+	originals := correctable(info)
+	if _, ok := originals["name"]; !ok {
+		t.Fatalf("personal data %v: no name", info.Personal)
+	}
+	with := func(key, value string) map[string]string {
+		v := maps.Clone(originals)
+		v[key] = value
+		return v
+	}
 	retired := h.reason("under-age")
 	if err := h.db.SetReasonActive(ctx, store.System, retired.ID, false); err != nil {
 		t.Fatal(err)
 	}
-	blank := &store.Reason{Code: "blank-text", Label: "Blank", CustomerText: "   "}
-	if err := h.db.CreateReason(ctx, store.System, blank); err != nil {
-		t.Fatal(err)
-	}
 	confirmed := []string{sandbox.ValidationMRZ}
 	expired := h.reason("document-expired").ID
+	reject := func(addition, note string) review.DecideInput {
+		return review.DecideInput{ProcessID: id, ClaimSeq: seq, Verdict: store.VerdictReject, ReasonID: expired, Addition: addition, InternalNote: note}
+	}
+	acceptWith := func(values map[string]string) review.DecideInput {
+		return review.DecideInput{ProcessID: id, ClaimSeq: seq, Verdict: store.VerdictAccept, Confirmations: confirmed,
+			Values: values, Originals: originals}
+	}
+	note := acceptWith(nil)
+	note.InternalNote = strings.Repeat("x", review.LimitNote.Max+1)
 
 	cases := []struct {
-		name string
-		in   review.DecideInput
-		want error
+		name      string
+		in        review.DecideInput
+		code      review.Code
+		field     string
+		fieldsKey string // the key of Error.Fields that must be set, if any
 	}{
-		{"unknown verdict", review.DecideInput{ProcessID: id, Verdict: "approve"}, review.ErrBadInput},
-		{"no verdict", review.DecideInput{ProcessID: id}, review.ErrBadInput},
-		{"reject without a reason", review.DecideInput{ProcessID: id, Verdict: store.VerdictReject, Addition: "bad photo"}, review.ErrBadInput},
-		{"unknown reason", review.DecideInput{ProcessID: id, Verdict: store.VerdictReject, ReasonID: 9999}, review.ErrBadInput},
-		{"retired reason", review.DecideInput{ProcessID: id, Verdict: store.VerdictReject, ReasonID: retired.ID}, review.ErrBadInput},
-		// The admin pages never store a blank wording; should one exist, the store refuses it.
-		{"blank comment", review.DecideInput{ProcessID: id, Verdict: store.VerdictReject, ReasonID: blank.ID, Addition: "  "}, store.ErrInvalid},
-		{"addition too long", review.DecideInput{ProcessID: id, Verdict: store.VerdictReject, ReasonID: expired,
-			Addition: strings.Repeat("é", review.MaxAddition+1)}, review.ErrBadInput},
-		{"internal note too long on a reject", review.DecideInput{ProcessID: id, Verdict: store.VerdictReject, ReasonID: expired,
-			InternalNote: strings.Repeat("ñ", review.MaxNote+1)}, review.ErrBadInput},
-		{"internal note too long on an accept", review.DecideInput{ProcessID: id, Verdict: store.VerdictAccept, Confirmations: confirmed,
-			InternalNote: strings.Repeat("x", review.MaxNote+1)}, review.ErrBadInput},
-		{"accept without confirming the failed check", review.DecideInput{ProcessID: id, Verdict: store.VerdictAccept}, review.ErrBadInput},
-		{"correction of an unknown field", review.DecideInput{ProcessID: id, Verdict: store.VerdictAccept, Confirmations: confirmed,
-			Corrections: map[string]string{"favouriteColour": "blue"}}, review.ErrBadInput},
-		{"correction on two lines", review.DecideInput{ProcessID: id, Verdict: store.VerdictAccept, Confirmations: confirmed,
-			Corrections: map[string]string{field: "first\nsecond"}}, review.ErrBadInput},
-		{"correction too long", review.DecideInput{ProcessID: id, Verdict: store.VerdictAccept, Confirmations: confirmed,
-			Corrections: map[string]string{field: strings.Repeat("ü", review.MaxCorrection+1)}}, review.ErrBadInput},
-		{"unknown process", review.DecideInput{ProcessID: "not-indexed", Verdict: store.VerdictAccept}, store.ErrNotFound},
+		{"unknown verdict", review.DecideInput{ProcessID: id, ClaimSeq: seq, Verdict: "approve"}, review.CodeInvalid, "", ""},
+		{"no verdict", review.DecideInput{ProcessID: id, ClaimSeq: seq}, review.CodeInvalid, "", ""},
+		{"reject without a reason", review.DecideInput{ProcessID: id, ClaimSeq: seq, Verdict: store.VerdictReject, Addition: "bad photo"},
+			review.CodeInvalid, review.FieldReason, ""},
+		{"unknown reason", review.DecideInput{ProcessID: id, ClaimSeq: seq, Verdict: store.VerdictReject, ReasonID: 9999},
+			review.CodeInvalid, review.FieldReason, ""},
+		{"retired reason", review.DecideInput{ProcessID: id, ClaimSeq: seq, Verdict: store.VerdictReject, ReasonID: retired.ID},
+			review.CodeInvalid, review.FieldReason, ""},
+		{"addition too long", reject(strings.Repeat("é", review.LimitAddition.Max+1), ""), review.CodeInvalid, review.FieldAddition, ""},
+		{"addition with NUL", reject("see\x00here", ""), review.CodeInvalid, review.FieldAddition, ""},
+		{"addition with CR LF", reject("line one\r\nline two", ""), review.CodeInvalid, review.FieldAddition, ""},
+		{"addition with LF", reject("line one\nline two", ""), review.CodeInvalid, review.FieldAddition, ""},
+		{"addition with a right-to-left override", reject("Your document\u202Egpj.exe", ""), review.CodeInvalid, review.FieldAddition, ""},
+		{"internal note too long on a reject", reject("", strings.Repeat("ñ", review.LimitNote.Max+1)), review.CodeInvalid, review.FieldNote, ""},
+		{"internal note with a control character", reject("", "ok\x07"), review.CodeInvalid, review.FieldNote, ""},
+		{"internal note too long on an accept", note, review.CodeInvalid, review.FieldNote, ""},
+		{"accept without confirming the failed check", review.DecideInput{ProcessID: id, ClaimSeq: seq, Verdict: store.VerdictAccept},
+			review.CodeInvalid, review.FieldConfirm, ""},
+		{"correction of an unknown field", acceptWith(with("favouriteColour", "blue")), review.CodeInvalid, review.FieldFields, ""},
+		{"correction of the MRZ", acceptWith(with("mrz", "P<ESPX")), review.CodeInvalid, review.FieldFields, ""},
+		{"correction on two lines", acceptWith(with("name", "first\nsecond")), review.CodeInvalid, review.FieldFields, "field.name"},
+		{"correction too long", acceptWith(with("name", strings.Repeat("ü", review.LimitCorrection+1))), review.CodeInvalid, review.FieldFields, "field.name"},
+		{"correction with digits in a name", acceptWith(with("surname", "Sm1th")), review.CodeInvalid, review.FieldFields, "field.surname"},
+		{"correction to a date that does not exist", acceptWith(with("dateOfBirth", "1990-02-30")), review.CodeInvalid, review.FieldFields, "field.dateOfBirth"},
+		{"correction to an unknown nationality", acceptWith(with("nationality", "XYZ")), review.CodeInvalid, review.FieldFields, "field.nationality"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := h.svc.Decide(ctx, h.actor, tc.in)
-			if !errors.Is(err, tc.want) {
-				t.Errorf("got %v %v, want %v", d, err, tc.want)
+			if d != nil {
+				t.Errorf("recorded %+v", d)
+			}
+			e := wantField(t, err, tc.code, tc.field)
+			if e != nil && tc.fieldsKey != "" && e.Fields[tc.fieldsKey] == "" {
+				t.Errorf("fields: got %v, want a message for %s", e.Fields, tc.fieldsKey)
 			}
 		})
 	}
-	// Nothing was stored, audited or sent; the process still awaits review.
+	t.Run("unknown process", func(t *testing.T) {
+		_, err := h.svc.Decide(ctx, h.actor, review.DecideInput{ProcessID: "not-indexed", Verdict: store.VerdictAccept})
+		wantCode(t, err, review.CodeNotFound)
+	})
+	// Nothing was stored or sent; every refusal was audited; the process still awaits
+	// review, claimed by the agent.
 	if _, err := h.db.LiveDecision(ctx, id); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("live decision: got %v, want ErrNotFound", err)
 	}
@@ -389,8 +527,11 @@ func TestDecideRefusesInvalidInput(t *testing.T) {
 	if got := len(h.audits("decision.accept", id)) + len(h.audits("decision.reject", id)); got != 0 {
 		t.Errorf("decision audit rows: got %d, want 0", got)
 	}
-	if p := h.get(id); !p.Reviewable || p.Decided {
-		t.Errorf("process: got reviewable=%v decided=%v, want in review", p.Reviewable, p.Decided)
+	if got := h.refusals(id); got != len(cases) {
+		t.Errorf("refusal audit rows: got %d, want %d", got, len(cases))
+	}
+	if p := h.get(id); !p.Reviewable || p.Decided || p.ClaimedBy != h.agent.ID || p.ClaimSeq != seq {
+		t.Errorf("process: got reviewable=%v decided=%v claimed by %d seq %d, want in review, the agent's claim %d", p.Reviewable, p.Decided, p.ClaimedBy, p.ClaimSeq, seq)
 	}
 	if got := h.deliverAll(); got != 0 {
 		t.Errorf("deliveries: got %d, want 0", got)
@@ -400,16 +541,53 @@ func TestDecideRefusesInvalidInput(t *testing.T) {
 	}
 
 	// The limits themselves are allowed, counted in characters, not bytes.
-	atLimit := h.rejectWith(id, "document-expired")
-	atLimit.Addition = "  " + strings.Repeat("é", review.MaxAddition) + "  "
-	atLimit.InternalNote = strings.Repeat("ñ", review.MaxNote)
-	d := h.decide(h.actor, atLimit)
-	if want := h.reason("document-expired").CustomerText + " " + strings.Repeat("é", review.MaxAddition); d.Comment != want {
+	atLimit := reject("  "+strings.Repeat("é", review.LimitAddition.Max)+"  ", strings.Repeat("ñ", review.LimitNote.Max))
+	d, err := h.svc.Decide(ctx, h.actor, atLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := h.reason("document-expired").CustomerText + " " + strings.Repeat("é", review.LimitAddition.Max); d.Comment != want {
 		t.Errorf("comment at the limit: got %d characters, want %d", len([]rune(d.Comment)), len([]rune(want)))
 	}
 	if d.InternalNote != atLimit.InternalNote {
-		t.Errorf("internal note at the limit: got %d characters, want %d", len([]rune(d.InternalNote)), review.MaxNote)
+		t.Errorf("internal note at the limit: got %d characters, want %d", len([]rune(d.InternalNote)), review.LimitNote.Max)
 	}
+	h.verifyAudit()
+}
+
+// TestRejectWithABlankWordingIsRefused: the admin pages never store a blank customer
+// wording; should one exist, a reject with it and no addition must not send a blank
+// rejection comment to the customer. (Before the refactor the store refused it.)
+func TestRejectWithABlankWordingIsRefused(t *testing.T) {
+	h := newHarness(t, options{})
+	ctx := context.Background()
+	id := h.inReviewClean(1)[0]
+	blank := &store.Reason{Code: "blank-text", Label: "Blank", CustomerText: "   "}
+	if err := h.db.CreateReason(ctx, store.System, blank); err != nil {
+		t.Fatal(err)
+	}
+	in := h.rejectWith(id, "blank-text")
+	in.ClaimSeq, in.Addition = h.claim(h.actor, id), "  "
+	d, err := h.svc.Decide(ctx, h.actor, in)
+	if d != nil {
+		t.Errorf("recorded a rejection with comment %q", d.Comment)
+	}
+	wantCode(t, err, review.CodeInvalid)
+	if got := h.decisionRows(id); got != 0 {
+		t.Errorf("decision rows: got %d, want 0", got)
+	}
+}
+
+// correctable returns the personal data of a process as the accept form sends it back
+// unchanged: every field but the MRZ, which is never corrected.
+func correctable(info *review.Details) map[string]string {
+	out := map[string]string{}
+	for _, f := range info.Personal {
+		if f[0] != "mrz" {
+			out[f[0]] = f[1]
+		}
+	}
+	return out
 }
 
 func TestAcceptNeedsEveryFailedCheckConfirmed(t *testing.T) {
@@ -421,40 +599,32 @@ func TestAcceptNeedsEveryFailedCheckConfirmed(t *testing.T) {
 	if !slices.Equal(indexed, failed) {
 		t.Fatalf("indexed failed checks: got %v, want %v", indexed, failed)
 	}
+	seq := h.ready(h.actor, id)
 	cases := []struct {
-		name        string
-		confirmed   []string
-		wantMissing []string
+		name      string
+		confirmed []string
 	}{
-		{"none confirmed", nil, failed},
-		{"one confirmed", []string{sandbox.ValidationLiveness}, []string{sandbox.ValidationMRZ}},
-		{"other checks confirmed", []string{sandbox.ValidationLegalAge, "bogus"}, failed},
+		{"none confirmed", nil},
+		{"one confirmed", []string{sandbox.ValidationLiveness}},
+		{"other checks confirmed", []string{sandbox.ValidationLegalAge, "bogus"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			in := accept(id)
-			in.Confirmations = tc.confirmed
+			in.ClaimSeq, in.Confirmations = seq, tc.confirmed
 			_, err := h.svc.Decide(context.Background(), h.actor, in)
-			var ce *review.ConfirmationError
-			if !errors.As(err, &ce) || !errors.Is(err, review.ErrBadInput) {
-				t.Fatalf("got %v, want a ConfirmationError (ErrBadInput)", err)
-			}
-			if !slices.Equal(ce.Missing, tc.wantMissing) {
-				t.Errorf("missing: got %v, want %v", ce.Missing, tc.wantMissing)
-			}
-			for _, m := range tc.wantMissing {
-				if !strings.Contains(ce.Error(), m) {
-					t.Errorf("message %q does not name %s", ce.Error(), m)
-				}
-			}
+			wantField(t, err, review.CodeInvalid, review.FieldConfirm)
 		})
 	}
 	if got := h.decisionRows(id); got != 0 {
 		t.Fatalf("decision rows after refusals: got %d, want 0", got)
 	}
 	in := accept(id)
-	in.Confirmations = append(slices.Clone(failed), "bogus")
-	d := h.decide(h.actor, in)
+	in.ClaimSeq, in.Confirmations = seq, append(slices.Clone(failed), "bogus")
+	d, err := h.svc.Decide(context.Background(), h.actor, in)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !slices.Equal(d.Confirmations, failed) {
 		t.Errorf("stored confirmations: got %v, want %v (the failed checks only)", d.Confirmations, failed)
 	}
@@ -475,19 +645,29 @@ func TestDecisionContentReachesTheGateway(t *testing.T) {
 
 	t.Run("corrections are sent as personalData", func(t *testing.T) {
 		id := ids[0]
-		info, err := h.svc.Info(ctx, id, true)
-		if err != nil || len(info.Personal) < 2 {
-			t.Fatalf("info: got %v %v, want two personal fields", info, err)
+		seq := h.ready(h.actor, id)
+		info, err := h.svc.Info(ctx, h.actor, id, false)
+		if err != nil {
+			t.Fatal(err)
 		}
-		changed, same := info.Personal[0], info.Personal[1]
+		originals := correctable(info)
+		values := maps.Clone(originals)
+		values["name"] = "  Corrected   Value  "
+		cs, errs := review.CheckCorrections(values, originals, h.clk.Now())
+		if len(errs) != 0 || len(cs) != 1 || cs[0].New != "Corrected Value" {
+			t.Fatalf("checked corrections: got %+v %v, want the name only", cs, errs)
+		}
 		in := accept(id)
-		in.Corrections = map[string]string{changed[0]: "  Corrected Value  ", same[0]: same[1]}
-		d := h.decide(h.actor, in)
-		want := map[string]string{changed[0]: "Corrected Value"}
-		if !maps.Equal(d.Corrections, want) {
-			t.Errorf("stored corrections: got %v, want %v (trimmed, unchanged fields dropped)", d.Corrections, want)
+		in.ClaimSeq, in.Values, in.Originals, in.CorrectionsSeen = seq, values, originals, review.CorrectionsSummary(values, originals)
+		d, err := h.svc.Decide(ctx, h.actor, in)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if rows := h.audits("decision.accept", id); len(rows) != 1 || !strings.Contains(rows[0].Detail, "corrected="+changed[0]) ||
+		want := map[string]string{"name": "Corrected Value"}
+		if !maps.Equal(d.Corrections, want) {
+			t.Errorf("stored corrections: got %v, want %v (normalised, unchanged fields dropped)", d.Corrections, want)
+		}
+		if rows := h.audits("decision.accept", id); len(rows) != 1 || !strings.Contains(rows[0].Detail, "corrected=name") ||
 			strings.Contains(rows[0].Detail, "Corrected Value") {
 			t.Errorf("audit: got %+v, want the corrected field named, never its value", rows)
 		}
@@ -525,7 +705,7 @@ func TestDecisionContentReachesTheGateway(t *testing.T) {
 // faultCase is a gateway fault during delivery and what the worker must do about it.
 type faultCase struct {
 	name      string
-	verdict   string
+	verdict   store.Verdict
 	fault     sandbox.Fault
 	timeout   time.Duration // client timeout; 0 for the harness default
 	failures  int           // failed attempts before the delivery succeeds
@@ -695,13 +875,25 @@ func TestDeliveryRenewsAnExpiredTokenOnceEachTime(t *testing.T) {
 	h := newHarness(t, options{sandbox: sandbox.Config{Now: gw.Now}})
 	ctx := context.Background()
 	ids := h.inReviewClean(4)
+	// The agent opens each process (the evidence comes through the gateway) ...
+	seqs := make([]int64, len(ids))
+	for i, id := range ids {
+		seqs[i] = h.ready(h.actor, id)
+	}
 	h.sb.SetTokenLifetime(time.Second)
-	gw.Add(16 * time.Minute) // the token of the indexing calls has expired
+	gw.Add(16 * time.Minute) // the token of the indexing and evidence calls has expired
 
-	// Decided a minute apart, so that they fall due one by one.
+	// ... and accepts them a minute apart, so that they fall due one by one. Accepting
+	// without corrections calls no gateway (D8): the token is renewed by delivery.
 	var ds []*store.Decision
-	for _, id := range ids {
-		ds = append(ds, h.decide(h.actor, accept(id)))
+	for i, id := range ids {
+		in := accept(id)
+		in.ClaimSeq = seqs[i]
+		d, err := h.svc.Decide(ctx, h.actor, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
 		h.clk.Add(time.Minute)
 	}
 	h.clk.Add(-time.Duration(len(ids)) * time.Minute)
@@ -717,7 +909,7 @@ func TestDeliveryRenewsAnExpiredTokenOnceEachTime(t *testing.T) {
 		gw.Add(2 * time.Second) // the token expires before the next one
 		h.clk.Add(time.Minute)
 	}
-	if left, _ := h.db.ListDecisions(ctx, store.DecisionFilter{States: []string{store.StateQueued, store.StateParked, store.StateConflict}}); len(left) != 0 {
+	if left, _ := h.db.ListDecisions(ctx, store.DecisionFilter{States: []store.DeliveryState{store.StateQueued, store.StateParked, store.StateConflict}}); len(left) != 0 {
 		t.Errorf("undelivered: got %d, want 0", len(left))
 	}
 	if got := h.requests(sandbox.RouteStatus); got != 0 {
@@ -731,9 +923,9 @@ func TestDeliveryWhenTheGatewayDecidedElsewhere(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
 		name        string
-		verdict     string
+		verdict     store.Verdict
 		elsewhere   string // "accept", "reject" or "delete"
-		wantState   string
+		wantState   store.DeliveryState
 		wantGateway string
 		wantError   string
 	}{
@@ -799,7 +991,7 @@ func TestRetryDeliveryOfAConflict(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, options{})
 	ctx := context.Background()
-	admin := h.newAgent("admin")
+	admin := h.newAdmin("admin")
 	// conflicted decides an accept that the gateway refuses because it was rejected elsewhere.
 	conflicted := func(t *testing.T) (*store.Decision, string) {
 		t.Helper()
@@ -817,7 +1009,7 @@ func TestRetryDeliveryOfAConflict(t *testing.T) {
 	cases := []struct {
 		name      string
 		meanwhile func(t *testing.T, id string)
-		wantState string
+		wantState store.DeliveryState
 		wantSends int // accept requests of the retried attempt
 		wantError string
 	}{
@@ -870,9 +1062,7 @@ func TestRetryDeliveryOfAConflict(t *testing.T) {
 		id := h.inReviewClean(1)[0]
 		d := h.decide(h.actor, accept(id))
 		h.deliverAll()
-		if err := h.svc.Retry(ctx, admin, d.ID); !errors.Is(err, store.ErrConflict) {
-			t.Errorf("got %v, want ErrConflict", err)
-		}
+		wantCode(t, h.svc.Retry(ctx, admin, d.ID), review.CodeConflict)
 		if got := h.atGateway(id); got.Accepts != 1 {
 			t.Errorf("accepts: got %d, want 1", got.Accepts)
 		}
@@ -884,13 +1074,13 @@ func TestDeliveryParks(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, options{cfg: review.Config{RetryBase: time.Second, RetryMax: time.Minute, ParkAfter: time.Hour}})
 	ctx := context.Background()
-	admin := h.newAgent("admin")
+	admin := h.newAdmin("admin")
 
 	t.Run("a 400 is parked at once", func(t *testing.T) {
 		id := h.inReviewClean(1)[0]
 		// The service never lets such a value through; the gateway refuses it (400).
 		d, err := h.db.Decide(ctx, h.actor, store.NewDecision{ProcessID: id, Verdict: store.VerdictAccept,
-			Corrections: map[string]string{"name": strings.Repeat("x", 1100)}})
+			Corrections: map[string]string{"name": strings.Repeat("x", 1100)}}, allow)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -951,7 +1141,7 @@ func TestDeliveryParks(t *testing.T) {
 		id := h.inReviewClean(1)[0]
 		d := h.decide(h.actor, h.rejectWith(id, "wrong-document"))
 		h.clk.Add(3 * time.Hour) // the second agent came back after the weekend, say
-		if _, err := h.svc.ConfirmSecond(ctx, admin, d.ID); err != nil {
+		if _, err := h.svc.ConfirmSecond(ctx, admin, d.ID, h.claim(admin, id)); err != nil {
 			t.Fatal(err)
 		}
 		if n, err := h.db.ParkStale(ctx, time.Hour); err != nil || n != 0 {
@@ -1104,9 +1294,9 @@ func TestFourEyes(t *testing.T) {
 	t.Run("which decisions wait for a second agent", func(t *testing.T) {
 		cases := []struct {
 			setting string
-			verdict string
+			verdict store.Verdict
 			failed  bool
-			want    string
+			want    store.DeliveryState
 		}{
 			{"", store.VerdictAccept, true, store.StateQueued},
 			{store.SettingFourEyesAcceptFailed, store.VerdictAccept, true, store.StateSecondReview},
@@ -1134,8 +1324,12 @@ func TestFourEyes(t *testing.T) {
 				if tc.verdict == store.VerdictReject {
 					in.ReasonID = h.reason("face-mismatch").ID
 				}
-				if d := h.decide(first, in); d.State != tc.want {
+				d := h.decide(first, in)
+				if d.State != tc.want {
 					t.Errorf("got %s, want %s", d.State, tc.want)
+				}
+				if p := h.get(id); p.AwaitingSecond != (tc.want == store.StateSecondReview) || p.ClaimedBy != 0 {
+					t.Errorf("process: got awaiting second=%v claimed by %d, want %v unclaimed", p.AwaitingSecond, p.ClaimedBy, tc.want == store.StateSecondReview)
 				}
 			})
 		}
@@ -1158,7 +1352,7 @@ func TestFourEyes(t *testing.T) {
 		return id, d
 	}
 
-	t.Run("confirmed by another agent, then delivered", func(t *testing.T) {
+	t.Run("confirmed by another agent holding the claim after seeing the evidence, then delivered", func(t *testing.T) {
 		id, d := acceptFailed()
 		if n := h.deliverAll(); n != 0 {
 			t.Errorf("awaiting the second agent: %d attempts, want 0", n)
@@ -1166,24 +1360,44 @@ func TestFourEyes(t *testing.T) {
 		if g := h.atGateway(id); g.Accepts != 0 {
 			t.Fatal("delivered before the second review")
 		}
-		if p := h.get(id); p.Reviewable || !p.Decided {
-			t.Errorf("awaiting the second agent: got reviewable=%v decided=%v, want out of the queue", p.Reviewable, p.Decided)
+		if p := h.get(id); p.Reviewable || !p.Decided || !p.AwaitingSecond {
+			t.Errorf("awaiting the second agent: got reviewable=%v decided=%v awaiting=%v, want out of the queue, awaiting", p.Reviewable, p.Decided, p.AwaitingSecond)
 		}
-		if _, err := h.svc.ConfirmSecond(ctx, first, d.ID); !errors.Is(err, store.ErrInvalid) {
-			t.Errorf("confirmed by the first agent: got %v, want ErrInvalid", err)
+		// The decider may open it, but never review their own decision.
+		seq := h.claim(first, id)
+		_, err := h.svc.ConfirmSecond(ctx, first, d.ID, seq)
+		wantCode(t, err, review.CodeForbidden)
+		wantCode(t, h.svc.Overturn(ctx, first, d.ID, seq, "changed my mind"), review.CodeForbidden)
+		if err := h.svc.Release(ctx, first, id, seq); err != nil {
+			t.Fatal(err)
 		}
-		if err := h.svc.Overturn(ctx, first, d.ID, "changed my mind"); !errors.Is(err, store.ErrInvalid) {
-			t.Errorf("overturned by the first agent: got %v, want ErrInvalid", err)
+		// The second agent needs the claim (D6) ...
+		_, err = h.svc.ConfirmSecond(ctx, second, d.ID, 0)
+		wantCode(t, err, review.CodeConflict)
+		seq = h.claim(second, id)
+		// ... and to have seen the evidence in it to confirm an accept (D7).
+		missing, err := h.svc.Readiness(ctx, second, id, seq)
+		if err != nil || len(missing) != 1+len(h.get(id).Images()) || missing[0] != store.ProcessData {
+			t.Errorf("readiness of the second agent: got %v %v, want the data and every image", missing, err)
 		}
+		_, err = h.svc.ConfirmSecond(ctx, second, d.ID, seq)
+		wantCode(t, err, review.CodeConflict)
 		if got := h.decision(d.ID); got.State != store.StateSecondReview {
 			t.Fatalf("after refusals: got %s, want second_review", got.State)
 		}
-		c, err := h.svc.ConfirmSecond(ctx, second, d.ID)
+		if got := h.refusals(id); got != 4 {
+			t.Errorf("refusal audit rows: got %d, want 4", got)
+		}
+		h.see(second, id)
+		c, err := h.svc.ConfirmSecond(ctx, second, d.ID, seq)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if c.State != store.StateQueued || c.SecondBy != second.UserID || c.SecondAt.IsZero() {
 			t.Errorf("confirmed: got %s by %d at %v, want queued by %d", c.State, c.SecondBy, c.SecondAt, second.UserID)
+		}
+		if p := h.get(id); p.ClaimedBy != 0 || p.AwaitingSecond {
+			t.Errorf("after the confirmation: claimed by %d awaiting=%v, want unclaimed, not awaiting", p.ClaimedBy, p.AwaitingSecond)
 		}
 		if rows := h.audits("decision.confirm", id); len(rows) != 1 || rows[0].ActorID != second.UserID {
 			t.Errorf("confirm audit: got %+v, want one row by the second agent", rows)
@@ -1192,16 +1406,19 @@ func TestFourEyes(t *testing.T) {
 			t.Errorf("deliveries: got %d, want 1", n)
 		}
 		h.checkDeliveredOnce(d)
-		if _, err := h.svc.ConfirmSecond(ctx, second, d.ID); !errors.Is(err, store.ErrConflict) {
-			t.Errorf("confirmed twice: got %v, want ErrConflict", err)
-		}
-		if err := h.svc.Overturn(ctx, second, d.ID, "too late"); !errors.Is(err, store.ErrConflict) {
-			t.Errorf("overturned after delivery: got %v, want ErrConflict", err)
-		}
+		_, err = h.svc.ConfirmSecond(ctx, second, d.ID, seq)
+		wantCode(t, err, review.CodeConflict)
+		wantCode(t, h.svc.Overturn(ctx, second, d.ID, seq, "too late"), review.CodeConflict)
+		_, err = h.svc.Claim(ctx, second, id, false)
+		wantCode(t, err, review.CodeConflict)
 	})
 	t.Run("overturned by another agent, then decided anew", func(t *testing.T) {
 		id, d := acceptFailed()
-		if err := h.svc.Overturn(ctx, second, d.ID, "  the selfie is a photo of a screen  "); err != nil {
+		seq := h.claim(second, id)
+		wantField(t, h.svc.Overturn(ctx, second, d.ID, seq, "   "), review.CodeInvalid, review.FieldNote)
+		wantField(t, h.svc.Overturn(ctx, second, d.ID, seq, "a photo\u202E of a screen"), review.CodeInvalid, review.FieldNote)
+		// Overturning needs no evidence seen: it sends nothing.
+		if err := h.svc.Overturn(ctx, second, d.ID, seq, "  the selfie is a photo of a screen  "); err != nil {
 			t.Fatal(err)
 		}
 		got := h.decision(d.ID)
@@ -1209,9 +1426,9 @@ func TestFourEyes(t *testing.T) {
 			t.Errorf("overturned: got %s by %d, want overturned by %d", got.State, got.SecondBy, second.UserID)
 		}
 		p := h.get(id)
-		if !p.Reviewable || p.Decided || p.ClaimedBy != second.UserID || !p.ClaimExpiresAt.Equal(h.clk.Now().Add(h.svc.Config().ClaimTTL)) {
-			t.Errorf("process: got reviewable=%v decided=%v claimed by %d until %v, want back in review, claimed by the second agent",
-				p.Reviewable, p.Decided, p.ClaimedBy, p.ClaimExpiresAt)
+		if !p.Reviewable || p.Decided || p.ClaimedBy != second.UserID || p.ClaimSeq == seq || !p.ClaimExpiresAt.Equal(h.clk.Now().Add(h.svc.Config().ClaimTTL)) {
+			t.Errorf("process: got reviewable=%v decided=%v claimed by %d (seq %d) until %v, want back in review, claimed anew by the second agent",
+				p.Reviewable, p.Decided, p.ClaimedBy, p.ClaimSeq, p.ClaimExpiresAt)
 		}
 		if rows := h.audits("decision.overturn", id); len(rows) != 1 || rows[0].ActorID != second.UserID ||
 			!strings.Contains(rows[0].Detail, "photo of a screen") {
@@ -1223,22 +1440,26 @@ func TestFourEyes(t *testing.T) {
 		if g := h.atGateway(id); g.Accepts+g.Rejects != 0 {
 			t.Errorf("gateway: got accepts=%d rejects=%d, want nothing", g.Accepts, g.Rejects)
 		}
-		if _, err := h.svc.ConfirmSecond(ctx, second, d.ID); !errors.Is(err, store.ErrConflict) {
-			t.Errorf("confirming an overturned decision: got %v, want ErrConflict", err)
-		}
+		_, err := h.svc.ConfirmSecond(ctx, second, d.ID, p.ClaimSeq)
+		wantCode(t, err, review.CodeConflict)
 		// The first agent no longer holds it; the second decides anew (a reject needs
 		// a second agent too, and the first one may confirm it).
-		if _, err := h.svc.Decide(ctx, first, h.rejectWith(id, "liveness-failed")); !errors.As(err, new(*store.ClaimError)) {
-			t.Errorf("first agent deciding again: got %v, want a ClaimError", err)
+		again := h.rejectWith(id, "liveness-failed")
+		again.ClaimSeq = p.ClaimSeq
+		_, err = h.svc.Decide(ctx, first, again)
+		wantCode(t, err, review.CodeConflict)
+		nd, err := h.svc.Decide(ctx, second, again)
+		if err != nil {
+			t.Fatal(err)
 		}
-		nd := h.decide(second, h.rejectWith(id, "liveness-failed"))
 		if nd.State != store.StateSecondReview || nd.ID == d.ID {
 			t.Fatalf("new decision: got %d %s, want a new one awaiting a second review", nd.ID, nd.State)
 		}
 		if live, err := h.db.LiveDecision(ctx, id); err != nil || live.ID != nd.ID {
 			t.Errorf("live decision: got %v %v, want %d", live, err, nd.ID)
 		}
-		if _, err := h.svc.ConfirmSecond(ctx, first, nd.ID); err != nil {
+		// Confirming a reject needs the claim, not the evidence.
+		if _, err := h.svc.ConfirmSecond(ctx, first, nd.ID, h.claim(first, id)); err != nil {
 			t.Fatal(err)
 		}
 		if n := h.deliverAll(); n != 1 {
@@ -1249,5 +1470,28 @@ func TestFourEyes(t *testing.T) {
 			t.Errorf("decision rows: got %d, want 2 (the overturned one is kept)", got)
 		}
 	})
+	t.Run("a takeover starts the evidence afresh", func(t *testing.T) {
+		third := h.newAgent("third")
+		id, d := acceptFailed()
+		seq := h.claim(second, id)
+		h.see(second, id)
+		h.clk.Add(time.Second)
+		took, err := h.svc.Claim(ctx, third, id, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = h.svc.ConfirmSecond(ctx, second, d.ID, seq)
+		wantCode(t, err, review.CodeConflict)
+		_, err = h.svc.ConfirmSecond(ctx, third, d.ID, took.ClaimSeq)
+		wantCode(t, err, review.CodeConflict)
+		h.see(third, id)
+		if _, err := h.svc.ConfirmSecond(ctx, third, d.ID, took.ClaimSeq); err != nil {
+			t.Fatal(err)
+		}
+		h.deliverAll()
+		h.checkDeliveredOnce(d)
+	})
+	_, err := h.svc.ConfirmSecond(ctx, second, 987654, 1)
+	wantCode(t, err, review.CodeNotFound)
 	h.verifyAudit()
 }

@@ -107,7 +107,32 @@ func newHarness(t *testing.T, o options) *harness {
 		t.Fatalf("create agent: %v", err)
 	}
 	return &harness{t: t, sb: sb, srv: srv, client: client, db: db, clk: clk, svc: svc, inbox: inbox, agent: agent,
-		actor: store.Actor{UserID: agent.ID, Email: agent.Email, IP: "192.0.2.7", RequestID: "req-test"}}
+		actor: store.Actor{UserID: agent.ID, Role: agent.Role, Email: agent.Email, IP: "192.0.2.7", RequestID: "req-test"}}
+}
+
+// allow is a rule that allows everything, for writes made behind the service's back.
+func allow(*store.Case) error { return nil }
+
+// wantCode reports an error unless err is a *review.Error with code, and returns it
+// (nil when it is not one).
+func wantCode(t testing.TB, err error, code review.Code) *review.Error {
+	t.Helper()
+	e := review.ErrorOf(err)
+	if e == nil || e.Code != code {
+		t.Errorf("got %v (%T), want a *review.Error with code %q", err, err, code)
+		return nil
+	}
+	return e
+}
+
+// wantField is wantCode that also checks the form field the error is about.
+func wantField(t testing.TB, err error, code review.Code, field string) *review.Error {
+	t.Helper()
+	e := wantCode(t, err, code)
+	if e != nil && e.Field != field {
+		t.Errorf("%v: field got %q, want %q", err, e.Field, field)
+	}
+	return e
 }
 
 // seed creates processes at the gateway without notifying anyone.
@@ -262,9 +287,9 @@ func (h *harness) checkIndexed(id, source string) *store.Process {
 		h.t.Errorf("%s: got reviewable=%v final=%v, want %v %v", id, p.Reviewable, p.Final, g.Reviewable(), g.Status.Final())
 	}
 	for i, got := range []*float64{p.ScoreFacial, p.ScoreLiveness, p.ScoreDocument} {
-		want, ok := g.Scores[review.ScoreNames[i]]
+		want, ok := g.Scores[string(store.ScoreNames[i])]
 		if ok != (got != nil) || (ok && *got != want) {
-			h.t.Errorf("%s score %s: got %v, want %v (present %v)", id, review.ScoreNames[i], got, want, ok)
+			h.t.Errorf("%s score %s: got %v, want %v (present %v)", id, store.ScoreNames[i], got, want, ok)
 		}
 	}
 	if !p.UpdatedAt.Equal(g.LastUpdateDate) {
@@ -282,9 +307,8 @@ func TestTrack(t *testing.T) {
 	t.Run("malformed ids are never sent", func(t *testing.T) {
 		before := h.requests(sandbox.RouteProcess)
 		for _, bad := range []string{"", "   ", "has space", "../../etc/passwd", "a/b", "id?x=1", "ünïcode", strings.Repeat("a", 129)} {
-			if _, err := h.svc.Track(ctx, h.actor, bad); !errors.Is(err, review.ErrBadInput) {
-				t.Errorf("track %q: got %v, want ErrBadInput", bad, err)
-			}
+			_, err := h.svc.Track(ctx, h.actor, bad)
+			wantField(t, err, review.CodeInvalid, "id")
 		}
 		if got := h.requests(sandbox.RouteProcess); got != before {
 			t.Errorf("gateway process requests: got %d, want %d", got, before)
@@ -292,9 +316,8 @@ func TestTrack(t *testing.T) {
 	})
 	t.Run("unknown id", func(t *testing.T) {
 		const unknown = "00000000-0000-4000-8000-000000000000"
-		if _, err := h.svc.Track(ctx, h.actor, unknown); !errors.Is(err, review.ErrUnknownProcess) {
-			t.Errorf("got %v, want ErrUnknownProcess", err)
-		}
+		_, err := h.svc.Track(ctx, h.actor, unknown)
+		wantField(t, err, review.CodeInvalid, "id")
 		h.notFound(unknown)
 		if rows := h.audits("process.track", unknown); len(rows) != 0 {
 			t.Errorf("audit: got %d rows, want none", len(rows))
@@ -303,9 +326,8 @@ func TestTrack(t *testing.T) {
 	t.Run("gateway down", func(t *testing.T) {
 		down := h.seed(1)[0]
 		h.fault(sandbox.RouteProcess, sandbox.Fault{Kind: sandbox.FaultUnavailable, Count: 1})
-		if _, err := h.svc.Track(ctx, h.actor, down); !errors.Is(err, review.ErrGatewayDown) {
-			t.Errorf("got %v, want ErrGatewayDown", err)
-		}
+		_, err := h.svc.Track(ctx, h.actor, down)
+		wantField(t, err, review.CodeUnavailable, "id")
 		h.notFound(down)
 	})
 	t.Run("known id", func(t *testing.T) {
@@ -368,13 +390,11 @@ func TestCreateOnboarding(t *testing.T) {
 
 	// Refusals store nothing.
 	before := len(h.sb.List())
-	if _, err := h.svc.CreateOnboarding(ctx, h.actor, review.NewOnboarding{DocType: "Passport"}); !errors.Is(err, review.ErrBadInput) {
-		t.Errorf("no country: got %v, want ErrBadInput", err)
-	}
+	_, err = h.svc.CreateOnboarding(ctx, h.actor, review.NewOnboarding{DocType: "Passport"})
+	wantCode(t, err, review.CodeInvalid)
 	h.fault(sandbox.RouteCreate, sandbox.Fault{Kind: sandbox.FaultServerError, Count: 1})
-	if _, err := h.svc.CreateOnboarding(ctx, h.actor, review.NewOnboarding{Country: "ESP", DocType: "IDCard"}); !errors.Is(err, review.ErrGatewayDown) {
-		t.Errorf("gateway 500: got %v, want ErrGatewayDown", err)
-	}
+	_, err = h.svc.CreateOnboarding(ctx, h.actor, review.NewOnboarding{Country: "ESP", DocType: "IDCard"})
+	wantCode(t, err, review.CodeUnavailable)
 	if got := len(h.sb.List()); got != before {
 		t.Errorf("gateway processes: got %d, want %d", got, before)
 	}
@@ -407,7 +427,7 @@ func TestInfoCachesWithinTTL(t *testing.T) {
 	for _, st := range steps {
 		h.clk.Add(st.advance)
 		before := h.requests(sandbox.RouteProcess)
-		d, err := h.svc.Info(ctx, id, st.fresh)
+		d, err := h.svc.Info(ctx, h.actor, id, st.fresh)
 		if err != nil {
 			t.Fatalf("%s: %v", st.name, err)
 		}
@@ -421,7 +441,7 @@ func TestInfoCachesWithinTTL(t *testing.T) {
 	// Forget drops the cached copy.
 	h.svc.Forget(id)
 	before := h.requests(sandbox.RouteProcess)
-	if _, err := h.svc.Info(ctx, id, false); err != nil {
+	if _, err := h.svc.Info(ctx, h.actor, id, false); err != nil {
 		t.Fatal(err)
 	}
 	if got := h.requests(sandbox.RouteProcess) - before; got != 1 {
@@ -431,7 +451,7 @@ func TestInfoCachesWithinTTL(t *testing.T) {
 	if _, err := h.client.Accept(ctx, id, nil); err != nil {
 		t.Fatal(err)
 	}
-	d, err := h.svc.Info(ctx, id, true)
+	d, err := h.svc.Info(ctx, h.actor, id, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,9 +465,8 @@ func TestInfoCachesWithinTTL(t *testing.T) {
 	if err := h.client.Delete(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.svc.Info(ctx, id, true); !errors.Is(err, review.ErrUnknownProcess) {
-		t.Errorf("deleted: got %v, want ErrUnknownProcess", err)
-	}
+	_, err = h.svc.Info(ctx, h.actor, id, true)
+	wantCode(t, err, review.CodeNotFound)
 	if p := h.get(id); !p.Gone {
 		t.Error("deleted: not marked gone")
 	}
@@ -482,7 +501,7 @@ func TestCounts(t *testing.T) {
 	check("after own claim", store.QueueCounts{InReview: 3, Unclaimed: 2, Mine: 1})
 	// A claim made behind the service's back shows once the shared counts age out;
 	// the agent's own count is never shared.
-	if _, err := h.db.Claim(ctx, store.Actor{UserID: other.ID}, ids[1], other.ID, time.Minute, false); err != nil {
+	if _, err := h.db.Claim(ctx, store.Actor{UserID: other.ID}, ids[1], time.Minute, allow); err != nil {
 		t.Fatal(err)
 	}
 	check("shared counts reused", store.QueueCounts{InReview: 3, Unclaimed: 2, Mine: 1})
@@ -500,6 +519,7 @@ func TestCounts(t *testing.T) {
 func TestServiceClaims(t *testing.T) {
 	h := newHarness(t, options{cfg: review.Config{ClaimTTL: 2 * time.Minute}})
 	ctx := context.Background()
+	other := h.newAgent("other")
 	ids := h.seed(2)
 	for _, id := range ids {
 		if _, err := h.svc.Track(ctx, h.actor, id); err != nil {
@@ -510,22 +530,96 @@ func TestServiceClaims(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := h.clk.Now().Add(2 * time.Minute); !p.ClaimExpiresAt.Equal(want) {
-		t.Errorf("claim expiry: got %v, want now+ClaimTTL %v", p.ClaimExpiresAt, want)
+	id, seq := p.ID, p.ClaimSeq
+	if want := h.clk.Now().Add(2 * time.Minute); !p.ClaimExpiresAt.Equal(want) || p.ClaimedBy != h.agent.ID || seq == 0 {
+		t.Errorf("claim: got by %d until %v seq %d, want by %d until now+ClaimTTL %v", p.ClaimedBy, p.ClaimExpiresAt, seq, h.agent.ID, want)
 	}
 	h.clk.Add(time.Minute)
-	if p, err = h.svc.Heartbeat(ctx, store.Actor{UserID: h.agent.ID}, p.ID); err != nil || !p.ClaimExpiresAt.Equal(h.clk.Now().Add(2*time.Minute)) {
+	if p, err = h.svc.Heartbeat(ctx, h.actor, id, seq); err != nil || !p.ClaimExpiresAt.Equal(h.clk.Now().Add(2*time.Minute)) {
 		t.Errorf("heartbeat: got %v %v", p, err)
 	}
-	if err := h.svc.Release(ctx, h.actor, p.ID, 0); err != nil {
-		t.Fatal(err)
+	if got := h.get(id); got.ClaimSeq != seq {
+		t.Errorf("heartbeat: seq got %d, want %d (a renewal by the same page keeps it)", got.ClaimSeq, seq)
 	}
-	if got := h.get(p.ID); got.ClaimedBy != 0 {
-		t.Errorf("after release: claimed by %d", got.ClaimedBy)
-	}
-	if _, err := h.svc.Claim(ctx, h.actor, "not-indexed", false); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("claim of an unknown process: got %v, want ErrNotFound", err)
-	}
+
+	t.Run("another agent is refused without taking over", func(t *testing.T) {
+		_, err := h.svc.Claim(ctx, other, id, false)
+		if e := wantCode(t, err, review.CodeConflict); e != nil && !strings.Contains(e.Message, h.agent.DisplayName) {
+			t.Errorf("message %q does not name the holder", e.Message)
+		}
+		if got := h.get(id); got.ClaimedBy != h.agent.ID || got.ClaimSeq != seq {
+			t.Errorf("after the refusal: claimed by %d seq %d, want %d %d", got.ClaimedBy, got.ClaimSeq, h.agent.ID, seq)
+		}
+		_, err = h.svc.Heartbeat(ctx, other, id, seq)
+		wantCode(t, err, review.CodeConflict)
+	})
+	var again *store.Process
+	t.Run("claiming again elsewhere makes the first page's claim stale", func(t *testing.T) {
+		var err error
+		if again, err = h.svc.Claim(ctx, h.actor, id, false); err != nil {
+			t.Fatal(err)
+		}
+		if again.ClaimSeq == seq || !again.ClaimedAt.Equal(p.ClaimedAt) {
+			t.Errorf("renewed: seq %d claimed at %v, want a new number, the same claim (%v)", again.ClaimSeq, again.ClaimedAt, p.ClaimedAt)
+		}
+		_, err = h.svc.Heartbeat(ctx, h.actor, id, seq)
+		wantCode(t, err, review.CodeConflict)
+		// The first page leaving releases nothing.
+		if err := h.svc.Release(ctx, h.actor, id, seq); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.get(id); got.ClaimedBy != h.agent.ID || got.ClaimSeq != again.ClaimSeq {
+			t.Errorf("after releasing the stale page: claimed by %d seq %d, want %d %d", got.ClaimedBy, got.ClaimSeq, h.agent.ID, again.ClaimSeq)
+		}
+		if rows := h.audits("process.claim", id); len(rows) != 1 {
+			t.Errorf("claim audit: got %d rows, want 1 (a renewal is not a new claim)", len(rows))
+		}
+	})
+	t.Run("a takeover is audited and ends the agent's pages", func(t *testing.T) {
+		took, err := h.svc.Claim(ctx, other, id, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if took.ClaimedBy != other.UserID || took.ClaimSeq == again.ClaimSeq {
+			t.Errorf("takeover: claimed by %d seq %d, want %d and a new number", took.ClaimedBy, took.ClaimSeq, other.UserID)
+		}
+		if rows := h.audits("process.takeover", id); len(rows) != 1 || rows[0].ActorID != other.UserID {
+			t.Errorf("takeover audit: got %+v, want one row by the other agent", rows)
+		}
+		_, err = h.svc.Heartbeat(ctx, h.actor, id, again.ClaimSeq)
+		wantCode(t, err, review.CodeConflict)
+		// Releasing a claim one does not hold does nothing.
+		if err := h.svc.Release(ctx, h.actor, id, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.get(id); got.ClaimedBy != other.UserID {
+			t.Errorf("after a release by the agent: claimed by %d, want %d", got.ClaimedBy, other.UserID)
+		}
+		if err := h.svc.Release(ctx, other, id, took.ClaimSeq); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.get(id); got.ClaimedBy != 0 {
+			t.Errorf("after release: claimed by %d", got.ClaimedBy)
+		}
+		if rows := h.audits("process.release", id); len(rows) != 1 || rows[0].ActorID != other.UserID {
+			t.Errorf("release audit: got %+v, want one row by the other agent", rows)
+		}
+	})
+	t.Run("a lapsed claim nobody took still heartbeats", func(t *testing.T) {
+		p, err := h.svc.Claim(ctx, h.actor, ids[1], false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.clk.Add(3 * time.Minute)
+		got, err := h.svc.Heartbeat(ctx, h.actor, ids[1], p.ClaimSeq)
+		if err != nil || !got.ClaimExpiresAt.Equal(h.clk.Now().Add(2*time.Minute)) || got.ClaimSeq != p.ClaimSeq {
+			t.Errorf("heartbeat of a lapsed claim: got %+v %v, want renewed under the same number", got, err)
+		}
+	})
+	_, err = h.svc.Claim(ctx, h.actor, "not-indexed", false)
+	wantCode(t, err, review.CodeNotFound)
+	_, err = h.svc.Heartbeat(ctx, h.actor, "not-indexed", 1)
+	wantCode(t, err, review.CodeNotFound)
 	h.verifyAudit()
 }
 

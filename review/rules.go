@@ -294,8 +294,11 @@ var zipTypes = map[string]bool{"application/zip": true, "application/x-zip-compr
 
 // EvidenceTypeAllowed reports whether evidence of kind may be served as mediaType (P1).
 func EvidenceTypeAllowed(k store.EvidenceKind, mediaType string) bool {
-	if k == store.EvidenceZIP {
+	switch {
+	case k == store.EvidenceZIP:
 		return zipTypes[mediaType]
+	case k == store.EvidenceVideo, k.IsImage():
+		return evidenceTypes[k.IsImage()][mediaType]
 	}
-	return evidenceTypes[k.IsImage()][mediaType]
+	return false
 }

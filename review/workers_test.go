@@ -109,9 +109,8 @@ func TestDuplicateAndOutOfOrderNotificationsAreHarmless(t *testing.T) {
 	if n := h.waiting(); n != 0 {
 		t.Errorf("inbox: got %d, want 0", n)
 	}
-	if _, err := h.svc.Claim(ctx, h.actor, id, false); !errors.Is(err, store.ErrNotReviewable) {
-		t.Errorf("claim after the decision: got %v, want ErrNotReviewable", err)
-	}
+	_, err := h.svc.Claim(ctx, h.actor, id, false)
+	wantCode(t, err, review.CodeConflict)
 }
 
 func TestNotificationStatusIsOnlyAHint(t *testing.T) {
