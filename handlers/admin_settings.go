@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
 )
@@ -20,45 +21,38 @@ var fourEyesSettings = []views.AdminSetting{
 		Help: "Every reject waits for a second agent before the customer is told."},
 }
 
-// Values of an on/off setting.
-const (
-	settingOn  = "on"
-	settingOff = "off"
-)
-
 func (h *Handler) showSettings(c echo.Context) error {
-	ctx := c.Request().Context()
+	fe, err := h.Review.FourEyesSettings(c.Request().Context())
+	if err != nil {
+		return err
+	}
 	p := views.AdminSettingsPage{FourEyes: make([]views.AdminSetting, 0, len(fourEyesSettings))}
 	for _, s := range fourEyesSettings {
-		v, err := h.DB.Setting(ctx, s.Key, settingOff)
-		if err != nil {
-			return err
-		}
-		s.On = v == settingOn
+		s.On = fe.On(s.Key)
 		p.FourEyes = append(p.FourEyes, s)
 	}
 	return render(c, http.StatusOK, views.AdminSettingsScreen(h.page(c, "Settings", "settings"), p))
 }
 
 // saveSettings stores the four-eyes toggles: a checked box is "on", an unchecked one
-// (absent from the form) "off". The store audits each change.
+// (absent from the form) "off".
 func (h *Handler) saveSettings(c echo.Context) error {
-	values := make([]string, len(fourEyesSettings))
-	for i, s := range fourEyesSettings {
-		switch c.FormValue(s.Key) {
+	form, err := c.FormParams()
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+	}
+	var fe review.FourEyes
+	for _, s := range fourEyesSettings {
+		switch form.Get(s.Key) {
 		case "":
-			values[i] = settingOff
-		case settingOn:
-			values[i] = settingOn
+		case "on":
+			fe.Set(s.Key, true)
 		default:
 			return echo.NewHTTPError(http.StatusBadRequest, "Use the check boxes of the settings page.")
 		}
 	}
-	ctx, a := c.Request().Context(), auth.ActorFrom(c)
-	for i, s := range fourEyesSettings {
-		if err := h.DB.SetSetting(ctx, a, s.Key, values[i]); err != nil {
-			return err
-		}
+	if err := h.Review.SetFourEyes(c.Request().Context(), auth.ActorFrom(c), fe); err != nil {
+		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/admin/settings?done=settings-saved")
 }

@@ -222,20 +222,65 @@ func (s *Service) corrections(ctx context.Context, id string, in DecideInput) (m
 	return out, nil
 }
 
-// fourEyes reads the four-eyes settings.
+// Values of an on/off setting.
+const (
+	settingOn  = "on"
+	settingOff = "off"
+)
+
+// fields pairs each four-eyes setting's key with its switch.
+func (fe *FourEyes) fields() map[string]*bool {
+	return map[string]*bool{
+		store.SettingFourEyesAccept:       &fe.Accept,
+		store.SettingFourEyesAcceptFailed: &fe.AcceptFailed,
+		store.SettingFourEyesReject:       &fe.Reject,
+	}
+}
+
+// On reports the switch of the four-eyes setting key.
+func (fe FourEyes) On(key string) bool {
+	on, ok := fe.fields()[key]
+	return ok && *on
+}
+
+// Set turns the four-eyes setting key on or off (unknown keys change nothing).
+func (fe *FourEyes) Set(key string, on bool) {
+	if f, ok := fe.fields()[key]; ok {
+		*f = on
+	}
+}
+
+// fourEyes reads the four-eyes settings (off unless set).
 func (s *Service) fourEyes(ctx context.Context) (FourEyes, error) {
 	var fe FourEyes
-	for _, k := range []struct {
-		key string
-		on  *bool
-	}{{store.SettingFourEyesAccept, &fe.Accept}, {store.SettingFourEyesAcceptFailed, &fe.AcceptFailed}, {store.SettingFourEyesReject, &fe.Reject}} {
-		v, err := s.DB.Setting(ctx, k.key, "off")
+	for key, on := range fe.fields() {
+		v, err := s.DB.Setting(ctx, key, settingOff)
 		if err != nil {
 			return fe, err
 		}
-		*k.on = v == "on"
+		*on = v == settingOn
 	}
 	return fe, nil
+}
+
+// FourEyesSettings returns the four-eyes settings.
+func (s *Service) FourEyesSettings(ctx context.Context) (FourEyes, error) { return s.fourEyes(ctx) }
+
+// SetFourEyes stores the four-eyes settings (admins only); the store audits each change.
+func (s *Service) SetFourEyes(ctx context.Context, a store.Actor, fe FourEyes) error {
+	if !IsAdmin(a) {
+		return errorf(CodeForbidden, "", "Only an administrator may change the settings.")
+	}
+	for key, on := range fe.fields() {
+		v := settingOff
+		if *on {
+			v = settingOn
+		}
+		if err := s.DB.SetSetting(ctx, a, key, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ConfirmSecond confirms a four-eyes decision as the holder of the page's claim; it is
