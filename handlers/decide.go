@@ -71,9 +71,9 @@ func (h *Handler) afterDecision(c echo.Context) error {
 }
 
 // decisionFormError renders the process page again with the agent's input and the
-// refusal: beside the field it is about, or, when the process is no longer the
-// agent's to decide, in a locked panel that keeps what was typed. htmx requests get
-// the message as an error fragment.
+// refusal: beside the field it is about (the whole form's when none), or, when the
+// page's claim is no longer the agent's, in a locked panel that keeps what was typed.
+// htmx requests get the message as an error fragment.
 func (h *Handler) decisionFormError(c echo.Context, p *store.Process, verdict store.Verdict, in review.DecideInput, err error) error {
 	e := review.ErrorOf(err)
 	if e == nil || wantsFragment(c) {
@@ -87,8 +87,9 @@ func (h *Handler) decisionFormError(c echo.Context, p *store.Process, verdict st
 		return berr
 	}
 	f := v.Decide
-	if f == nil || (e.Code == review.CodeConflict || e.Code == review.CodeForbidden) && e.Field == "" {
-		// Not the agent's to decide now: the form comes back locked, with their text.
+	if f == nil || f.ClaimSeq != in.ClaimSeq {
+		// Not the agent's to decide from this page now (the claim is gone, or another
+		// page of theirs holds it): the form comes back locked, with their text.
 		if f, berr = h.decisionForm(c, p, nil); berr != nil {
 			return berr
 		}

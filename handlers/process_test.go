@@ -279,6 +279,9 @@ func TestProcessGatewayFailing(t *testing.T) {
 			if a.Code != http.StatusConflict || !strings.Contains(a.Body, "the identity data and checks") {
 				t.Errorf("blind accept: got %s, want 409 saying what is missing", a)
 			}
+			if hasTestID(a.Body, "decision-locked") || !hasTestID(a.Body, "form-error") {
+				t.Errorf("blind accept: want the message on the live form, not a locked panel: %s", a)
+			}
 			if n := g.countRows("SELECT count(*) FROM decisions WHERE process_id = ?", ids[i]); n != 0 {
 				t.Errorf("a blind accept was recorded")
 			}
