@@ -109,16 +109,15 @@ type Snapshot struct {
 	Evidence      []EvidenceKind
 }
 
+// processColumns ends with AwaitingSecond: its subquery repeats the terms of the
+// partial index decisions_one_live so that SQLite looks the one live decision up by
+// process id, and a row costs the same however many decisions await a second review.
 const processColumns = `p.id, p.source, p.status, p.raw_status, p.stage, p.reviewable, p.final, p.gone, p.created_at, p.updated_at,
 	p.review_since, p.country, p.doc_type, p.holder_name, p.customer_ref, p.failed, p.score_facial, p.score_liveness,
 	p.score_document, p.onboarding_url, coalesce(p.claimed_by, 0), coalesce(u.display_name, ''), p.claimed_at,
 	p.claim_expires_at, p.first_seen_at, p.synced_at, p.sync_due_at, p.sync_failures, p.sync_error, p.decided, p.claim_seq,
 	p.evidence, p.decided = 1 AND EXISTS (SELECT 1 FROM decisions sd WHERE sd.process_id = p.id AND sd.state <> 'overturned'
 		AND sd.superseded_at IS NULL AND sd.state = 'second_review')`
-
-// The AwaitingSecond subquery repeats the terms of the partial index decisions_one_live
-// so that SQLite looks the one live decision up by process id: a row costs the same
-// however many decisions await a second review.
 
 const processFrom = ` FROM processes p LEFT JOIN users u ON u.id = p.claimed_by`
 
