@@ -3,7 +3,6 @@ package handlers
 import (
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -13,7 +12,7 @@ import (
 )
 
 func onboardingPage(country, doc, ref string) views.OnboardingPage {
-	o := views.OnboardingPage{CustomerRef: ref}
+	o := views.OnboardingPage{CustomerRef: ref, MaxRef: review.LimitCustomerRef.Max}
 	for _, c := range views.Countries {
 		o.Countries = append(o.Countries, views.Option{Value: c[0], Label: c[1], Selected: c[0] == country})
 	}
@@ -42,8 +41,8 @@ func (h *Handler) createOnboarding(c echo.Context) error {
 	if !known {
 		o.Errors["doc"] = "Choose a document type."
 	}
-	if utf8.RuneCountInString(ref) > 100 || strings.ContainsAny(ref, "\r\n\t") {
-		o.Errors["ref"] = "Use at most 100 characters on one line."
+	if _, err := review.LimitCustomerRef.Check(ref); err != nil {
+		o.Errors[review.LimitCustomerRef.Field] = review.ErrorOf(err).Message
 	}
 	p := h.page(c, "New onboarding", "onboarding")
 	if o.Errors.Has() {

@@ -170,6 +170,7 @@ type OnboardingPage struct {
 	Countries   []Option
 	DocTypes    []Option
 	CustomerRef string
+	MaxRef      int
 	Errors      FormErrors
 	Created     *CreatedOnboarding
 }
