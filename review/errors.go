@@ -75,10 +75,7 @@ func translate(err error) error {
 	if err == nil || ErrorOf(err) != nil {
 		return err
 	}
-	var ce *store.ClaimError
 	switch {
-	case errors.As(err, &ce):
-		return &Error{Code: CodeConflict, Message: ce.HolderName + " is reviewing this process now.", Err: err}
 	case errors.Is(err, store.ErrAlreadyDecided):
 		return &Error{Code: CodeConflict, Message: "This process was already decided. Nothing was changed.", Err: err}
 	case errors.Is(err, store.ErrNotReviewable):

@@ -34,7 +34,7 @@ var (
 	LimitResolveNote  = TextLimit{Field: FieldNote, What: "The note", Max: 500, Required: true}
 	LimitReasonLabel  = TextLimit{Field: "label", What: "The label", Max: 100, Required: true}
 	LimitCustomerRef  = TextLimit{Field: "ref", What: "The customer reference", Max: 100}
-	LimitReasonText   = TextLimit{Field: "customer_text", What: "The wording for the customer", Max: 500, Required: true}
+	LimitReasonText   = TextLimit{Field: FieldReasonText, What: "The wording for the customer", Max: 500, Required: true}
 	LimitCorrection   = 200 // runes of a corrected value (the generic rule; some fields are stricter)
 )
 

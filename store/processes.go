@@ -20,19 +20,7 @@ const (
 var (
 	// ErrNotReviewable: the process is not awaiting review (decided, not finished, gone).
 	ErrNotReviewable = fmt.Errorf("process is not awaiting review: %w", ErrConflict)
-	// ErrClaimedByOther: another agent holds the claim; see ClaimError for who.
-	ErrClaimedByOther = fmt.Errorf("process is being reviewed by someone else: %w", ErrConflict)
 )
-
-// ClaimError says who holds a claim.
-type ClaimError struct {
-	HolderID   int64
-	HolderName string
-	Since      time.Time
-}
-
-func (e *ClaimError) Error() string { return "claimed by " + e.HolderName }
-func (e *ClaimError) Unwrap() error { return ErrClaimedByOther }
 
 // Process is a process as the local index knows it.
 type Process struct {

@@ -839,8 +839,8 @@ func TestClaimRefusedByTheRule(t *testing.T) {
 	if _, err := db.Claim(ctx, actorOf(ana), "r-unknown", time.Minute, r.rule); !errors.Is(err, store.ErrNotFound) || r.calls() != 0 {
 		t.Errorf("claim of an unknown process: got %v after %d rule calls, want ErrNotFound, the rule not asked", err, r.calls())
 	}
-	if !errors.Is(store.ErrNotReviewable, store.ErrConflict) || !errors.Is(store.ErrClaimedByOther, store.ErrConflict) {
-		t.Error("ErrNotReviewable or ErrClaimedByOther does not wrap ErrConflict")
+	if !errors.Is(store.ErrNotReviewable, store.ErrConflict) {
+		t.Error("ErrNotReviewable does not wrap ErrConflict")
 	}
 	if rows := auditRows(t, db, "process.claim", ""); len(rows) != 0 {
 		t.Errorf("refused claims audited as claims: %+v", rows)
