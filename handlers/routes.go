@@ -127,6 +127,8 @@ func New(cfg Config, deps Deps) *echo.Echo {
 	a.POST("/users/:id/sessions/end", h.endUserSessions)
 	a.POST("/users/:id/sessions/:sid/end", h.endUserSession)
 	h.registerAdminCatalogue(a)
+	h.registerHistory(u)
+	h.registerRetention(u, a)
 
 	// Unknown paths get the same page whether signed in or not; a known path asked with
 	// another method gets 405 (under /admin only after the admin check).

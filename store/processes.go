@@ -57,6 +57,7 @@ type Process struct {
 	ClaimSeq       int64          // changes with every claim; a page releases only its own
 	Evidence       []EvidenceKind // the evidence the gateway lists for it
 	AwaitingSecond bool           // its live decision waits for a second review (four-eyes)
+	PurgedAt       time.Time      // when retention or an erasure cleared its identity data; zero if not
 }
 
 // Images returns the evidence images the gateway lists for the process.
@@ -104,20 +105,20 @@ const processColumns = `p.id, p.source, p.status, p.raw_status, p.stage, p.revie
 	p.review_since, p.country, p.doc_type, p.holder_name, p.customer_ref, p.failed, p.score_facial, p.score_liveness,
 	p.score_document, p.onboarding_url, coalesce(p.claimed_by, 0), coalesce(u.display_name, ''), p.claimed_at,
 	p.claim_expires_at, p.first_seen_at, p.synced_at, p.sync_due_at, p.sync_failures, p.sync_error, p.decided, p.claim_seq,
-	p.evidence, p.decided = 1 AND EXISTS (SELECT 1 FROM decisions sd WHERE sd.process_id = p.id AND sd.state <> 'overturned'
+	p.evidence, p.purged_at, p.decided = 1 AND EXISTS (SELECT 1 FROM decisions sd WHERE sd.process_id = p.id AND sd.state <> 'overturned'
 		AND sd.superseded_at IS NULL AND sd.state = 'second_review')`
 
 const processFrom = ` FROM processes p LEFT JOIN users u ON u.id = p.claimed_by`
 
 func scanProcess(s scanner) (*Process, error) {
 	var p Process
-	var created, updated, since, claimedAt, claimExp, synced sql.NullString
+	var created, updated, since, claimedAt, claimExp, synced, purged sql.NullString
 	var firstSeen, due, failed, evidence string
 	var sf, sl, sd sql.NullFloat64
 	err := s.Scan(&p.ID, &p.Source, &p.Status, &p.RawStatus, &p.Stage, &p.Reviewable, &p.Final, &p.Gone, &created, &updated,
 		&since, &p.Country, &p.DocType, &p.HolderName, &p.CustomerRef, &failed, &sf, &sl, &sd, &p.OnboardingURL,
 		&p.ClaimedBy, &p.ClaimedByName, &claimedAt, &claimExp, &firstSeen, &synced, &due, &p.SyncFailures, &p.SyncError, &p.Decided, &p.ClaimSeq,
-		&evidence, &p.AwaitingSecond)
+		&evidence, &purged, &p.AwaitingSecond)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -126,7 +127,7 @@ func scanProcess(s scanner) (*Process, error) {
 	}
 	p.CreatedAt, p.UpdatedAt, p.ReviewSince = nullTime(created), nullTime(updated), nullTime(since)
 	p.ClaimedAt, p.ClaimExpiresAt, p.SyncedAt = nullTime(claimedAt), nullTime(claimExp), nullTime(synced)
-	p.FirstSeenAt, p.SyncDueAt = parseTime(firstSeen), parseTime(due)
+	p.FirstSeenAt, p.SyncDueAt, p.PurgedAt = parseTime(firstSeen), parseTime(due), nullTime(purged)
 	p.Failed = splitList(failed)
 	for _, k := range splitList(evidence) {
 		p.Evidence = append(p.Evidence, EvidenceKind(k))
