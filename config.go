@@ -44,6 +44,8 @@ type config struct {
 	RetryBase      time.Duration
 	RetryMax       time.Duration
 	ParkAfter      time.Duration
+	RetentionDays  int // identity data of final processes is cleared from the index after this many days
+	EraseAfterDays int // final processes are erased at the gateway after this many days; 0 is never
 }
 
 func (c config) production() bool { return c.Env == "production" }
@@ -99,6 +101,8 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	retryBase := fs.String("delivery-retry-base", def("DELIVERY_RETRY_BASE", "2s"), "first delay before re-sending a decision (PORTAL_DELIVERY_RETRY_BASE)")
 	retryMax := fs.String("delivery-retry-max", def("DELIVERY_RETRY_MAX", "5m"), "longest delay between delivery attempts (PORTAL_DELIVERY_RETRY_MAX)")
 	parkAfter := fs.String("delivery-park-after", def("DELIVERY_PARK_AFTER", "24h"), "undelivered decisions are parked for a person after this (PORTAL_DELIVERY_PARK_AFTER)")
+	retention := fs.String("retention-days", def("RETENTION_DAYS", "90"), "days the index keeps the identity data of final processes (PORTAL_RETENTION_DAYS)")
+	eraseAfter := fs.String("erase-after-days", def("ERASE_AFTER_DAYS", "0"), "days after which final processes are also erased at the gateway; 0 is never (PORTAL_ERASE_AFTER_DAYS)")
 	if err := fs.Parse(args); err != nil {
 		return c, fs, err
 	}
@@ -120,6 +124,12 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 			return c, fs, fmt.Errorf("%s %q: want a positive duration like 5m", d.name, d.raw)
 		}
 		*d.dst = v
+	}
+	if c.RetentionDays, err = strconv.Atoi(*retention); err != nil || c.RetentionDays < 1 || c.RetentionDays > 36500 {
+		return c, fs, fmt.Errorf("retention days %q: want a number of days from 1 to 36500", *retention)
+	}
+	if c.EraseAfterDays, err = strconv.Atoi(*eraseAfter); err != nil || c.EraseAfterDays < 0 || c.EraseAfterDays > 36500 {
+		return c, fs, fmt.Errorf("erase after days %q: want 0 (never) or a number of days up to 36500", *eraseAfter)
 	}
 	if c.SandboxInitial, err = strconv.Atoi(*initial); err != nil || c.SandboxInitial < 0 || c.SandboxInitial > 10000 {
 		return c, fs, fmt.Errorf("sandbox initial %q: want a number from 0 to 10000", *initial)

@@ -108,6 +108,7 @@ func newApp(ctx context.Context, cfg config, stdout io.Writer, hasherParams auth
 		ClaimTTL: cfg.ClaimTTL, AgingAmber: cfg.AgingAmber, AgingRed: cfg.AgingRed,
 		WebhookToken: webhookToken, WebhookHMAC: cfg.WebhookHMAC,
 		RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax, ParkAfter: cfg.ParkAfter,
+		Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour, EraseAfter: time.Duration(cfg.EraseAfterDays) * 24 * time.Hour,
 	})
 	inbox := review.NewInbox(db)
 	e := handlers.New(handlers.Config{
@@ -194,6 +195,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	spawn(a.inbox.Run)
 	spawn(func(ctx context.Context) { a.review.RunWorkers(ctx, a.inbox, cfg.ReconcileEvery) })
 	spawn(a.review.RunDelivery)
+	spawn(a.review.RunRetention)
 	if sb != nil {
 		spawn(sb.run)
 	}

@@ -34,6 +34,8 @@ type Config struct {
 	RetryBase      time.Duration // first delivery retry delay (default 2 s)
 	RetryMax       time.Duration // cap of the delivery retry delay (default 5 min)
 	ParkAfter      time.Duration // undelivered decisions are parked for a person after this (default 24 h)
+	Retention      time.Duration // identity data of final processes is cleared from the index after this (default 90 days)
+	EraseAfter     time.Duration // final processes are also erased at the gateway after this; 0 is never
 }
 
 func (c *Config) defaults() {
@@ -52,6 +54,7 @@ func (c *Config) defaults() {
 	set(&c.RetryBase, 2*time.Second)
 	set(&c.RetryMax, 5*time.Minute)
 	set(&c.ParkAfter, 24*time.Hour)
+	set(&c.Retention, 90*24*time.Hour)
 }
 
 // Service is the review workflow.
@@ -92,7 +95,9 @@ func New(db *store.DB, client *mobbscan.Client, log *slog.Logger, cfg Config) *S
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{DB: db, Client: client, Log: log, cfg: cfg, cache: map[string]cachedInfo{}, deliveryWake: make(chan struct{}, 1)}
+	s := &Service{DB: db, Client: client, Log: log, cfg: cfg, cache: map[string]cachedInfo{}, deliveryWake: make(chan struct{}, 1)}
+	s.wireCatchUp()
+	return s
 }
 
 // Config returns the service's settings.
