@@ -157,7 +157,6 @@ func (s *Service) decide(ctx context.Context, a store.Actor, in DecideInput) (*s
 		return nil, err
 	}
 	s.Forget(p.ID)
-	s.InvalidateCounts()
 	s.kickDelivery()
 	return d, nil
 }
@@ -290,7 +289,6 @@ func (s *Service) ConfirmSecond(ctx context.Context, a store.Actor, id, seq int6
 	if err != nil {
 		return nil, s.refusedDecision(ctx, a, id, "second review (confirm)", err)
 	}
-	s.InvalidateCounts()
 	s.kickDelivery()
 	return d, nil
 }
@@ -305,7 +303,6 @@ func (s *Service) Overturn(ctx context.Context, a store.Actor, id, seq int64, no
 	if err != nil {
 		return s.refusedDecision(ctx, a, id, "second review (overturn)", err)
 	}
-	s.InvalidateCounts()
 	return nil
 }
 

@@ -67,26 +67,12 @@ type Service struct {
 	cacheMu sync.Mutex
 	cache   map[string]cachedInfo
 
-	countsMu   sync.Mutex
-	counts     cachedCounts
-	countsGen  uint64     // bumped by InvalidateCounts
-	countsLoad sync.Mutex // held by the one caller recounting
-
-	optionsMu sync.Mutex
-	options   store.QueueOptions
-	optionsAt time.Time
-
 	deliveryWake chan struct{}
 }
 
 type cachedInfo struct {
 	p       *mobbscan.Process
 	fetched time.Time
-}
-
-type cachedCounts struct {
-	c  store.QueueCounts
-	at time.Time
 }
 
 // New returns the workflow service.
@@ -453,86 +439,26 @@ func (s *Service) Evidence(ctx context.Context, a store.Actor, id string, kind s
 	return ev, mediaType, nil
 }
 
-// Counts returns the queue counters; the global ones are shared for a second or two
-// so that many agents polling do not each count the whole index.
+// Counts returns the queue counters for userID: the store keeps them current in the
+// transactions that change processes, so no request counts the queue.
 func (s *Service) Counts(ctx context.Context, userID int64) (store.QueueCounts, error) {
-	out, err := s.sharedCounts(ctx)
-	if err != nil {
-		return out, err
-	}
-	mine, err := s.DB.CountClaimedBy(ctx, userID)
-	out.Mine = mine
-	return out, err
-}
-
-// sharedCounts returns the global counters, recounted when older than two seconds by
-// one caller at a time: meanwhile the others keep the previous counters, and wait only
-// when there are none (at the start, or after InvalidateCounts).
-func (s *Service) sharedCounts(ctx context.Context) (store.QueueCounts, error) {
-	for {
-		now := s.DB.Now()
-		s.countsMu.Lock()
-		c, gen := s.counts, s.countsGen
-		s.countsMu.Unlock()
-		if !c.at.IsZero() && !now.Before(c.at) && now.Sub(c.at) <= 2*time.Second {
-			return c.c, nil
-		}
-		if !s.countsLoad.TryLock() {
-			if !c.at.IsZero() {
-				return c.c, nil
-			}
-			s.countsLoad.Lock() // wait for the recount under way, then look again
-			s.countsLoad.Unlock()
-			if err := ctx.Err(); err != nil {
-				return store.QueueCounts{}, err
-			}
-			continue
-		}
-		fresh, err := s.DB.CountQueue(ctx, 0, s.cfg.AgingAmber)
-		if err == nil {
-			s.countsMu.Lock()
-			if s.countsGen == gen { // not invalidated while counting
-				s.counts = cachedCounts{c: fresh, at: now}
-			}
-			s.countsMu.Unlock()
-		}
-		s.countsLoad.Unlock()
-		return fresh, err
-	}
+	return s.DB.CountQueue(ctx, userID, s.cfg.AgingAmber)
 }
 
 // QueueOptions returns the countries and document types in review for the queue's
-// filters, refreshed at most every ten seconds.
+// filters.
 func (s *Service) QueueOptions(ctx context.Context) (store.QueueOptions, error) {
-	now := s.DB.Now()
-	s.optionsMu.Lock()
-	defer s.optionsMu.Unlock()
-	if !s.optionsAt.IsZero() && now.Sub(s.optionsAt) < 10*time.Second && !now.Before(s.optionsAt) {
-		return s.options, nil
-	}
-	o, err := s.DB.ListQueueOptions(ctx)
-	if err != nil {
-		return o, err
-	}
-	s.options, s.optionsAt = o, now
-	return o, nil
+	return s.DB.ListQueueOptions(ctx)
 }
 
-// InvalidateCounts makes the next Counts recount (after a claim or a new process).
-func (s *Service) InvalidateCounts() {
-	s.countsMu.Lock()
-	s.counts = cachedCounts{}
-	s.countsGen++
-	s.countsMu.Unlock()
-}
+// InvalidateCounts is kept for callers not yet updated; the counters need no
+// invalidation any more.
+func (s *Service) InvalidateCounts() {}
 
 // Claim claims a process for a (renewing their own claim); takeover takes it from
 // another agent, which is audited.
 func (s *Service) Claim(ctx context.Context, a store.Actor, id string, takeover bool) (*store.Process, error) {
 	p, err := s.DB.Claim(ctx, a, id, s.cfg.ClaimTTL, mayClaim(a, takeover))
-	if err == nil {
-		s.InvalidateCounts()
-	}
 	return p, translate(err)
 }
 
@@ -545,9 +471,6 @@ func (s *Service) Heartbeat(ctx context.Context, a store.Actor, id string, seq i
 // Release gives up a's claim; seq, when not zero, names the claim to release.
 func (s *Service) Release(ctx context.Context, a store.Actor, id string, seq int64) error {
 	err := s.DB.Release(ctx, a, id, seq)
-	if err == nil {
-		s.InvalidateCounts()
-	}
 	return translate(err)
 }
 
@@ -555,9 +478,6 @@ func (s *Service) Release(ctx context.Context, a store.Actor, id string, seq int
 // when the queue has nothing for them.
 func (s *Service) NextCase(ctx context.Context, a store.Actor, q store.QueueQuery) (*store.Process, error) {
 	p, err := s.DB.ClaimNext(ctx, a, s.cfg.ClaimTTL, q, mayClaim(a, false))
-	if err == nil {
-		s.InvalidateCounts()
-	}
 	return p, translate(err)
 }
 

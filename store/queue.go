@@ -116,20 +116,31 @@ type QueueCounts struct {
 	OverTarget int
 }
 
-// CountQueue counts processes in review, unclaimed ones, those claimed by userID and
-// those waiting longer than target.
+// CountQueue returns the queue's counters for userID, with "over target" meaning in
+// review since before now−target. It reads the counters the triggers of migration 0011
+// keep, the live claims (a few per agent) and at most one minute of processes per
+// minute of the target: its cost does not grow with the queue.
 func (db *DB) CountQueue(ctx context.Context, userID int64, target time.Duration) (QueueCounts, error) {
-	now := formatTime(db.now())
+	now := db.now()
+	cutoff := now.Add(-target)
+	cutoffMinute := cutoff.Unix() / 60
+	boundaryEnd := time.Unix((cutoffMinute+1)*60, 0) // the cutoff's own minute is counted exactly
 	var c QueueCounts
-	err := db.queryRow(ctx, `SELECT count(*),
-		coalesce(sum(claimed_by IS NULL OR claim_expires_at <= ?), 0),
-		coalesce(sum(claimed_by = ? AND claim_expires_at > ?), 0),
-		coalesce(sum(review_since <= ?), 0)
-		FROM processes WHERE reviewable = 1`, now, userID, now, formatTime(db.now().Add(-target))).
-		Scan(&c.InReview, &c.Unclaimed, &c.Mine, &c.OverTarget)
+	var claimed, undated, recent, boundary int
+	err := db.queryRow(ctx, `SELECT
+		(SELECT n FROM queue_total WHERE id = 1),
+		(SELECT count(*) FROM processes INDEXED BY processes_live_claims WHERE reviewable = 1 AND claimed_by IS NOT NULL AND claim_expires_at > ?1),
+		(SELECT count(*) FROM processes INDEXED BY processes_claims WHERE claimed_by = ?2 AND claim_expires_at > ?1 AND reviewable = 1),
+		coalesce((SELECT n FROM queue_minutes WHERE minute = -1), 0),
+		coalesce((SELECT sum(n) FROM queue_minutes WHERE minute > ?3), 0),
+		(SELECT count(*) FROM processes INDEXED BY processes_queue WHERE reviewable = 1 AND review_since > ?4 AND review_since < ?5)`,
+		formatTime(now), userID, cutoffMinute, formatTime(cutoff), formatTime(boundaryEnd)).
+		Scan(&c.InReview, &claimed, &c.Mine, &undated, &recent, &boundary)
 	if err != nil {
 		return c, fmt.Errorf("count queue: %w", err)
 	}
+	c.Unclaimed = c.InReview - claimed
+	c.OverTarget = c.InReview - undated - recent - boundary
 	return c, nil
 }
 
@@ -139,45 +150,28 @@ type QueueOptions struct {
 	DocTypes  []string
 }
 
-// ListQueueOptions returns the distinct countries and document types in review. Each
-// list is read by skipping through an index from one value to the next, so its cost
-// grows with the number of distinct values, not with the size of the queue.
+// ListQueueOptions returns the countries and document types of the processes in
+// review, from the choices the triggers of migration 0011 keep.
 func (db *DB) ListQueueOptions(ctx context.Context) (QueueOptions, error) {
 	var o QueueOptions
-	for _, f := range []struct {
-		col string
-		dst *[]string
-	}{{"country", &o.Countries}, {"doc_type", &o.DocTypes}} {
-		rows, err := db.query(ctx, `WITH RECURSIVE v(val, n) AS (
-				SELECT (SELECT min(`+f.col+`) FROM processes WHERE reviewable = 1 AND `+f.col+` > ''), 1
-				UNION ALL
-				SELECT (SELECT min(`+f.col+`) FROM processes WHERE reviewable = 1 AND `+f.col+` > v.val), n + 1
-				FROM v WHERE v.val IS NOT NULL AND n < 300)
-			SELECT val FROM v WHERE val IS NOT NULL`)
-		if err != nil {
-			return o, fmt.Errorf("queue options: %w", err)
+	rows, err := db.query(ctx, "SELECT kind, value FROM queue_choices WHERE n > 0 AND value <> '' ORDER BY kind, value")
+	if err != nil {
+		return o, fmt.Errorf("queue options: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, v string
+		if err := rows.Scan(&kind, &v); err != nil {
+			return o, err
 		}
-		for rows.Next() {
-			var v string
-			if err := rows.Scan(&v); err != nil {
-				rows.Close()
-				return o, err
-			}
-			*f.dst = append(*f.dst, v)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return o, fmt.Errorf("queue options: %w", err)
+		if kind == "country" {
+			o.Countries = append(o.Countries, v)
+		} else {
+			o.DocTypes = append(o.DocTypes, v)
 		}
 	}
+	if err := rows.Err(); err != nil {
+		return o, fmt.Errorf("queue options: %w", err)
+	}
 	return o, nil
-}
-
-// CountClaimedBy counts the processes in review that userID holds a claim on.
-func (db *DB) CountClaimedBy(ctx context.Context, userID int64) (int, error) {
-	var n int
-	err := db.queryRow(ctx, "SELECT count(*) FROM processes WHERE claimed_by = ? AND claim_expires_at > ? AND reviewable = 1",
-		userID, formatTime(db.now())).Scan(&n)
-	return n, err
 }
