@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -96,7 +97,8 @@ type app struct {
 	log      *slog.Logger
 }
 
-func newApp(ctx context.Context, cfg config, stdout io.Writer, hasherParams auth.Params, client *mobbscan.Client, webhookToken string) (*app, error) {
+// workers, when set, reports the background workers' states to /healthz.
+func newApp(ctx context.Context, cfg config, stdout io.Writer, hasherParams auth.Params, client *mobbscan.Client, webhookToken string, workers func() map[string]string) (*app, error) {
 	log := newLogger(stdout, cfg.LogLevel)
 	db, err := openStore(ctx, cfg.DataDir)
 	if err != nil {
@@ -114,7 +116,7 @@ func newApp(ctx context.Context, cfg config, stdout io.Writer, hasherParams auth
 	e := handlers.New(handlers.Config{
 		Production: cfg.production(), BaseURL: cfg.BaseURL, TrustedProxies: cfg.TrustedProxies, Logger: log,
 	}, handlers.Deps{
-		DB: db, Sessions: sessions, Hasher: hasher, Review: rv, Inbox: inbox,
+		DB: db, Sessions: sessions, Hasher: hasher, Review: rv, Inbox: inbox, Workers: workers,
 		Authenticator: &auth.Authenticator{DB: db, Hasher: hasher, Throttle: auth.NewThrottle(auth.DefaultThrottleConfig)},
 	})
 	return &app{cfg: cfg, db: db, handler: e, sessions: sessions, hasher: hasher, review: rv, inbox: inbox, log: log}, nil
@@ -158,7 +160,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("mobbscan client: %w", err)
 	}
-	a, err := newApp(ctx, cfg, stdout, params, client, token)
+	workers := &workerSet{log: log}
+	a, err := newApp(ctx, cfg, stdout, params, client, token, workers.states)
 	if err != nil {
 		return err
 	}
@@ -184,24 +187,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	// Background work: webhook intake, ingestion and reconciliation, session sweeping,
-	// and the embedded sandbox. It stops after the HTTP server has drained.
+	// and the embedded sandbox. It stops after the HTTP server has drained. /healthz
+	// reports each worker by name, except the sandbox, which is not the portal's.
 	bg, stopBG := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	spawn := func(f func(context.Context)) {
-		wg.Add(1)
-		go func() { defer wg.Done(); f(bg) }()
-	}
-	spawn(a.sweepSessions)
-	spawn(a.inbox.Run)
-	spawn(func(ctx context.Context) { a.review.RunWorkers(ctx, a.inbox, cfg.ReconcileEvery) })
-	spawn(a.review.RunDelivery)
-	spawn(a.review.RunRetention)
+	workers.spawn(bg, "sessions", a.sweepSessions)
+	workers.spawn(bg, "inbox", a.inbox.Run)
+	workers.spawn(bg, "reconciliation", func(ctx context.Context) { a.review.RunWorkers(ctx, a.inbox, cfg.ReconcileEvery) })
+	workers.spawn(bg, "delivery", a.review.RunDelivery)
+	workers.spawn(bg, "retention", a.review.RunRetention)
 	if sb != nil {
-		spawn(sb.run)
+		workers.spawnUnwatched(bg, "sandbox", sb.run)
 	}
 	stop := func() {
 		stopBG()
-		wg.Wait()
+		workers.wait()
 	}
 
 	errc := make(chan error, 1)
@@ -222,6 +221,68 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	stop()
 	return err
 }
+
+// workerSet runs the background workers and knows which of them still run (O3).
+type workerSet struct {
+	log   *slog.Logger
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	state map[string]string // worker name → handlers.WorkerRunning or WorkerStopped
+}
+
+// spawn runs f(ctx) on its own goroutine as the worker name, reported by states.
+// If f returns or panics before ctx ends (the portal is not shutting down), the
+// worker is logged and reported stopped; a panic does not take the portal down.
+func (w *workerSet) spawn(ctx context.Context, name string, f func(context.Context)) {
+	w.mu.Lock()
+	if w.state == nil {
+		w.state = map[string]string{}
+	}
+	w.state[name] = handlers.WorkerRunning
+	w.mu.Unlock()
+	w.run(ctx, name, true, f)
+}
+
+// spawnUnwatched runs f(ctx) like spawn, but states does not report it.
+func (w *workerSet) spawnUnwatched(ctx context.Context, name string, f func(context.Context)) {
+	w.run(ctx, name, false, f)
+}
+
+func (w *workerSet) run(ctx context.Context, name string, watched bool, f func(context.Context)) {
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer func() {
+			if r := recover(); r != nil {
+				w.log.Error("background worker panicked", "worker", name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			}
+			if ctx.Err() != nil {
+				return // shutting down: stopping is expected
+			}
+			w.log.Error("background worker stopped", "worker", name)
+			if watched {
+				w.mu.Lock()
+				w.state[name] = handlers.WorkerStopped
+				w.mu.Unlock()
+			}
+		}()
+		f(ctx)
+	}()
+}
+
+// states returns a copy of every watched worker's state.
+func (w *workerSet) states() map[string]string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[string]string, len(w.state))
+	for name, s := range w.state {
+		out[name] = s
+	}
+	return out
+}
+
+// wait waits until every worker has returned.
+func (w *workerSet) wait() { w.wg.Wait() }
 
 // sweepSessions deletes expired sessions now and then.
 func (a *app) sweepSessions(ctx context.Context) {

@@ -36,6 +36,9 @@ type Deps struct {
 	Hasher        *auth.Hasher
 	Review        *review.Service
 	Inbox         *review.Inbox
+	// Workers reports each background worker's state (WorkerRunning, WorkerStopped)
+	// for /healthz; nil when the program runs none.
+	Workers func() map[string]string
 }
 
 // Handler holds the dependencies of every route.
@@ -83,6 +86,7 @@ func New(cfg Config, deps Deps) *echo.Echo {
 	e.GET("/password/:token", h.showSetPasswordLink)
 	e.POST("/password/:token", h.setPasswordFromLink)
 	e.GET("/healthz", h.health)
+	e.HEAD("/healthz", h.health)
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", static.Handler())))
 	e.POST("/webhooks/mobbscan/:token", h.receiveWebhook)
 
@@ -168,7 +172,7 @@ func notFound(e *echo.Echo) echo.HandlerFunc {
 // other route refuses anonymous requests.
 var PublicRoutes = map[string]bool{
 	"GET /login": true, "POST /login": true, "GET /password/:token": true, "POST /password/:token": true,
-	"GET /healthz": true, "GET /static/*": true, "POST /webhooks/mobbscan/:token": true, "GET /*": true, "POST /*": true, "PUT /*": true,
+	"GET /healthz": true, "HEAD /healthz": true, "GET /static/*": true, "POST /webhooks/mobbscan/:token": true, "GET /*": true, "POST /*": true, "PUT /*": true,
 	"DELETE /*": true, "PATCH /*": true, "HEAD /*": true, "OPTIONS /*": true, "CONNECT /*": true,
 	"TRACE /*": true, "PROPFIND /*": true, "REPORT /*": true,
 }

@@ -22,7 +22,7 @@ import (
 var wantPublic = map[string]bool{
 	"GET /login": true, "POST /login": true,
 	"GET /password/:token": true, "POST /password/:token": true,
-	"GET /healthz": true, "GET /static/*": true,
+	"GET /healthz": true, "HEAD /healthz": true, "GET /static/*": true,
 	"POST /webhooks/mobbscan/:token": true, // authenticated by its secret path token (W1)
 }
 
