@@ -21,15 +21,35 @@ var fourEyesSettings = []views.AdminSetting{
 		Help: "Every reject waits for a second agent before the customer is told."},
 }
 
-func (h *Handler) showSettings(c echo.Context) error {
-	fe, err := h.Review.FourEyesSettings(c.Request().Context())
+// settingsPage is the settings page: the four-eyes switches, the effective retention
+// and the erasures at Mobbscan that are not done.
+func (h *Handler) settingsPage(c echo.Context) (views.AdminSettingsPage, error) {
+	ctx := c.Request().Context()
+	fe, err := h.Review.FourEyesSettings(ctx)
 	if err != nil {
-		return err
+		return views.AdminSettingsPage{}, err
 	}
 	p := views.AdminSettingsPage{FourEyes: make([]views.AdminSetting, 0, len(fourEyesSettings))}
 	for _, s := range fourEyesSettings {
 		s.On = fe.On(s.Key)
 		p.FourEyes = append(p.FourEyes, s)
+	}
+	r, err := h.Review.RetentionSettings(ctx)
+	if err != nil {
+		return p, err
+	}
+	p.Retention = h.retentionForm(r)
+	if p.Erasures, err = h.erasuresView(c); err != nil {
+		return p, err
+	}
+	p.Erasures.Notice = erasureNotices[c.QueryParam("erasure")]
+	return p, nil
+}
+
+func (h *Handler) showSettings(c echo.Context) error {
+	p, err := h.settingsPage(c)
+	if err != nil {
+		return err
 	}
 	return render(c, http.StatusOK, views.AdminSettingsScreen(h.page(c, "Settings", "settings"), p))
 }

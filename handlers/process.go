@@ -166,6 +166,7 @@ func (h *Handler) processView(c echo.Context, p *store.Process) views.ProcessPag
 	v.Documents = []views.EvidenceItem{item(store.EvidenceDocumentFront), item(store.EvidenceDocumentBack)}
 	v.Faces = []views.EvidenceItem{item(store.EvidenceFaceDocument), item(store.EvidenceFaceNow)}
 	v.Video = item(store.EvidenceVideo)
+	v.Erase = h.eraseControl(c, p)
 	return v
 }
 

@@ -296,3 +296,80 @@ func (n ScoreName) Label() string {
 	}
 	return string(n)
 }
+
+// Audit actions of retention and erasure.
+const (
+	// ActionProcessPurge: the identity data of a process was cleared from the index, by
+	// retention (actor: the system) or an administrator's "Erase now".
+	ActionProcessPurge Action = "process.purge"
+	// ActionProcessErase: the erasure of a process at the gateway was requested, retried,
+	// refused, or reached an outcome (done, failed, parked).
+	ActionProcessErase Action = "process.erase"
+)
+
+// The retention actions join the audit log's filter after the others. A separate
+// statement, so that this addition does not touch the list above.
+func init() { Actions = append(Actions, ActionProcessPurge, ActionProcessErase) }
+
+// ErasureState is where the erasure of a process at the gateway stands.
+type ErasureState string
+
+// Erasure states.
+const (
+	ErasureQueued  ErasureState = "queued"  // waits for the erasure worker
+	ErasureSending ErasureState = "sending" // a DELETE is under way
+	ErasureDone    ErasureState = "done"    // the gateway deleted it, or no longer knew it
+	ErasureFailed  ErasureState = "failed"  // refused (by the gateway, or the process is back in the workflow): needs a person
+	ErasureParked  ErasureState = "parked"  // gave up retrying: needs a person
+)
+
+// ErasureStates lists every state, in the order an erasure goes through them.
+var ErasureStates = []ErasureState{ErasureQueued, ErasureSending, ErasureDone, ErasureFailed, ErasureParked}
+
+// NeedsPerson reports whether the erasure stopped and waits for an administrator.
+func (s ErasureState) NeedsPerson() bool { return s == ErasureFailed || s == ErasureParked }
+
+// Label names the state for people.
+func (s ErasureState) Label() string {
+	switch s {
+	case ErasureQueued:
+		return "Queued"
+	case ErasureSending:
+		return "Sending"
+	case ErasureDone:
+		return "Erased"
+	case ErasureFailed:
+		return "Failed"
+	case ErasureParked:
+		return "Parked"
+	}
+	return string(s)
+}
+
+// Help says in a sentence what the state means.
+func (s ErasureState) Help() string {
+	switch s {
+	case ErasureQueued:
+		return "The portal asks Mobbscan to delete the process in a moment."
+	case ErasureSending:
+		return "The portal is asking Mobbscan to delete the process now."
+	case ErasureDone:
+		return "Mobbscan no longer holds the process."
+	case ErasureFailed:
+		return "The erasure was refused, by Mobbscan or because the process is back in the workflow; an administrator must look at it."
+	case ErasureParked:
+		return "The erasure stopped after failing for too long; an administrator must look at it."
+	}
+	return ""
+}
+
+// Tone is how the state is shown: "ok", "off" (needs a person) or "" (neutral).
+func (s ErasureState) Tone() string {
+	switch {
+	case s == ErasureDone:
+		return "ok"
+	case s.NeedsPerson():
+		return "off"
+	}
+	return ""
+}

@@ -86,7 +86,78 @@ type AdminSetting struct {
 
 // AdminSettingsPage is the settings form.
 type AdminSettingsPage struct {
-	FourEyes []AdminSetting
+	FourEyes  []AdminSetting
+	Retention RetentionForm
+	Erasures  AdminErasures
+}
+
+// Element ids of the retention part of the settings page.
+const (
+	IDRetention = "retention"
+	IDErasures  = "erasures"
+)
+
+// RetentionForm is the retention settings form: the periods as typed (or stored), the
+// configured defaults, the limits of the server's check, and the messages per field.
+type RetentionForm struct {
+	KeepDays     string
+	EraseDays    string
+	DefaultKeep  int
+	DefaultErase int // 0: never
+	MinDays      int
+	MaxDays      int
+	Errors       FormErrors // by field: "retention_days", "erase_after_days"
+}
+
+// AdminErasureRow is one erasure at Mobbscan not done yet.
+type AdminErasureRow struct {
+	ID          int64
+	ProcessID   string
+	ProcessURL  string
+	State       string // store state
+	StateLabel  string
+	StateHelp   string
+	StateClass  string // "ok", "off" or ""
+	RequestedBy string // "" for the retention worker
+	RequestedAt time.Time
+	Attempts    int
+	NextAttempt time.Time // zero unless queued
+	LastError   string
+	RetryURL    string // set when "Retry now" applies
+}
+
+// AdminErasures lists the erasures at Mobbscan that are not done, those needing a person
+// first.
+type AdminErasures struct {
+	Rows   []AdminErasureRow
+	More   bool   // more than shown
+	Notice string // what the last action did
+}
+
+// EraseControl is the "Erase now" control of the process page, for administrators.
+type EraseControl struct {
+	URL         string    // the confirmation page; "" when erasing is not possible now
+	Blocked     string    // why it is not possible now ("" when it is, or when it is done)
+	PurgedAt    time.Time // when the identity data was cleared here; zero if not
+	State       string    // erasure state at Mobbscan; "" when none was queued
+	StateLabel  string
+	StateHelp   string
+	StateClass  string
+	ErasuresURL string // the settings page's list of erasures
+}
+
+// AdminEraseProcessPage is the confirmation page of "Erase now", and after the request
+// what became of it.
+type AdminEraseProcessPage struct {
+	ID          string
+	ProcessURL  string
+	ActionURL   string // the POST; "" when erasing is not possible (Blocked says why)
+	Holder      string
+	CustomerRef string
+	Status      string
+	Blocked     string
+	Notice      string // why the last request was refused
+	Erase       EraseControl
 }
 
 // AdminAuditRow is one audit event on the audit page.

@@ -163,6 +163,7 @@ type ProcessPage struct {
 	Decide       *DecisionForm     // set when this agent may decide now
 	Delivery     *DeliveryView     // the portal's decision on this process, if any
 	SecondReview *SecondReviewView // a decision waiting for a second agent
+	Erase        *EraseControl     // administrators: "Erase now" and what retention did; nil for agents
 }
 
 // OnboardingPage is the "new onboarding" form and its result.
