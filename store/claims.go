@@ -169,7 +169,7 @@ func (db *DB) ClaimNext(ctx context.Context, a Actor, ttl time.Duration, q Queue
 		q.Claim, q.AfterID, q.Newest = ClaimUnclaimed, "", false
 		where, args := q.where(db.now())
 		var id string
-		err := tx.QueryRowContext(ctx, "SELECT p.id"+processFrom+" WHERE "+where+q.order()+" LIMIT 1", args...).Scan(&id)
+		err := tx.QueryRowContext(ctx, "SELECT p.id"+q.from()+" WHERE "+where+q.order()+" LIMIT 1", args...).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}

@@ -73,9 +73,43 @@ func wantCountersExact(t *testing.T, db *store.DB, step string, users ...int64) 
 	if _, want := recount(t, db, 0, time.Hour); !slices.Equal(got.Countries, want.Countries) || !slices.Equal(got.DocTypes, want.DocTypes) {
 		t.Fatalf("%s: choices %+v, recount %+v", step, got, want)
 	}
+	// The failed-check filter (read from queue_failed) lists what a scan would, in order,
+	// page after page.
+	for _, f := range failedPool {
+		var want []string
+		rows, err := db.SQL().Query("SELECT id FROM processes WHERE reviewable = 1 AND failed LIKE ? ORDER BY review_since, id", "%,"+f+",%")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id string
+			rows.Scan(&id)
+			want = append(want, id)
+		}
+		rows.Close()
+		var got []string
+		q := store.QueueQuery{Failed: f, Limit: 7}
+		for {
+			ps, more, err := db.Queue(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range ps {
+				got = append(got, p.ID)
+			}
+			if !more {
+				break
+			}
+			q.AfterSince, q.AfterID = ps[len(ps)-1].ReviewSince, ps[len(ps)-1].ID
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: failed %s: queue %v, scan %v", step, f, got, want)
+		}
+	}
 }
 
 var (
+	failedPool  = []string{"validationMRZ", "validationLiveness", "validationFacialMatching"}
 	countryPool = []string{"ESP", "FRA", "DEU", "PRT"}
 	docPool     = []string{"IDCard", "Passport", "DriverLicense"}
 )
@@ -107,6 +141,12 @@ func (w *counterWorld) newID() string {
 func (w *counterWorld) snapshot(id string, reviewable bool, updated time.Time) store.Snapshot {
 	s := inReview(id, updated)
 	s.Country, s.DocType = countryPool[w.rng.IntN(len(countryPool))], docPool[w.rng.IntN(len(docPool))]
+	s.Failed = nil
+	for _, f := range failedPool {
+		if w.rng.IntN(3) == 0 {
+			s.Failed = append(s.Failed, f)
+		}
+	}
 	if !reviewable {
 		s.Status, s.RawStatus, s.Stage, s.Reviewable, s.Final = "VERIFIED", "VERIFIED", "DONE", false, true
 	}

@@ -42,7 +42,7 @@ func (q QueueQuery) where(now time.Time) (string, []any) {
 		add("p.doc_type = ?", q.DocType)
 	}
 	if q.Failed != "" {
-		add("p.failed LIKE ? ESCAPE '\\'", "%,"+escapeLike(q.Failed)+",%")
+		add("f.name = ?", q.Failed) // see from: the rows come from queue_failed
 	}
 	switch q.Claim {
 	case ClaimMine:
@@ -62,9 +62,35 @@ func (q QueueQuery) where(now time.Time) (string, []any) {
 		if q.Newest {
 			op = "<"
 		}
-		add("(p.review_since, p.id) "+op+" (?, ?)", formatTime(q.AfterSince), q.AfterID)
+		add("("+q.sinceCol()+", "+q.idCol()+") "+op+" (?, ?)", formatTime(q.AfterSince), q.AfterID)
 	}
 	return strings.Join(conds, " AND "), args
+}
+
+// from is the FROM clause: with a failed-check filter the rows are read in queue order
+// from queue_failed (migration 0013), one per process with that check, so the filter
+// reads only the rows it shows.
+func (q QueueQuery) from() string {
+	if q.Failed != "" {
+		return " FROM queue_failed f JOIN processes p ON p.id = f.process_id LEFT JOIN users u ON u.id = p.claimed_by"
+	}
+	return processFrom
+}
+
+// sinceCol and idCol are the columns the order and the cursor use: queue_failed's own
+// copy of them with a failed-check filter (the same values), else the process's.
+func (q QueueQuery) sinceCol() string {
+	if q.Failed != "" {
+		return "f.review_since"
+	}
+	return "p.review_since"
+}
+
+func (q QueueQuery) idCol() string {
+	if q.Failed != "" {
+		return "f.process_id"
+	}
+	return "p.id"
 }
 
 func escapeLike(s string) string {
@@ -73,9 +99,9 @@ func escapeLike(s string) string {
 
 func (q QueueQuery) order() string {
 	if q.Newest {
-		return " ORDER BY p.review_since DESC, p.id DESC"
+		return " ORDER BY " + q.sinceCol() + " DESC, " + q.idCol() + " DESC"
 	}
-	return " ORDER BY p.review_since, p.id"
+	return " ORDER BY " + q.sinceCol() + ", " + q.idCol()
 }
 
 // Queue returns a page of processes awaiting review and whether more follow.
@@ -85,7 +111,7 @@ func (db *DB) Queue(ctx context.Context, q QueueQuery) ([]*Process, bool, error)
 	}
 	where, args := q.where(db.now())
 	args = append(args, q.Limit+1)
-	rows, err := db.query(ctx, "SELECT "+processColumns+processFrom+" WHERE "+where+q.order()+" LIMIT ?", args...)
+	rows, err := db.query(ctx, "SELECT "+processColumns+q.from()+" WHERE "+where+q.order()+" LIMIT ?", args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("queue: %w", err)
 	}
