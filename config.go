@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mobbscan-review/portal/review"
 )
 
 // config is the portal's configuration: flags override PORTAL_* environment variables,
@@ -125,12 +127,11 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 		}
 		*d.dst = v
 	}
-	if c.RetentionDays, err = strconv.Atoi(*retention); err != nil || c.RetentionDays < 1 || c.RetentionDays > 36500 {
-		return c, fs, fmt.Errorf("retention days %q: want a number of days from 1 to 36500", *retention)
+	r, err := review.ParseRetention(*retention, *eraseAfter) // the same limits as the admin setting
+	if e := review.ErrorOf(err); e != nil {
+		return c, fs, fmt.Errorf("retention (PORTAL_RETENTION_DAYS %q, PORTAL_ERASE_AFTER_DAYS %q): %s", *retention, *eraseAfter, e.Message)
 	}
-	if c.EraseAfterDays, err = strconv.Atoi(*eraseAfter); err != nil || c.EraseAfterDays < 0 || c.EraseAfterDays > 36500 {
-		return c, fs, fmt.Errorf("erase after days %q: want 0 (never) or a number of days up to 36500", *eraseAfter)
-	}
+	c.RetentionDays, c.EraseAfterDays = r.KeepDays, r.EraseDays
 	if c.SandboxInitial, err = strconv.Atoi(*initial); err != nil || c.SandboxInitial < 0 || c.SandboxInitial > 10000 {
 		return c, fs, fmt.Errorf("sandbox initial %q: want a number from 0 to 10000", *initial)
 	}

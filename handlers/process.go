@@ -175,6 +175,7 @@ func (h *Handler) fillFromIndex(c echo.Context, v *views.ProcessPage, p *store.P
 	u := auth.UserFrom(c)
 	v.Holder, v.CustomerRef, v.Country, v.DocType = p.HolderName, p.CustomerRef, views.CountryName(p.Country), views.DocTypeLabel(p.DocType)
 	v.Created, v.Finished, v.Reviewable, v.OnboardingURL = p.CreatedAt, p.UpdatedAt, p.Reviewable, p.OnboardingURL
+	v.Purged = !p.PurgedAt.IsZero()
 	v.Status, v.StatusClass = views.StatusLabel(p.Status, p.Stage, p.Gone)
 	v.Waiting, v.Aging = h.aging(p.ReviewSince, now)
 	v.ClaimMine, v.ClaimedBy, v.ClaimedSince, v.ClaimExpires, v.ClaimSeq = false, "", p.ClaimedAt, p.ClaimExpiresAt, p.ClaimSeq

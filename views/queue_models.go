@@ -164,6 +164,7 @@ type ProcessPage struct {
 	Delivery     *DeliveryView     // the portal's decision on this process, if any
 	SecondReview *SecondReviewView // a decision waiting for a second agent
 	Erase        *EraseControl     // administrators: "Erase now" and what retention did; nil for agents
+	Purged       bool              // retention or an erasure cleared its identity data
 }
 
 // OnboardingPage is the "new onboarding" form and its result.
