@@ -98,7 +98,7 @@ func newGateway(t *testing.T, opts ...func(*gwOptions)) *gw {
 	client, err := mobbscan.New(mobbscan.Config{
 		BaseURL: gwSrv.URL, APIKey: sandbox.DefaultAPIKey, APISecret: sandbox.DefaultAPISecret,
 		DialTimeout: 2 * time.Second, HeaderTimeout: o.headerTimeout, CallTimeout: o.callTimeout,
-		StallTimeout: o.headerTimeout, Now: clk.Now,
+		StallTimeout: o.headerTimeout, Now: clk.Now, RetryDelay: time.Millisecond, // reads are retried (O4): quickly in tests
 	})
 	if err != nil {
 		t.Fatalf("mobbscan.New: %v", err)

@@ -12,11 +12,30 @@
 //   - DialTimeout bounds connecting (and the TLS handshake).
 //   - HeaderTimeout bounds each attempt from sending the request to receiving
 //     the response headers, for every call including evidence.
-//   - CallTimeout bounds a whole JSON call: token, attempts, retry after a
-//     401 and reading the body. It does not apply to evidence streams.
+//   - CallTimeout bounds a whole JSON call: token, attempts (read retries and
+//     their pauses included), retry after a 401 and reading the body. It does
+//     not apply to evidence streams.
 //   - StallTimeout bounds each wait for the next bytes of an evidence stream,
 //     so a stalled gateway is cut off while a long video keeps flowing for as
 //     long as the caller's context allows.
+//
+// Transient failures (O4): idempotent reads (Process, Status, Evidence, ZIP)
+// are retried ReadRetries times after a failure that says nothing about the
+// request itself: no answer (connection refused or reset, a timeout), a 5xx,
+// or a 429 or 503 whose Retry-After is short (at most 2 s). The pauses are
+// jittered and grow: 100–300 ms, then 300–900 ms by default. Retries stay
+// within the call's context and, for JSON calls, within CallTimeout; a pause
+// that would outlast the context is not taken: the last error is returned at
+// once. Evidence is retried only while no byte of its body has been handed
+// to the caller. Writes (create, accept, reject, pending, delete) are never
+// retried, nor is any other 4xx; the one token renewal after a 401 is not a
+// retry and stays as it is.
+//
+// Outages: the client notices when the gateway has been failing (no answer,
+// timeouts, 5xx or 429 on at least three attempts in a row over at least five
+// seconds, by Config.Now) and, on the first answer after that, runs the
+// function given to SetOnRecover, so that work held back by long backoffs
+// resumes within seconds of the gateway answering again.
 package mobbscan
 
 import (
@@ -27,11 +46,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode"
@@ -51,16 +72,25 @@ type Config struct {
 
 	DialTimeout   time.Duration // connect and TLS handshake (default 5s)
 	HeaderTimeout time.Duration // request sent to response headers, per attempt (default 15s)
-	CallTimeout   time.Duration // whole JSON call including token and retry (default 30s)
+	CallTimeout   time.Duration // whole JSON call including token, retries and their pauses (default 30s)
 	StallTimeout  time.Duration // evidence: longest wait for the next bytes (default 30s)
 
 	MaxJSONBytes     int64 // cap of a JSON response body (default 4 MiB)
 	MaxEvidenceBytes int64 // cap of an evidence stream (default 256 MiB)
 
+	// ReadRetries is how many times an idempotent read is retried after a
+	// transient failure (default 2; negative: never).
+	ReadRetries int
+	// RetryDelay is the base of the jittered pauses between read attempts:
+	// the n-th pause is drawn from [d·3^(n-1), 3·d·3^(n-1)], at most 5 s
+	// (default 100 ms: 100–300 ms, then 300–900 ms).
+	RetryDelay time.Duration
+
 	// Transport replaces the default transport (tests). The header, call
 	// and stall timeouts still apply; DialTimeout is the transport's business.
 	Transport http.RoundTripper
-	// Now is the clock of token renewal and Retry-After dates (default time.Now).
+	// Now is the clock of token renewal, Retry-After dates and outage
+	// detection (default time.Now).
 	Now func() time.Time
 }
 
@@ -73,6 +103,16 @@ const (
 	DefaultStallTimeout     = 30 * time.Second
 	DefaultMaxJSONBytes     = 4 << 20
 	DefaultMaxEvidenceBytes = 256 << 20
+	DefaultReadRetries      = 2
+	DefaultRetryDelay       = 100 * time.Millisecond
+)
+
+// Limits of the retry policy and of outage detection.
+const (
+	maxRetryWait   = 2 * time.Second // a longer Retry-After is returned to the caller, not waited for
+	maxRetryPause  = 5 * time.Second // cap of one jittered pause
+	outageAttempts = 3               // failed attempts in a row ...
+	outageAfter    = 5 * time.Second // ... over at least this long make an outage
 )
 
 const (
@@ -82,10 +122,11 @@ const (
 
 // Client calls the gateway. It is safe for concurrent use.
 type Client struct {
-	cfg  Config
-	base string // BaseURL without a trailing slash
-	http *http.Client
-	auth tokenCache
+	cfg    Config
+	base   string // BaseURL without a trailing slash
+	http   *http.Client
+	auth   tokenCache
+	health health
 }
 
 // New returns a Client for cfg. It fails when the base URL is not an
@@ -100,7 +141,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("mobbscan: API key and secret are required")
 	}
 	if cfg.DialTimeout < 0 || cfg.HeaderTimeout < 0 || cfg.CallTimeout < 0 || cfg.StallTimeout < 0 ||
-		cfg.MaxJSONBytes < 0 || cfg.MaxEvidenceBytes < 0 {
+		cfg.MaxJSONBytes < 0 || cfg.MaxEvidenceBytes < 0 || cfg.RetryDelay < 0 {
 		return nil, errors.New("mobbscan: timeouts and limits must not be negative")
 	}
 	cfg.DecisionType = strings.TrimSpace(cfg.DecisionType)
@@ -113,6 +154,13 @@ func New(cfg Config) (*Client, error) {
 	setDefault(&cfg.StallTimeout, DefaultStallTimeout)
 	setDefault(&cfg.MaxJSONBytes, DefaultMaxJSONBytes)
 	setDefault(&cfg.MaxEvidenceBytes, DefaultMaxEvidenceBytes)
+	setDefault(&cfg.RetryDelay, DefaultRetryDelay)
+	switch {
+	case cfg.ReadRetries == 0:
+		cfg.ReadRetries = DefaultReadRetries
+	case cfg.ReadRetries < 0:
+		cfg.ReadRetries = 0
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -346,7 +394,8 @@ func mapValues(m map[string]string) []string {
 }
 
 // callJSON runs a JSON call within CallTimeout and returns the body of a 2xx
-// answer and its status.
+// answer and its status. A GET is an idempotent read: it is retried after a
+// transient failure (see retryPause); nothing else is.
 func (c *Client) callJSON(ctx context.Context, ep, method, path string, reqBody any, redact []string) ([]byte, int, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, c.cfg.CallTimeout, errCallTimeout)
 	defer cancel()
@@ -357,16 +406,91 @@ func (c *Client) callJSON(ctx context.Context, ep, method, path string, reqBody 
 			return nil, 0, errorf(ep, ErrBadRequest, "cannot encode the request")
 		}
 	}
+	retries := 0
+	if method == http.MethodGet {
+		retries = c.cfg.ReadRetries
+	}
+	for attempt := 1; ; attempt++ {
+		data, code, transient, err := c.callOnce(ctx, ep, method, path, body, redact)
+		if err == nil || !transient || attempt > retries || !c.retryPause(ctx, attempt, err) {
+			return data, code, err
+		}
+	}
+}
+
+// callOnce makes one attempt of a JSON call. transient reports a failure
+// that a retry may cure.
+func (c *Client) callOnce(ctx context.Context, ep, method, path string, body []byte, redact []string) (data []byte, code int, transient bool, err error) {
 	x, err := c.do(ctx, ep, method, path, body, nil)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, retryable(err), err
 	}
 	defer x.close()
-	if x.resp.StatusCode < 200 || x.resp.StatusCode > 299 {
-		return nil, x.resp.StatusCode, c.statusError(ep, x, redact)
+	code = x.resp.StatusCode
+	if code < 200 || code > 299 {
+		e := c.statusError(ep, x, redact)
+		return nil, code, retryable(e), e
 	}
-	data, err := c.readJSON(ep, x)
-	return data, x.resp.StatusCode, err
+	data, transient, err = c.readBody(ep, x)
+	return data, code, transient, err
+}
+
+// retryable reports whether a failed attempt is worth repeating: no answer
+// (network error or timeout, including the token request's), a 5xx, or a 429.
+// Any other 4xx, and anything the gateway answered that the client could not
+// use, is final.
+func retryable(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch {
+	case e.StatusCode == http.StatusTooManyRequests, e.StatusCode >= 500 && e.StatusCode <= 599:
+		return true
+	case e.StatusCode == 0:
+		return e.Err == ErrUnavailable
+	}
+	return false
+}
+
+// retryPause waits before attempt+1 of a read that failed with err and
+// reports whether to make it: not when the gateway asked for a wait longer
+// than maxRetryWait, nor when the pause would outlast ctx (the caller then
+// gets err at once rather than a context error later).
+func (c *Client) retryPause(ctx context.Context, attempt int, err error) bool {
+	d := c.retryDelay(attempt)
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		if e.RetryAfter > maxRetryWait {
+			return false
+		}
+		d = max(d, e.RetryAfter)
+	}
+	if ctx.Err() != nil {
+		return false
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// retryDelay is the jittered pause after the attempt-th attempt: uniform in
+// [RetryDelay·3^(attempt-1), 3·RetryDelay·3^(attempt-1)], at most maxRetryPause.
+func (c *Client) retryDelay(attempt int) time.Duration {
+	lo := c.cfg.RetryDelay
+	for i := 1; i < attempt && lo < maxRetryPause; i++ {
+		lo *= 3
+	}
+	lo = min(lo, maxRetryPause/3)
+	return lo + rand.N(2*lo+1)
 }
 
 // exchange is one request and its response; close releases both.
@@ -405,6 +529,7 @@ func (c *Client) do(ctx context.Context, ep, method, path string, body []byte, h
 
 // roundTrip sends one request and waits at most HeaderTimeout for the
 // response headers. The response body stays bound to the returned exchange.
+// It tells the outage detector whether the gateway answered.
 func (c *Client) roundTrip(ctx context.Context, ep, method, path string, body []byte, hdr http.Header, token string) (*exchange, error) {
 	actx, cancel := context.WithCancelCause(ctx)
 	var wrote atomic.Bool
@@ -446,28 +571,56 @@ func (c *Client) roundTrip(ctx context.Context, ep, method, path string, body []
 			cause = context.Cause(actx)
 		}
 		cancel(nil)
+		if gatewayFault(cause) {
+			c.noteFailure()
+		}
 		return nil, netError(ep, err, cause, wrote.Load())
+	}
+	if code := resp.StatusCode; code == http.StatusTooManyRequests || code >= 500 {
+		c.noteFailure()
+	} else {
+		c.noteAnswer()
 	}
 	return &exchange{resp: resp, ctx: actx, cancel: cancel}, nil
 }
 
+// gatewayFault reports whether a failed exchange is the gateway's doing, given
+// the cause of its context (nil when the context was not done): a network
+// error, or one of the client's own time limits. The caller giving up (its
+// cancellation or deadline, or closing an evidence stream) is not.
+func gatewayFault(ctxCause error) bool {
+	return ctxCause == nil || errors.Is(ctxCause, errHeaderTimeout) || errors.Is(ctxCause, errCallTimeout) ||
+		errors.Is(ctxCause, errStalled)
+}
+
 // readJSON reads a success body, at most MaxJSONBytes.
 func (c *Client) readJSON(ep string, x *exchange) ([]byte, error) {
+	data, _, err := c.readBody(ep, x)
+	return data, err
+}
+
+// readBody is readJSON that also reports whether a failure is transient: a
+// body cut short by the connection or a time limit (not an oversized one).
+func (c *Client) readBody(ep string, x *exchange) (data []byte, transient bool, err error) {
 	code := x.resp.StatusCode
-	data, err := io.ReadAll(io.LimitReader(x.resp.Body, c.cfg.MaxJSONBytes+1))
+	data, err = io.ReadAll(io.LimitReader(x.resp.Body, c.cfg.MaxJSONBytes+1))
 	if err != nil {
-		if x.ctx.Err() == nil && errors.Is(err, io.ErrUnexpectedEOF) {
-			e := badResponse(ep, code, errors.New("truncated response body"))
-			return nil, e
+		cause := causeOf(x.ctx)
+		transient = gatewayFault(cause)
+		if transient {
+			c.noteFailure()
 		}
-		e := netError(ep, err, causeOf(x.ctx), true)
+		if cause == nil && errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, transient, badResponse(ep, code, errors.New("truncated response body"))
+		}
+		e := netError(ep, err, cause, true)
 		e.StatusCode = code
-		return nil, e
+		return nil, transient, e
 	}
 	if int64(len(data)) > c.cfg.MaxJSONBytes {
-		return nil, badResponse(ep, code, fmt.Errorf("response body exceeds %d bytes", c.cfg.MaxJSONBytes))
+		return nil, false, badResponse(ep, code, fmt.Errorf("response body exceeds %d bytes", c.cfg.MaxJSONBytes))
 	}
-	return data, nil
+	return data, false, nil
 }
 
 func causeOf(ctx context.Context) error {
@@ -504,4 +657,68 @@ func (c *Client) secrets() []string {
 		s = append(s, t)
 	}
 	return s
+}
+
+// health is the client's view of whether the gateway is failing (O4).
+type health struct {
+	mu        sync.Mutex
+	streak    int       // attempts failed in a row, with no answer in between
+	since     time.Time // when the streak began
+	down      bool      // the streak makes an outage
+	onRecover func()
+	dirty     atomic.Bool // streak > 0: an answer has something to reset
+}
+
+// SetOnRecover sets f to run when the gateway answers again after an outage
+// (see Failing); nil removes it, and a later call replaces an earlier one.
+// f runs in its own goroutine, once per recovery, so it never delays the
+// call that noticed the recovery; it may call the client.
+func (c *Client) SetOnRecover(f func()) {
+	c.health.mu.Lock()
+	c.health.onRecover = f
+	c.health.mu.Unlock()
+}
+
+// Failing reports whether the gateway is in an outage as the client sees it:
+// at least three attempts in a row got no answer, timed out, or were answered
+// 5xx or 429, over at least five seconds (by Config.Now), and nothing has
+// answered since. Any answer of the gateway (a success, or a 4xx other than
+// 429) ends the outage.
+func (c *Client) Failing() bool {
+	c.health.mu.Lock()
+	defer c.health.mu.Unlock()
+	return c.health.down
+}
+
+// noteFailure records an attempt the gateway failed.
+func (c *Client) noteFailure() {
+	h := &c.health
+	now := c.cfg.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.streak == 0 {
+		h.since = now
+	}
+	h.streak++
+	h.dirty.Store(true)
+	if h.streak >= outageAttempts && now.Sub(h.since) >= outageAfter {
+		h.down = true
+	}
+}
+
+// noteAnswer records that the gateway answered, and runs the recovery hook
+// when that ends an outage.
+func (c *Client) noteAnswer() {
+	h := &c.health
+	if !h.dirty.Load() {
+		return // the common case: nothing failed
+	}
+	h.mu.Lock()
+	recovered, f := h.down, h.onRecover
+	h.streak, h.down = 0, false
+	h.dirty.Store(false)
+	h.mu.Unlock()
+	if recovered && f != nil {
+		go f()
+	}
 }

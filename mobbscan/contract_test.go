@@ -414,9 +414,10 @@ func TestContractFaults(t *testing.T) {
 		{"latency within the header timeout", sandbox.Fault{Kind: sandbox.FaultLatency, Latency: 10 * time.Millisecond}, false,
 			func(bool, bool) outcome { return outcome{} }},
 	}
+	// Short pauses between read attempts: retries are counted, not timed.
 	g := newGateway(t)
-	c := g.client(t)
-	impatient := g.client(t, func(cfg *mobbscan.Config) { cfg.HeaderTimeout = 150 * time.Millisecond })
+	c := g.client(t, fastRetries)
+	impatient := g.client(t, fastRetries, func(cfg *mobbscan.Config) { cfg.HeaderTimeout = 150 * time.Millisecond })
 	ctx := context.Background()
 	for _, rt := range routes {
 		for _, ft := range faults {
@@ -431,7 +432,41 @@ func TestContractFaults(t *testing.T) {
 				if ft.short {
 					client = impatient
 				}
+				before := g.requests(rt.route)
 				err := rt.call(ctx, client, id)
+				// O4: a read is tried three times when the failure may pass
+				// (no answer, a timeout, a 5xx; for JSON also a body cut short);
+				// a write once; a 401 once more after renewing the token.
+				read := slices.Contains([]string{sandbox.RouteProcess, sandbox.RouteStatus, sandbox.RouteImage,
+					sandbox.RouteRecording, sandbox.RouteZip}, rt.route)
+				wantRequests := 1
+				switch ft.fault.Kind {
+				case sandbox.FaultUnauthorized:
+					wantRequests = 2
+				case sandbox.FaultServerError, sandbox.FaultUnavailable, sandbox.FaultReset:
+					if read {
+						wantRequests = 3
+					}
+				case sandbox.FaultTruncated:
+					if read && !rt.ignoresBody {
+						wantRequests = 3
+					}
+				case sandbox.FaultLatency:
+					if read && ft.short {
+						wantRequests = 3
+					}
+				}
+				got := g.requests(rt.route) - before
+				if ft.fault.Kind == sandbox.FaultReset {
+					// The transport itself may replay a GET, or fail a request on a
+					// pooled connection that an earlier fault closed before it
+					// reaches the gateway: only bounds hold.
+					if read && (got < 2 || got > 2*wantRequests) || !read && got > 1 {
+						t.Errorf("requests = %d, want about %d", got, wantRequests)
+					}
+				} else if got != wantRequests {
+					t.Errorf("requests = %d, want %d", got, wantRequests)
+				}
 				if want.want == nil {
 					if err != nil {
 						t.Fatalf("err = %v, want success", err)
@@ -488,7 +523,7 @@ func TestContractTokenFaults(t *testing.T) {
 			g := newGateway(t)
 			id := g.seed(t, "REVIEW")
 			g.sb.SetFault(sandbox.RouteToken, tt.fault)
-			c := g.client(t)
+			c := g.client(t, fastRetries)
 			_, err := c.Status(context.Background(), id)
 			if e := asError(t, err); !errors.Is(err, tt.want) || e.Endpoint != "token" {
 				t.Fatalf("err = %v, want %v from the token endpoint", err, tt.want)

@@ -33,7 +33,9 @@ type Evidence struct {
 // Range header (a 206 answer then carries ContentRange); anything else is
 // ignored, as a server would. The call is bounded by DialTimeout,
 // HeaderTimeout, then StallTimeout per read and the caller's ctx, never by
-// CallTimeout: a long video keeps streaming while bytes flow.
+// CallTimeout: a long video keeps streaming while bytes flow. Evidence
+// returns once the first bytes have arrived; until then a transient failure
+// is retried (Config.ReadRetries), after that never.
 func (c *Client) Evidence(ctx context.Context, id, kind, rangeHeader string) (*Evidence, error) {
 	const ep = "evidence"
 	if err := validateID(id); err != nil {
@@ -60,6 +62,11 @@ func (c *Client) ZIP(ctx context.Context, id string) (*Evidence, error) {
 	return c.stream(ctx, ep, pathZIP(id), "", id+".zip")
 }
 
+// stream sends an evidence request and hands over its stream once the first
+// bytes have arrived. Until then nothing has reached the caller, so a
+// transient failure (see retryable; a body that fails before its first byte
+// counts too) is retried like a JSON read; after that, the stream's errors
+// are the caller's to see.
 func (c *Client) stream(ctx context.Context, ep, p, rangeHeader, filename string) (*Evidence, error) {
 	hdr := http.Header{}
 	hdr.Set("Accept", "*/*")
@@ -67,24 +74,49 @@ func (c *Client) stream(ctx context.Context, ep, p, rangeHeader, filename string
 	if r := bytesRange(rangeHeader); r != "" {
 		hdr.Set("Range", r)
 	}
+	for attempt := 1; ; attempt++ {
+		ev, transient, err := c.streamOnce(ctx, ep, p, hdr, filename)
+		if err == nil || !transient || attempt > c.cfg.ReadRetries || !c.retryPause(ctx, attempt, err) {
+			return ev, err
+		}
+	}
+}
+
+// headSize is how much of an evidence body is read before it is handed over.
+const headSize = 4 << 10
+
+// streamOnce makes one attempt of an evidence request.
+func (c *Client) streamOnce(ctx context.Context, ep, p string, hdr http.Header, filename string) (*Evidence, bool, error) {
 	x, err := c.do(ctx, ep, http.MethodGet, p, nil, hdr)
 	if err != nil {
-		return nil, err
+		return nil, retryable(err), err
 	}
 	resp := x.resp
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusPartialContent {
 		e := c.statusError(ep, x, nil)
 		x.close()
-		return nil, e
+		return nil, retryable(e), e
 	}
 	if resp.ContentLength > c.cfg.MaxEvidenceBytes {
 		x.close()
-		return nil, &Error{Endpoint: ep, StatusCode: resp.StatusCode, Err: ErrBadResponse,
+		return nil, false, &Error{Endpoint: ep, StatusCode: resp.StatusCode, Err: ErrBadResponse,
 			Description: fmt.Sprintf("evidence of %d bytes exceeds the cap of %d", resp.ContentLength, c.cfg.MaxEvidenceBytes)}
 	}
-	b := &evidenceBody{ep: ep, x: x, stall: c.cfg.StallTimeout, left: c.cfg.MaxEvidenceBytes}
+	b := &evidenceBody{c: c, ep: ep, x: x, stall: c.cfg.StallTimeout, left: c.cfg.MaxEvidenceBytes}
 	b.timer = time.AfterFunc(time.Hour, func() { x.cancel(errStalled) })
 	b.timer.Stop()
+	// Wait for the first bytes (or the end): a failure before them is retried.
+	head := make([]byte, headSize)
+	n, err := b.read(head)
+	for tries := 0; n == 0 && err == nil && tries < 100; tries++ {
+		n, err = b.read(head)
+	}
+	if n == 0 && err != nil && err != io.EOF {
+		transient := b.transient
+		b.Close()
+		return nil, transient, err
+	}
+	b.head = head[:n]
 	ev := &Evidence{
 		Body:          b,
 		ContentType:   resp.Header.Get("Content-Type"),
@@ -98,21 +130,35 @@ func (c *Client) stream(ctx context.Context, ep, p, rangeHeader, filename string
 	if f := dispositionFilename(resp.Header.Get("Content-Disposition")); f != "" {
 		ev.Filename = f
 	}
-	return ev, nil
+	return ev, false, nil
 }
 
 // evidenceBody guards an evidence stream: a stall timer runs while a Read
 // waits, and the total is capped.
 type evidenceBody struct {
+	c     *Client
 	ep    string
 	x     *exchange
 	stall time.Duration
 	timer *time.Timer
-	left  int64 // bytes still allowed
-	err   error // sticky error
+	head  []byte // read before the stream was handed over, not yet passed on
+	left  int64  // bytes still allowed
+	err   error  // sticky error
+	// transient: err is the gateway's doing (connection, stall), not the
+	// caller's (cancellation, Close) nor the size cap.
+	transient bool
 }
 
 func (b *evidenceBody) Read(p []byte) (int, error) {
+	if len(b.head) > 0 {
+		n := copy(p, b.head)
+		b.head = b.head[n:]
+		return n, nil
+	}
+	return b.read(p)
+}
+
+func (b *evidenceBody) read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
@@ -130,14 +176,18 @@ func (b *evidenceBody) Read(p []byte) (int, error) {
 		return n, b.err
 	}
 	b.left -= int64(n)
-	switch {
-	case err == nil || err == io.EOF:
+	if err == nil || err == io.EOF {
 		return n, err
-	case b.x.ctx.Err() == nil && errors.Is(err, io.ErrUnexpectedEOF):
+	}
+	cause := causeOf(b.x.ctx)
+	if b.transient = gatewayFault(cause); b.transient {
+		b.c.noteFailure()
+	}
+	if cause == nil && errors.Is(err, io.ErrUnexpectedEOF) {
 		b.err = &Error{Endpoint: b.ep, StatusCode: b.x.resp.StatusCode, Err: ErrBadResponse,
 			Description: "truncated evidence stream", cause: err}
-	default:
-		e := netError(b.ep, err, causeOf(b.x.ctx), true)
+	} else {
+		e := netError(b.ep, err, cause, true)
 		e.StatusCode = b.x.resp.StatusCode
 		b.err = e
 	}

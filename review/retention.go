@@ -257,7 +257,6 @@ func (s *Service) EraseNow(ctx context.Context, a store.Actor, processID string)
 		return nil, err
 	}
 	s.Forget(processID)
-	s.InvalidateCounts()
 	s.Log.Info("process erasure requested", "process_id", processID, "erasure_id", e.ID, "by", a.UserID)
 	return e, nil
 }

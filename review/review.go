@@ -67,7 +67,8 @@ type Service struct {
 	cacheMu sync.Mutex
 	cache   map[string]cachedInfo
 
-	deliveryWake chan struct{}
+	deliveryWake   chan struct{}
+	reconcilerWake chan struct{} // a catch-up after an outage wakes RunWorkers
 }
 
 type cachedInfo struct {
@@ -81,7 +82,8 @@ func New(db *store.DB, client *mobbscan.Client, log *slog.Logger, cfg Config) *S
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Service{DB: db, Client: client, Log: log, cfg: cfg, cache: map[string]cachedInfo{}, deliveryWake: make(chan struct{}, 1)}
+	s := &Service{DB: db, Client: client, Log: log, cfg: cfg, cache: map[string]cachedInfo{}, deliveryWake: make(chan struct{}, 1),
+		reconcilerWake: make(chan struct{}, 1)}
 	s.wireCatchUp()
 	return s
 }
@@ -450,10 +452,6 @@ func (s *Service) Counts(ctx context.Context, userID int64) (store.QueueCounts, 
 func (s *Service) QueueOptions(ctx context.Context) (store.QueueOptions, error) {
 	return s.DB.ListQueueOptions(ctx)
 }
-
-// InvalidateCounts is kept for callers not yet updated; the counters need no
-// invalidation any more.
-func (s *Service) InvalidateCounts() {}
 
 // Claim claims a process for a (renewing their own claim); takeover takes it from
 // another agent, which is audited.

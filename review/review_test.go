@@ -325,7 +325,7 @@ func TestTrack(t *testing.T) {
 	})
 	t.Run("gateway down", func(t *testing.T) {
 		down := h.seed(1)[0]
-		h.fault(sandbox.RouteProcess, sandbox.Fault{Kind: sandbox.FaultUnavailable, Count: 1})
+		h.fault(sandbox.RouteProcess, sandbox.Fault{Kind: sandbox.FaultUnavailable, Count: 3}) // one try and two retries (O4)
 		_, err := h.svc.Track(ctx, h.actor, down)
 		wantField(t, err, review.CodeUnavailable, "id")
 		h.notFound(down)

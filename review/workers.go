@@ -11,13 +11,15 @@ import (
 
 // IngestOnce acts on due webhook notifications: it re-reads each process from the
 // gateway (the notification is only a hint, W3) and indexes it. It returns how many it
-// handled.
+// handled. When a re-read fails while the gateway is failing (an outage, as the client
+// sees it), it stops there: the others stay due, and the catch-up after the outage
+// brings back the one that failed (O4).
 func (s *Service) IngestOnce(ctx context.Context) (int, error) {
 	due, err := s.DB.DueNotifications(ctx, 50)
 	if err != nil {
 		return 0, err
 	}
-	for _, n := range due {
+	for i, n := range due {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
@@ -42,6 +44,9 @@ func (s *Service) IngestOnce(ctx context.Context) (int, error) {
 				return 0, err
 			}
 			s.Log.Warn("webhook ingestion failed; will retry", "process_id", n.ProcessID, "attempts", n.Attempts+1, "error", err)
+			if s.gatewayFailing() {
+				return i + 1, nil
+			}
 		default:
 			s.remember(p)
 			snap := SnapshotOf(p)
@@ -53,7 +58,6 @@ func (s *Service) IngestOnce(ctx context.Context) (int, error) {
 				}
 				continue
 			}
-			s.InvalidateCounts()
 		}
 	}
 	return len(due), nil
@@ -61,13 +65,14 @@ func (s *Service) IngestOnce(ctx context.Context) (int, error) {
 
 // ReconcileOnce re-reads the status of non-final processes whose check is due, and the
 // full information of those whose status changed, so a missed webhook never leaves a
-// process stuck. It returns how many it checked.
+// process stuck. It returns how many it checked. Like IngestOnce, it stops at a failure
+// while the gateway is failing.
 func (s *Service) ReconcileOnce(ctx context.Context) (int, error) {
 	ids, err := s.DB.DueForSync(ctx, 50)
 	if err != nil {
 		return 0, err
 	}
-	for _, id := range ids {
+	for i, id := range ids {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
@@ -85,6 +90,9 @@ func (s *Service) ReconcileOnce(ctx context.Context) (int, error) {
 				return 0, merr
 			}
 			s.Log.Warn("reconcile failed; will retry", "process_id", id, "failures", cur.SyncFailures+1, "error", err)
+			if s.gatewayFailing() {
+				return i + 1, nil
+			}
 		}
 	}
 	return len(ids), nil
@@ -93,7 +101,6 @@ func (s *Service) ReconcileOnce(ctx context.Context) (int, error) {
 func (s *Service) reconcile(ctx context.Context, cur *store.Process) error {
 	st, err := s.Client.Status(ctx, cur.ID)
 	if errors.Is(err, mobbscan.ErrNotFound) {
-		s.InvalidateCounts()
 		return s.DB.MarkGone(ctx, cur.ID)
 	}
 	if err != nil {
@@ -117,11 +124,12 @@ func (s *Service) reconcile(ctx context.Context, cur *store.Process) error {
 	if _, err := s.DB.UpsertProcess(ctx, cur.Source, full, s.nextCheck(full, 0)); err != nil {
 		return err
 	}
-	s.InvalidateCounts()
 	return nil
 }
 
-// RunWorkers runs webhook ingestion and reconciliation until ctx ends.
+// RunWorkers runs webhook ingestion and reconciliation until ctx ends. After a gateway
+// outage it is woken to do at once what the catch-up made due; while the gateway is
+// failing it probes it every few seconds (O4).
 func (s *Service) RunWorkers(ctx context.Context, inbox *Inbox, reconcileEvery time.Duration) {
 	if reconcileEvery <= 0 {
 		reconcileEvery = 15 * time.Second
@@ -130,6 +138,8 @@ func (s *Service) RunWorkers(ctx context.Context, inbox *Inbox, reconcileEvery t
 	defer ingestTick.Stop()
 	recTick := time.NewTicker(reconcileEvery)
 	defer recTick.Stop()
+	probeTick := time.NewTicker(probeEvery)
+	defer probeTick.Stop()
 	var wake <-chan struct{}
 	if inbox != nil {
 		wake = inbox.Wake()
@@ -145,6 +155,13 @@ func (s *Service) RunWorkers(ctx context.Context, inbox *Inbox, reconcileEvery t
 		case <-recTick.C:
 			if _, err := s.ReconcileOnce(ctx); err != nil && ctx.Err() == nil {
 				s.Log.Error("reconcile", "error", err)
+			}
+		case <-s.reconcilerWake:
+			s.drainInbox(ctx)
+			s.drainReconcile(ctx)
+		case <-probeTick.C:
+			if _, err := s.ProbeOnce(ctx); err != nil && ctx.Err() == nil {
+				s.Log.Error("probe the gateway", "error", err)
 			}
 		}
 	}
@@ -164,3 +181,27 @@ func (s *Service) drainInbox(ctx context.Context) {
 		}
 	}
 }
+
+// drainReconcile reconciles what is due after a catch-up, in passes of 50, at most
+// maxCatchUpPasses of them before the worker looks at its other work; the rest is done
+// by the following ticks.
+func (s *Service) drainReconcile(ctx context.Context) {
+	for range maxCatchUpPasses {
+		if ctx.Err() != nil {
+			return
+		}
+		n, err := s.ReconcileOnce(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.Log.Error("reconcile", "error", err)
+			}
+			return
+		}
+		if n < 50 {
+			return
+		}
+	}
+}
+
+// maxCatchUpPasses bounds one drainReconcile.
+const maxCatchUpPasses = 20
