@@ -53,9 +53,8 @@ func (q QueueQuery) where(now time.Time) (string, []any) {
 	if q.OlderThan > 0 {
 		add("p.review_since <= ?", formatTime(now.Add(-q.OlderThan)))
 	}
-	if s := strings.TrimSpace(q.Search); s != "" {
-		like := "%" + escapeLike(s) + "%"
-		add("(p.id = ? OR p.customer_ref = ? OR p.holder_name LIKE ? ESCAPE '\\' OR p.customer_ref LIKE ? ESCAPE '\\')", s, s, like, like)
+	if where, args, ok := SearchMatch(q.Search); ok { // the history's search index (migration 0015)
+		add(where, args...)
 	}
 	if q.AfterID != "" {
 		op := ">"
@@ -91,10 +90,6 @@ func (q QueueQuery) idCol() string {
 		return "f.process_id"
 	}
 	return "p.id"
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 func (q QueueQuery) order() string {
