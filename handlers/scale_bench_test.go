@@ -12,7 +12,9 @@ package handlers_test
 //	go test -run '^$' -bench QueueScale -benchtime 400x -timeout 60m ./handlers/
 //
 // PORTAL_BENCH_SIZES=10000,100000 limits the sizes; PORTAL_BENCH_HISTORY sets the
-// number of decided processes (default 2000000).
+// number of decided processes (default 2000000). At each size it also measures
+// searches: the queue's by name, and the history's (Processes page) by a name, a name
+// typed without its accents, a verification id and a customer reference.
 
 import (
 	"context"
@@ -158,6 +160,13 @@ func bulkProcesses(ctx context.Context, db *store.DB, first, n int, inReview boo
 	return nil
 }
 
+// benchID returns the verification id of the i-th process bulkProcesses inserted.
+func benchID(app *benchApp, i int) string {
+	var id string
+	app.db.SQL().QueryRow("SELECT id FROM processes WHERE id >= ? ORDER BY id LIMIT 1", fmt.Sprintf("%08x-", i)).Scan(&id)
+	return url.QueryEscape(id)
+}
+
 // latencies requests path n times from one client and returns the sorted latencies.
 func latencies(b *testing.B, app *benchApp, path string, n int) []time.Duration {
 	b.Helper()
@@ -230,6 +239,20 @@ func BenchmarkQueueScale(b *testing.B) {
 		for _, page := range []struct{ name, path string }{
 			{"first", "/queue"}, {"country", "/queue?country=ESP"}, {"failed", "/queue?failed=validationMRZ"},
 		} {
+			b.Run(fmt.Sprintf("%s/%d", page.name, size), func(b *testing.B) {
+				lat := latencies(b, app, page.path, b.N)
+				b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+				b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
+			})
+		}
+		searches := []struct{ name, path string }{
+			{"queue-search-name", "/queue?q=garcia"},
+			{"history-name", "/processes?q=papadopoulou"},
+			{"history-name-without-accents", "/processes?q=nunez"},
+			{"history-id", "/processes?q=" + benchID(app, history/2)},
+			{"history-reference", "/processes?q=" + fmt.Sprintf("CUST-%08d", history/3)},
+		}
+		for _, page := range searches {
 			b.Run(fmt.Sprintf("%s/%d", page.name, size), func(b *testing.B) {
 				lat := latencies(b, app, page.path, b.N)
 				b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
