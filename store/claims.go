@@ -167,9 +167,9 @@ func (db *DB) ClaimNext(ctx context.Context, a Actor, ttl time.Duration, q Queue
 	var p *Process
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		q.Claim, q.AfterID, q.Newest = ClaimUnclaimed, "", false
-		where, args := q.where(db.now())
+		from, where, args := q.clauses(db.now())
 		var id string
-		err := tx.QueryRowContext(ctx, "SELECT p.id"+q.from()+" WHERE "+where+q.order()+" LIMIT 1", args...).Scan(&id)
+		err := tx.QueryRowContext(ctx, "SELECT p.id"+from+" WHERE "+where+q.order()+" LIMIT 1", args...).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}

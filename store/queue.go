@@ -30,19 +30,34 @@ type QueueQuery struct {
 	Limit      int
 }
 
-// where builds the WHERE clause shared by the queue and "next case".
-func (q QueueQuery) where(now time.Time) (string, []any) {
+// clauses builds the FROM and WHERE clauses shared by the queue and "next case", with
+// their arguments in order. What the rows are read from depends on the filters, so that
+// every page reads only what it shows:
+//   - a search: the few processes the search index finds (store.SearchMatchRecent), each
+//     looked up by id, then sorted;
+//   - a failed-check filter: queue_failed (migration 0013), already in queue order;
+//   - else the queue's indexes on processes, in queue order.
+func (q QueueQuery) clauses(now time.Time) (from, where string, args []any) {
+	from = processFrom
 	conds := []string{"p.reviewable = 1"}
-	var args []any
 	add := func(c string, a ...any) { conds, args = append(conds, c), append(args, a...) }
+	switch q.driver() {
+	case driveSearch:
+		sub, subArgs, _ := searchRecentIDs(q.Search)
+		from = " FROM (" + sub + ") c CROSS JOIN processes p ON p.id = c.id LEFT JOIN users u ON u.id = p.claimed_by"
+		args = append(args, subArgs...)
+		if q.Failed != "" {
+			add("instr(p.failed, ?) > 0", ","+q.Failed+",")
+		}
+	case driveFailed:
+		from = " FROM queue_failed f JOIN processes p ON p.id = f.process_id LEFT JOIN users u ON u.id = p.claimed_by"
+		add("f.name = ?", q.Failed)
+	}
 	if q.Country != "" {
 		add("p.country = ?", q.Country)
 	}
 	if q.DocType != "" {
 		add("p.doc_type = ?", q.DocType)
-	}
-	if q.Failed != "" {
-		add("f.name = ?", q.Failed) // see from: the rows come from queue_failed
 	}
 	switch q.Claim {
 	case ClaimMine:
@@ -53,9 +68,6 @@ func (q QueueQuery) where(now time.Time) (string, []any) {
 	if q.OlderThan > 0 {
 		add("p.review_since <= ?", formatTime(now.Add(-q.OlderThan)))
 	}
-	if where, args, ok := SearchMatch(q.Search); ok { // the history's search index (migration 0015)
-		add(where, args...)
-	}
 	if q.AfterID != "" {
 		op := ">"
 		if q.Newest {
@@ -63,30 +75,37 @@ func (q QueueQuery) where(now time.Time) (string, []any) {
 		}
 		add("("+q.sinceCol()+", "+q.idCol()+") "+op+" (?, ?)", formatTime(q.AfterSince), q.AfterID)
 	}
-	return strings.Join(conds, " AND "), args
+	return from, strings.Join(conds, " AND "), args
 }
 
-// from is the FROM clause: with a failed-check filter the rows are read in queue order
-// from queue_failed (migration 0013), one per process with that check, so the filter
-// reads only the rows it shows.
-func (q QueueQuery) from() string {
-	if q.Failed != "" {
-		return " FROM queue_failed f JOIN processes p ON p.id = f.process_id LEFT JOIN users u ON u.id = p.claimed_by"
+// What a queue query reads its rows from.
+const (
+	driveQueue  = iota
+	driveSearch // the search's matches
+	driveFailed // queue_failed
+)
+
+func (q QueueQuery) driver() int {
+	if _, _, ok := searchRecentIDs(q.Search); ok {
+		return driveSearch
 	}
-	return processFrom
+	if q.Failed != "" {
+		return driveFailed
+	}
+	return driveQueue
 }
 
 // sinceCol and idCol are the columns the order and the cursor use: queue_failed's own
-// copy of them with a failed-check filter (the same values), else the process's.
+// copy of them when it drives (the same values), else the process's.
 func (q QueueQuery) sinceCol() string {
-	if q.Failed != "" {
+	if q.driver() == driveFailed {
 		return "f.review_since"
 	}
 	return "p.review_since"
 }
 
 func (q QueueQuery) idCol() string {
-	if q.Failed != "" {
+	if q.driver() == driveFailed {
 		return "f.process_id"
 	}
 	return "p.id"
@@ -104,9 +123,9 @@ func (db *DB) Queue(ctx context.Context, q QueueQuery) ([]*Process, bool, error)
 	if q.Limit <= 0 || q.Limit > 200 {
 		q.Limit = 50
 	}
-	where, args := q.where(db.now())
+	from, where, args := q.clauses(db.now())
 	args = append(args, q.Limit+1)
-	rows, err := db.query(ctx, "SELECT "+processColumns+q.from()+" WHERE "+where+q.order()+" LIMIT ?", args...)
+	rows, err := db.query(ctx, "SELECT "+processColumns+from+" WHERE "+where+q.order()+" LIMIT ?", args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("queue: %w", err)
 	}

@@ -105,3 +105,29 @@ func SearchMatch(text string) (where string, args []any, ok bool) {
 		WHERE process_search MATCH ? AND NOT EXISTS (` + exactMatch + "))",
 		[]any{s.exact, s.exact, s.match, s.exact, s.exact}, true
 }
+
+// searchRecentMatches is how many of the most recent full-text matches the queue's
+// search considers; see SearchMatchRecent.
+const searchRecentMatches = 5000
+
+// searchRecentIDs is the queue's search (used by QueueQuery): a SELECT of the ids of
+// the matching processes. An exact id or reference is found whatever its age, but a name
+// or a partial text considers only the searchRecentMatches most recent matches in the
+// whole history (newest activity first, read in the index's own order), so that a common
+// name costs the same however long the history grows. A process in review is among the
+// most recent activity, so the queue misses a match only when more than that many newer
+// processes share the text: typing more of the name narrows it.
+func searchRecentIDs(text string) (sub string, args []any, ok bool) {
+	s, ok := parseSearch(text)
+	if !ok {
+		return "", nil, false
+	}
+	if s.match == "" {
+		return exactMatch, []any{s.exact, s.exact}, true
+	}
+	return exactMatch + ` UNION ALL
+		SELECT sh.process_id FROM (SELECT rowid FROM process_search WHERE process_search MATCH ? ORDER BY rowid DESC LIMIT ?) m
+		JOIN process_history sh ON sh.ak = m.rowid
+		WHERE NOT EXISTS (` + exactMatch + ")",
+		[]any{s.exact, s.exact, s.match, searchRecentMatches, s.exact, s.exact}, true
+}
