@@ -197,7 +197,8 @@ const (
 // Actions lists the audit actions, in the order the audit log's filter offers them.
 var Actions = []Action{
 	ActionLogin, ActionLockout, ActionLogout, ActionPasswordCheck, ActionAccessDenied, ActionProcessView, ActionProcessTrack, ActionProcessCreate,
-	ActionProcessClaim, ActionProcessTakeover, ActionProcessRelease, ActionProcessReopen, ActionEvidenceView,
+	ActionProcessClaim, ActionProcessTakeover, ActionProcessRelease, ActionProcessReopen, ActionProcessPurge,
+	ActionProcessErase, ActionEvidenceView,
 	ActionDecisionAccept, ActionDecisionReject, ActionDecisionRefuse, ActionConfirm, ActionOverturn, ActionDelivery,
 	ActionRetry, ActionResolve, ActionUserCreate, ActionUserProfile, ActionUserRole, ActionUserDisable, ActionUserEnable,
 	ActionUserPassword, ActionPasswordLink, ActionUserSetting, ActionSessionEnd, ActionSessionEndAll, ActionReasonCreate,
@@ -306,10 +307,6 @@ const (
 	// refused, or reached an outcome (done, failed, parked).
 	ActionProcessErase Action = "process.erase"
 )
-
-// The retention actions join the audit log's filter after the others. A separate
-// statement, so that this addition does not touch the list above.
-func init() { Actions = append(Actions, ActionProcessPurge, ActionProcessErase) }
 
 // ErasureState is where the erasure of a process at the gateway stands.
 type ErasureState string
