@@ -108,7 +108,7 @@ func SearchMatch(text string) (where string, args []any, ok bool) {
 
 // searchRecentMatches is how many of the most recent full-text matches the queue's
 // search considers; see SearchMatchRecent.
-const searchRecentMatches = 5000
+const searchRecentMatches = 1000
 
 // searchRecentIDs is the queue's search (used by QueueQuery): a SELECT of the ids of
 // the matching processes. An exact id or reference is found whatever its age, but a name
