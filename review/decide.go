@@ -450,20 +450,30 @@ func (s *Service) deliver(ctx context.Context, d *store.Decision) store.Delivery
 	return s.retryOutcome(d, err, ge != nil && ge.Ambiguous() || errors.Is(err, mobbscan.ErrBadResponse))
 }
 
-// retryOutcome schedules another attempt with capped exponential backoff and jitter,
-// honouring Retry-After, or parks the decision once it is older than ParkAfter.
-func (s *Service) retryOutcome(d *store.Decision, err error, ambiguous bool) store.DeliveryOutcome {
+// outboxRetry is the outboxes' retry rule (D2), for decisions and erasures alike: an
+// item deliverable for ParkAfter is parked for a person; otherwise the next attempt
+// waits a capped exponential backoff with jitter, or the gateway's Retry-After if longer.
+func (s *Service) outboxRetry(deliverableSince time.Time, attempts int, err error) (park bool, next time.Time) {
 	now := s.DB.Now()
-	if now.Sub(d.DeliverableSince) >= s.cfg.ParkAfter {
-		return store.DeliveryOutcome{State: store.StateParked, Ambiguous: ambiguous || d.Ambiguous, Audit: true,
-			Error: "not delivered within " + s.cfg.ParkAfter.String() + "; last error: " + err.Error()}
+	if now.Sub(deliverableSince) >= s.cfg.ParkAfter {
+		return true, time.Time{}
 	}
-	wait := jitter(backoff(s.cfg.RetryBase, s.cfg.RetryMax, d.Attempts))
+	wait := jitter(backoff(s.cfg.RetryBase, s.cfg.RetryMax, attempts))
 	var ge *mobbscan.Error
 	if errors.As(err, &ge) && ge.RetryAfter > wait {
 		wait = ge.RetryAfter
 	}
-	return store.DeliveryOutcome{State: store.StateQueued, Next: now.Add(wait), Ambiguous: ambiguous || d.Ambiguous, Error: err.Error()}
+	return false, now.Add(wait)
+}
+
+// retryOutcome schedules another delivery attempt, or parks the decision (outboxRetry).
+func (s *Service) retryOutcome(d *store.Decision, err error, ambiguous bool) store.DeliveryOutcome {
+	park, next := s.outboxRetry(d.DeliverableSince, d.Attempts, err)
+	if park {
+		return store.DeliveryOutcome{State: store.StateParked, Ambiguous: ambiguous || d.Ambiguous, Audit: true,
+			Error: "not delivered within " + s.cfg.ParkAfter.String() + "; last error: " + err.Error()}
+	}
+	return store.DeliveryOutcome{State: store.StateQueued, Next: next, Ambiguous: ambiguous || d.Ambiguous, Error: err.Error()}
 }
 
 // RunDelivery delivers decisions until ctx ends: on a kick after a decision, and on a

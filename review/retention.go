@@ -390,21 +390,15 @@ func (s *Service) erase(ctx context.Context, e *store.Erasure) store.ErasureOutc
 	return s.erasureRetry(e, err, ambiguous)
 }
 
-// erasureRetry schedules another attempt with capped exponential backoff and jitter
-// (the decisions' settings), honouring Retry-After, or parks the erasure once it has
-// been deliverable for ParkAfter.
+// erasureRetry schedules another erasure attempt, or parks it (outboxRetry, the
+// decisions' rule).
 func (s *Service) erasureRetry(e *store.Erasure, err error, ambiguous bool) store.ErasureOutcome {
-	now := s.DB.Now()
-	if now.Sub(e.DeliverableSince) >= s.cfg.ParkAfter {
+	park, next := s.outboxRetry(e.DeliverableSince, e.Attempts, err)
+	if park {
 		return store.ErasureOutcome{State: store.ErasureParked, Ambiguous: ambiguous || e.Ambiguous, Audit: true,
 			Error: "not erased within " + s.cfg.ParkAfter.String() + "; last error: " + err.Error()}
 	}
-	wait := jitter(backoff(s.cfg.RetryBase, s.cfg.RetryMax, e.Attempts))
-	var ge *mobbscan.Error
-	if errors.As(err, &ge) && ge.RetryAfter > wait {
-		wait = ge.RetryAfter
-	}
-	return store.ErasureOutcome{State: store.ErasureQueued, Next: now.Add(wait), Ambiguous: ambiguous || e.Ambiguous, Error: err.Error()}
+	return store.ErasureOutcome{State: store.ErasureQueued, Next: next, Ambiguous: ambiguous || e.Ambiguous, Error: err.Error()}
 }
 
 // RunRetention clears identity data of final processes past the retention period and
