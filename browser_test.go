@@ -164,7 +164,7 @@ func TestBrowserAccountsLifecycle(t *testing.T) {
 	// The admin disables the agent; the agent's open session ends on its next request.
 	step(t, admin, "disable agent",
 		chromedp.Navigate(p.URL+"/admin/users"),
-		chromedp.Click(`//a[text()="Agent One"]`),
+		chromedp.Click(`//a[normalize-space(.)="Agent One"]`),
 		chromedp.Click(`[data-testid=disable-user]`),
 		chromedp.WaitVisible(`[data-testid=enable-user]`),
 	)

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mobbscan-review/portal/auth"
 	"github.com/mobbscan-review/portal/review"
 )
 
@@ -48,6 +50,17 @@ type config struct {
 	ParkAfter      time.Duration
 	RetentionDays  int // identity data of final processes is cleared from the index after this many days
 	EraseAfterDays int // final processes are erased at the gateway after this many days; 0 is never
+
+	MetricsAddr string // listen address of /metrics (Prometheus); empty is off
+
+	// Single sign-on (issue 9, item 2): issuer, client id and secret together or none.
+	OIDCIssuer       string
+	OIDCClientID     string
+	OIDCClientSecret string
+	OIDCName         string // the button's "Sign in with <name>"; default: the issuer's host
+	// oidcFallbackBase is the portal's listening URL, for the callback when
+	// PORTAL_BASE_URL is empty (development only; set by serve).
+	oidcFallbackBase string
 }
 
 func (c config) production() bool { return c.Env == "production" }
@@ -105,6 +118,7 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	parkAfter := fs.String("delivery-park-after", def("DELIVERY_PARK_AFTER", "24h"), "undelivered decisions are parked for a person after this (PORTAL_DELIVERY_PARK_AFTER)")
 	retention := fs.String("retention-days", def("RETENTION_DAYS", "90"), "days the index keeps the identity data of final processes (PORTAL_RETENTION_DAYS)")
 	eraseAfter := fs.String("erase-after-days", def("ERASE_AFTER_DAYS", "0"), "days after which final processes are also erased at the gateway; 0 is never (PORTAL_ERASE_AFTER_DAYS)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", def("METRICS_ADDR", ""), "listen address of /metrics for Prometheus, never the public one; empty is off (PORTAL_METRICS_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return c, fs, err
 	}
@@ -151,6 +165,12 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 		}
 		c.TrustedProxies = append(c.TrustedProxies, n)
 	}
+	if err := c.checkMetricsAddr(); err != nil {
+		return c, fs, err
+	}
+	if err := c.readOIDC(getenv); err != nil { // single sign-on (issue 9, item 2)
+		return c, fs, err
+	}
 	if c.Env != "development" && c.Env != "production" {
 		return c, fs, fmt.Errorf("environment %q: want development or production", c.Env)
 	}
@@ -168,18 +188,148 @@ func (c config) checkProduction() error {
 	}
 	if c.MobbscanURL == "" {
 		problems = append(problems, "PORTAL_MOBBSCAN_URL must name the real gateway (the sandbox is for development)")
+	} else if u, err := url.Parse(c.MobbscanURL); err != nil || u.Scheme != "https" || u.Host == "" {
+		// Issue 9 (O2): the API secret and every identity document travel over it.
+		problems = append(problems, "PORTAL_MOBBSCAN_URL must be the gateway's https:// address")
 	}
-	if c.MobbscanKey == "" || len(c.MobbscanSecret) < 16 {
-		problems = append(problems, "PORTAL_MOBBSCAN_API_KEY and PORTAL_MOBBSCAN_API_SECRET (or _FILE) must be set")
+	if c.MobbscanKey == "" {
+		problems = append(problems, "PORTAL_MOBBSCAN_API_KEY must be set")
 	}
-	if len(c.WebhookToken) < 32 {
-		problems = append(problems, "PORTAL_WEBHOOK_TOKEN must be a random string of at least 32 characters")
-	}
-	if c.WebhookHMAC != "" && len(c.WebhookHMAC) < 32 {
-		problems = append(problems, "PORTAL_WEBHOOK_HMAC_SECRET, when set, must have at least 32 characters")
+	// Issue 9 (O2): every secret long and varied enough, the message naming the variable.
+	for _, sec := range []struct {
+		name, value string
+		optional    bool
+	}{
+		{"PORTAL_MOBBSCAN_API_SECRET", c.MobbscanSecret, false},
+		{"PORTAL_WEBHOOK_TOKEN", c.WebhookToken, false},
+		{"PORTAL_WEBHOOK_HMAC_SECRET", c.WebhookHMAC, true},
+		{"PORTAL_OIDC_CLIENT_SECRET", c.OIDCClientSecret, true},
+	} {
+		if sec.optional && sec.value == "" {
+			continue
+		}
+		if why := weakSecret(sec.value); why != "" {
+			problems = append(problems, sec.name+" (or _FILE) "+why)
+		}
 	}
 	if len(problems) > 0 {
 		return errors.New("production start refused: " + strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// Hardening (issue 9, O2): what makes a production secret weak.
+const (
+	minSecretBytes    = 32 // shortest secret a production start accepts
+	minSecretDistinct = 10 // fewest distinct characters: "aaaa…" or "abab…" is no secret
+)
+
+// weakSecret says why s is too weak to be a production secret (it must be set, have at
+// least minSecretBytes bytes and minSecretDistinct distinct characters, and not be one
+// short pattern repeated or a run like "abcdef…"), or "" when it is acceptable. The
+// message never contains the secret.
+func weakSecret(s string) string {
+	switch {
+	case s == "":
+		return "must be set"
+	case len(s) < minSecretBytes:
+		return fmt.Sprintf("must have at least %d characters (it has %d); use a random string, e.g. openssl rand -hex 32", minSecretBytes, len(s))
+	}
+	distinct := map[rune]bool{}
+	for _, r := range s {
+		distinct[r] = true
+	}
+	if len(distinct) < minSecretDistinct {
+		return fmt.Sprintf("has too little variety (%d distinct characters, want at least %d); use a random string", len(distinct), minSecretDistinct)
+	}
+	for n := 1; n <= len(s)/2; n++ {
+		if strings.Repeat(s[:n], len(s)/n+1)[:len(s)] == s {
+			return "is one short pattern repeated; use a random string"
+		}
+	}
+	if run := []rune(s); len(run) > 1 {
+		step, steady := run[1]-run[0], true
+		for i := 2; i < len(run) && steady; i++ {
+			steady = run[i]-run[i-1] == step
+		}
+		if steady {
+			return "is a run of characters (like abcdef…); use a random string"
+		}
+	}
+	return ""
+}
+
+// checkMetricsAddr accepts an empty metrics address (off) or a host:port with a port
+// number that is not the public listen address: /metrics is never served to the public.
+func (c config) checkMetricsAddr() error {
+	if c.MetricsAddr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(c.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("metrics address %q (PORTAL_METRICS_ADDR): want host:port, like 127.0.0.1:9100", c.MetricsAddr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("metrics address %q (PORTAL_METRICS_ADDR): want a port number from 0 to 65535", c.MetricsAddr)
+	}
+	if c.MetricsAddr == c.Addr && port != "0" {
+		return fmt.Errorf("metrics address %q (PORTAL_METRICS_ADDR): must not be the public listen address (PORTAL_ADDR)", c.MetricsAddr)
+	}
+	return nil
+}
+
+// Single sign-on (issue 9, item 2).
+
+// oidcConfigured reports whether single sign-on is configured.
+func (c config) oidcConfigured() bool { return c.OIDCIssuer != "" }
+
+// oidcRedirectURL is the callback URL to register at the identity provider.
+func (c config) oidcRedirectURL() string {
+	base := c.BaseURL
+	if base == "" {
+		base = c.oidcFallbackBase
+	}
+	return strings.TrimRight(base, "/") + auth.OIDCCallbackPath
+}
+
+// readOIDC reads PORTAL_OIDC_ISSUER, PORTAL_OIDC_CLIENT_ID, PORTAL_OIDC_CLIENT_SECRET
+// (or _FILE) and PORTAL_OIDC_NAME: all of the first three or none; a partial
+// configuration is an error, not single sign-on silently off.
+func (c *config) readOIDC(getenv func(string) string) error {
+	var err error
+	for _, v := range []struct {
+		name string
+		dst  *string
+	}{
+		{"OIDC_ISSUER", &c.OIDCIssuer}, {"OIDC_CLIENT_ID", &c.OIDCClientID},
+		{"OIDC_CLIENT_SECRET", &c.OIDCClientSecret}, {"OIDC_NAME", &c.OIDCName},
+	} {
+		if *v.dst, err = envValue(getenv, v.name); err != nil {
+			return fmt.Errorf("single sign-on: %w", err)
+		}
+		*v.dst = strings.TrimSpace(*v.dst)
+	}
+	if c.OIDCIssuer == "" && c.OIDCClientID == "" && c.OIDCClientSecret == "" && c.OIDCName == "" {
+		return nil
+	}
+	var missing []string
+	for _, v := range []struct{ name, value string }{
+		{"PORTAL_OIDC_ISSUER", c.OIDCIssuer}, {"PORTAL_OIDC_CLIENT_ID", c.OIDCClientID},
+		{"PORTAL_OIDC_CLIENT_SECRET (or _FILE)", c.OIDCClientSecret},
+	} {
+		if v.value == "" {
+			missing = append(missing, v.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("single sign-on is partly configured: set %s too, or unset every PORTAL_OIDC_* variable", strings.Join(missing, " and "))
+	}
+	u, err := url.Parse(c.OIDCIssuer)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || (u.Scheme != "https" && (u.Scheme != "http" || c.production())) {
+		return fmt.Errorf("PORTAL_OIDC_ISSUER %q: want the identity provider's https:// issuer URL, exactly as its discovery document says (http:// only in development)", c.OIDCIssuer)
+	}
+	if len(c.OIDCName) > 64 {
+		return fmt.Errorf("PORTAL_OIDC_NAME: at most 64 characters, for the \"Sign in with\" button")
 	}
 	return nil
 }

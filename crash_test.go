@@ -469,7 +469,13 @@ func crashDecide(client *http.Client, base string, cases []*crashCase) crashDeci
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		page, status, err := get("/processes/" + c.id)
+		// The page the claim leads to (?claimed=N) holds it; a refused claim shows the
+		// page as it is.
+		path := "/processes/" + c.id
+		if loc := resp.Header.Get("Location"); resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(loc, path+"?") {
+			path = loc
+		}
+		page, status, err := get(path)
 		if err != nil {
 			return res
 		}

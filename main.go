@@ -30,6 +30,7 @@ import (
 
 	"github.com/mobbscan-review/portal/auth"
 	"github.com/mobbscan-review/portal/handlers"
+	"github.com/mobbscan-review/portal/metrics"
 	"github.com/mobbscan-review/portal/mobbscan"
 	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
@@ -95,6 +96,7 @@ type app struct {
 	review   *review.Service
 	inbox    *review.Inbox
 	log      *slog.Logger
+	metrics  *metrics.Metrics // nil when PORTAL_METRICS_ADDR is empty
 }
 
 // workers, when set, reports the background workers' states to /healthz.
@@ -113,13 +115,19 @@ func newApp(ctx context.Context, cfg config, stdout io.Writer, hasherParams auth
 		Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour, EraseAfter: time.Duration(cfg.EraseAfterDays) * 24 * time.Hour,
 	})
 	inbox := review.NewInbox(db)
+	m := newMetrics(cfg, db, client, log) // nil when metrics are off
+	observeRequest, observeWebhook := metricsHooks(m)
+	throttle := auth.NewThrottle(auth.DefaultThrottleConfig)
+	sso := newOIDC(ctx, cfg, db, log, throttle) // single sign-on (issue 9, item 2); nil when not configured
 	e := handlers.New(handlers.Config{
 		Production: cfg.production(), BaseURL: cfg.BaseURL, TrustedProxies: cfg.TrustedProxies, Logger: log,
 	}, handlers.Deps{
 		DB: db, Sessions: sessions, Hasher: hasher, Review: rv, Inbox: inbox, Workers: workers,
-		Authenticator: &auth.Authenticator{DB: db, Hasher: hasher, Throttle: auth.NewThrottle(auth.DefaultThrottleConfig)},
+		Authenticator:  &auth.Authenticator{DB: db, Hasher: hasher, Throttle: throttle},
+		ObserveRequest: observeRequest, ObserveWebhook: observeWebhook,
+		OIDC: sso,
 	})
-	return &app{cfg: cfg, db: db, handler: e, sessions: sessions, hasher: hasher, review: rv, inbox: inbox, log: log}, nil
+	return &app{cfg: cfg, db: db, handler: e, sessions: sessions, hasher: hasher, review: rv, inbox: inbox, log: log, metrics: m}, nil
 }
 
 // serve runs the portal until ctx ends. ready, when set, receives the listening address.
@@ -145,6 +153,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer ln.Close()
 	portalURL := "http://" + ln.Addr().String()
+	cfg.oidcFallbackBase = portalURL // the single sign-on callback when PORTAL_BASE_URL is empty
 	log := newLogger(stdout, cfg.LogLevel)
 
 	// The gateway: the configured one, or the embedded sandbox notifying our webhook.
@@ -169,6 +178,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := a.bootstrap(ctx, stdout); err != nil {
 		return err
 	}
+	stopMetrics, err := a.serveMetrics()
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
 	srv := &http.Server{
 		Handler:           a.handler,
@@ -284,7 +298,8 @@ func (w *workerSet) states() map[string]string {
 // wait waits until every worker has returned.
 func (w *workerSet) wait() { w.wg.Wait() }
 
-// sweepSessions deletes expired sessions now and then.
+// sweepSessions deletes expired sessions now and then, and closes finished refusal
+// windows (store.SweepRefusals).
 func (a *app) sweepSessions(ctx context.Context) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
@@ -293,6 +308,10 @@ func (a *app) sweepSessions(ctx context.Context) {
 			a.log.Warn("sweep sessions", "error", err)
 		} else if n > 0 {
 			a.log.Debug("swept sessions", "count", n)
+		}
+		// Issue 9 (L3): finished refusal windows get their summary audit row.
+		if _, err := a.db.SweepRefusals(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("sweep refusals", "error", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -335,4 +354,86 @@ func oneTimePassword() string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b)
+}
+
+// Metrics (Prometheus): built only when PORTAL_METRICS_ADDR is set, fed by the hooks
+// of the store, the gateway client and the handlers, and served by a server of its
+// own on that address, never on the public one.
+
+// newMetrics returns the portal's metrics wired to db and client, or nil when
+// metrics are off.
+func newMetrics(cfg config, db *store.DB, client *mobbscan.Client, log *slog.Logger) *metrics.Metrics {
+	if cfg.MetricsAddr == "" {
+		return nil
+	}
+	m := metrics.New(metrics.Options{DB: db, SessionIdle: cfg.SessionIdle, WebhookResults: handlers.WebhookResults, Logger: log})
+	db.SetAuditObserver(m.ObserveAudit)
+	if client != nil {
+		client.SetObserver(m.ObserveGateway)
+	}
+	return m
+}
+
+// metricsHooks returns the handlers' hooks into m, nil when metrics are off.
+func metricsHooks(m *metrics.Metrics) (func(route, method string, status int, d time.Duration), func(result string)) {
+	if m == nil {
+		return nil, nil
+	}
+	return m.ObserveRequest, m.ObserveWebhook
+}
+
+// serveMetrics serves GET /metrics on the metrics address until the returned stop is
+// called; it does nothing when metrics are off. A bad or busy address is an error.
+func (a *app) serveMetrics() (stop func(), err error) {
+	if a.metrics == nil {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listen (PORTAL_METRICS_ADDR): %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metrics.Handler())
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("metrics server", "error", err)
+		}
+	}()
+	a.log.Info("metrics listening", "url", "http://"+ln.Addr().String()+"/metrics")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
+}
+
+// Single sign-on (issue 9, item 2).
+
+// newOIDC returns single sign-on when it is configured, else nil. The provider is
+// discovered now; when it cannot be reached the portal starts all the same (the sign-in
+// button is shown disabled) and discovery is retried when the sign-in page is used.
+// It shares the password sign-in's per-IP throttle.
+func newOIDC(ctx context.Context, cfg config, db *store.DB, log *slog.Logger, throttle *auth.Throttle) *auth.OIDC {
+	if !cfg.oidcConfigured() {
+		return nil
+	}
+	o := auth.NewOIDC(db, auth.OIDCConfig{
+		Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
+		RedirectURL: cfg.oidcRedirectURL(), Name: cfg.OIDCName, Secure: cfg.production(), Throttle: throttle,
+	})
+	if err := o.Discover(ctx); err != nil {
+		log.Warn("single sign-on provider unreachable at start; retrying when the sign-in page is used", "issuer", cfg.OIDCIssuer, "error", err)
+	} else {
+		log.Info("single sign-on ready", "issuer", cfg.OIDCIssuer, "name", o.Name(), "redirect_uri", cfg.oidcRedirectURL())
+	}
+	return o
 }

@@ -115,15 +115,3 @@ func RequireUser(next echo.HandlerFunc) echo.HandlerFunc {
 		return next(c)
 	}
 }
-
-// RequireAdmin refuses non-admins with 403 and audits the denial (Z1, Z2).
-func (s *SessionStore) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		u := UserFrom(c)
-		if u == nil || !u.IsAdmin() {
-			_ = s.db.Audit(c.Request().Context(), ActorFrom(c), store.ActionAccessDenied, "route", c.Request().Method+" "+c.Path(), store.OutcomeDenied, "admin role required")
-			return echo.NewHTTPError(http.StatusForbidden, "This page is for administrators.")
-		}
-		return next(c)
-	}
-}

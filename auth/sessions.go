@@ -23,6 +23,7 @@ const (
 	valSession = "session" // *store.Session
 	valActor   = "actor"   // store.Actor, set before Save to open a session
 	valEnded   = "ended"   // string: why a presented session was ended (idle, expired, ...)
+	valMethod  = "method"  // store.SignInMethod, set before Save to open a session
 )
 
 // SessionConfig configures the session cookie and timeouts.
@@ -145,6 +146,7 @@ func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 		TokenHash: store.HashToken(token), UserID: user.ID, CreatedAt: now, LastSeenAt: now,
 		ExpiresAt: now.Add(s.cfg.Max), IP: clientIP(sess), UserAgent: r.UserAgent(),
 	}
+	row.Method, _ = sess.Values[valMethod].(store.SignInMethod)
 	a, _ := sess.Values[valActor].(store.Actor)
 	if err := s.db.CreateSession(ctx, a, row); err != nil {
 		return err
@@ -160,9 +162,9 @@ func clientIP(sess *sessions.Session) string {
 	return a.IP
 }
 
-// StartSession opens a new session for user, replacing whatever session the request
-// carried (session fixation, S3).
-func (s *SessionStore) StartSession(w http.ResponseWriter, r *http.Request, a store.Actor, user *store.User) error {
+// StartSession opens a new session for user, signed in by method, replacing whatever
+// session the request carried (session fixation, S3).
+func (s *SessionStore) StartSession(w http.ResponseWriter, r *http.Request, a store.Actor, user *store.User, method store.SignInMethod) error {
 	name := s.cfg.CookieName()
 	old, err := s.Get(r, name)
 	if err == nil && !old.IsNew {
@@ -177,6 +179,7 @@ func (s *SessionStore) StartSession(w http.ResponseWriter, r *http.Request, a st
 	sess.IsNew = true
 	sess.Values[valUser] = user
 	sess.Values[valActor] = a
+	sess.Values[valMethod] = method
 	return s.Save(r, w, sess)
 }
 

@@ -71,7 +71,7 @@ func addUser(t *testing.T, db *store.DB, h *auth.Hasher, email, password string)
 func start(t *testing.T, ss *auth.SessionStore, u *store.User, r *http.Request) *http.Cookie {
 	t.Helper()
 	w := httptest.NewRecorder()
-	if err := ss.StartSession(w, r, store.Actor{UserID: u.ID, Email: u.Email, IP: "192.0.2.1"}, u); err != nil {
+	if err := ss.StartSession(w, r, store.Actor{UserID: u.ID, Email: u.Email, IP: "192.0.2.1"}, u, store.SignInPassword); err != nil {
 		t.Fatalf("StartSession: %v", err)
 	}
 	cs := w.Result().Cookies()

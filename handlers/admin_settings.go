@@ -43,6 +43,19 @@ func (h *Handler) settingsPage(c echo.Context) (views.AdminSettingsPage, error) 
 		return p, err
 	}
 	p.Erasures.Notice = erasureNotices[c.QueryParam("erasure")]
+	d, err := h.Review.DeskSettings(ctx)
+	if err != nil {
+		return p, err
+	}
+	p.Desk = deskForm(d)
+	if p.SSO, err = h.ssoSettings(c); err != nil { // single sign-on (issue 9, item 2)
+		return p, err
+	}
+	policy, err := h.Authenticator.SecondFactorPolicy(ctx) // second factor (issue 9, item 1; handlers/totp.go)
+	if err != nil {
+		return p, err
+	}
+	p.SecondFactor = secondFactorPolicyForm(policy)
 	return p, nil
 }
 

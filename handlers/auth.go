@@ -41,12 +41,14 @@ func (h *Handler) showLogin(c echo.Context) error {
 	case c.QueryParam("done") == "password":
 		f.Notice = "Your password is set. Sign in with it."
 	}
+	f.SSO = h.ssoLogin(c, f.Next) // single sign-on (issue 9, item 2)
 	return render(c, http.StatusOK, views.LoginScreen(views.Page{Title: "Sign in"}, f))
 }
 
 func (h *Handler) login(c echo.Context) error {
 	email, password := c.FormValue("email"), c.FormValue("password")
 	f := views.LoginForm{Email: email, Next: safeNext(c.FormValue("next"))}
+	f.SSO = h.ssoLogin(c, f.Next) // single sign-on (issue 9, item 2)
 	p := views.Page{Title: "Sign in"}
 	if strings.TrimSpace(email) == "" || password == "" {
 		f.Error = "Enter your email and password."
@@ -69,9 +71,15 @@ func (h *Handler) login(c echo.Context) error {
 	case err != nil:
 		return err
 	}
+	if refused, err := h.refusePasswordSignIn(c, user, f); refused || err != nil { // single sign-on only (issue 9, item 2)
+		return err
+	}
+	if done, err := h.beginSecondStep(c, user, f.Next); done || err != nil { // second factor (issue 9, item 1; handlers/totp.go)
+		return err
+	}
 	a := auth.ActorFrom(c)
 	a.UserID, a.Email = user.ID, user.Email
-	if err := h.Sessions.StartSession(c.Response(), c.Request(), a, user); err != nil {
+	if err := h.Sessions.StartSession(c.Response(), c.Request(), a, user, store.SignInPassword); err != nil {
 		return err
 	}
 	if user.MustChangePassword {
@@ -153,7 +161,11 @@ func (h *Handler) changePassword(c echo.Context) error {
 		return err
 	}
 	u.MustChangePassword, u.PasswordHash = false, hash
-	if err := h.Sessions.StartSession(c.Response(), c.Request(), a, u); err != nil {
+	method := store.SignInPassword // a new session, signed in as the one it replaces
+	if cur := auth.SessionFrom(c); cur != nil && cur.Method != "" {
+		method = cur.Method
+	}
+	if err := h.Sessions.StartSession(c.Response(), c.Request(), a, u, method); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/account?done=password")

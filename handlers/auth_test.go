@@ -233,8 +233,10 @@ func TestNoEnumeration(t *testing.T) {
 			t.Errorf("%s: body differs from %q's", tt.name, tests[0].name)
 		}
 	}
-	if got, want := h.countAudit("auth.login", store.OutcomeFailure), len(tests); got != want {
-		t.Errorf("failed sign-ins audited: %d, want %d", got, want)
+	// One client: its first refusal of the window is a row, the others are counted into
+	// the window's summary (L3).
+	if got := h.countAudit("auth.login", store.OutcomeFailure); got != 1 {
+		t.Errorf("failed sign-ins audited: %d, want 1 (the first of the window)", got)
 	}
 }
 

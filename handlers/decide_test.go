@@ -61,10 +61,11 @@ func decOpen(t *testing.T, g *gw, b *browser, id string) *response {
 	t.Helper()
 	r := b.get(decPath(id, ""))
 	if r.Code == http.StatusOK && hasTestID(r.Body, "claim-form") {
-		if c := b.post(decPath(id, "claim"), nil); c.Code != http.StatusSeeOther {
+		c := b.post(decPath(id, "claim"), nil)
+		if c.Code != http.StatusSeeOther {
 			t.Fatalf("claim %s: got %s, want 303", id, c)
 		}
-		r = b.get(decPath(id, ""))
+		r = b.get(c.location())
 	}
 	if r.Code != http.StatusOK || !hasTestID(r.Body, "decision-panel") {
 		t.Fatalf("open %s: got %s, want 200 with the decision panel", id, r)
@@ -1025,8 +1026,9 @@ func TestDecideRejectSuccess(t *testing.T) {
 					t.Errorf("got %s, want 303 to %s", r, tt.want)
 				}
 			} else { // the next case is claimed for the agent and opened
-				next, ok := strings.CutSuffix(strings.TrimPrefix(r.location(), "/processes/"), "?done=decided")
-				if r.Code != http.StatusSeeOther || !ok || next == id || next == r.location() {
+				next, ok := strings.CutSuffix(strings.TrimPrefix(r.location(), "/processes/"), "&done=decided")
+				next, _, claimed := strings.Cut(next, "?claimed=")
+				if r.Code != http.StatusSeeOther || !ok || !claimed || next == id || next == r.location() {
 					t.Fatalf("got %s, want 303 to the next case", r)
 				}
 				if p := g.process(next); p.ClaimedBy != g.agent.ID {
@@ -1486,10 +1488,11 @@ func decOpenSecond(t *testing.T, g *gw, b *browser, id string) *response {
 	t.Helper()
 	r := b.get(decPath(id, ""))
 	if hasTestID(r.Body, "claim-form") {
-		if c := b.post(decPath(id, "claim"), nil); c.Code != http.StatusSeeOther {
+		c := b.post(decPath(id, "claim"), nil)
+		if c.Code != http.StatusSeeOther {
 			t.Fatalf("claim for the second review: %s", c)
 		}
-		r = b.get(decPath(id, ""))
+		r = b.get(c.location())
 	}
 	if !hasTestID(r.Body, "confirm-second") || !hasTestID(r.Body, "overturn") {
 		t.Fatalf("second agent's page: want confirm and overturn buttons: %s", r)

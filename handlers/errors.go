@@ -1,8 +1,13 @@
 package handlers
 
 import (
+	"context"
 	"errors"
+	"net"
 	"net/http"
+	"os"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -19,6 +24,7 @@ var codeStatus = map[review.Code]int{
 	review.CodeForbidden:   http.StatusForbidden,
 	review.CodeUnavailable: http.StatusServiceUnavailable,
 	review.CodeBadGateway:  http.StatusBadGateway,
+	review.CodeRateLimited: http.StatusTooManyRequests,
 }
 
 // statusOf maps an error to an HTTP status and a message fit for the user: Echo's
@@ -41,7 +47,34 @@ func statusOf(err error) (int, string) {
 			return status, e.Message
 		}
 	}
+	if bodyTimedOut(err) {
+		return http.StatusRequestTimeout, "What you sent arrived too slowly; send it again."
+	}
 	return http.StatusInternalServerError, ""
+}
+
+// bodyTimedOut reports whether err is a request body that did not arrive in time: the
+// server's ReadTimeout (a read deadline) struck while a handler read it (issue 9: a
+// slow body is a 408, not a 500).
+func bodyTimedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// bodyCutShort reports whether the request carried a body and was cancelled by the
+// server before its answer: a body read that hit the server's ReadTimeout cancels the
+// request's context (or the client left, to whom no answer matters).
+func bodyCutShort(c echo.Context) bool {
+	r := c.Request()
+	return r.Context().Err() != nil && (r.ContentLength > 0 || len(r.TransferEncoding) > 0)
+}
+
+// retryAfter is the Retry-After, in whole seconds, of a rate-limited workflow error, or "".
+func retryAfter(err error) string {
+	if e := review.ErrorOf(err); e != nil && e.RetryAfter > 0 {
+		return strconv.Itoa(int((e.RetryAfter + time.Second - 1) / time.Second))
+	}
+	return ""
 }
 
 var errorTitles = map[int]string{
@@ -53,6 +86,7 @@ var errorTitles = map[int]string{
 	http.StatusConflict:              "Conflict",
 	http.StatusUnprocessableEntity:   "Check what you entered",
 	http.StatusRequestEntityTooLarge: "Too large",
+	http.StatusRequestTimeout:        "Too slow",
 	http.StatusTooManyRequests:       "Too many requests",
 	http.StatusInternalServerError:   "Something went wrong on our side",
 	http.StatusServiceUnavailable:    "Temporarily unavailable",
@@ -76,6 +110,17 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		return
 	}
 	status, msg := statusOf(err)
+	if bodyCutShort(c) {
+		// Issue 9: the body did not arrive in time (the server's ReadTimeout) and the
+		// server cancelled the request; whatever failed after that, the answer is 408,
+		// rendered outside the cancelled context.
+		status, msg = http.StatusRequestTimeout, "What you sent arrived too slowly; send it again."
+		c.SetRequest(c.Request().WithContext(context.WithoutCancel(c.Request().Context())))
+		h.log.Warn("request body too slow", "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "route", c.Path(), "error", err)
+	}
+	if ra := retryAfter(err); ra != "" && c.Response().Header().Get("Retry-After") == "" {
+		c.Response().Header().Set("Retry-After", ra)
+	}
 	if status == http.StatusServiceUnavailable && c.Response().Header().Get("Retry-After") == "" {
 		c.Response().Header().Set("Retry-After", "5")
 	}

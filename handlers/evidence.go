@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -65,6 +66,9 @@ func (h *Handler) proxyEvidence(c echo.Context, p *store.Process, kind store.Evi
 		return err
 	}
 	defer ev.Body.Close()
+	if ev.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		return rangeNotSatisfiable(c, ev.ContentRange)
+	}
 	hd := c.Response().Header()
 	hd.Set("Content-Type", mediaType)
 	hd.Set("Cache-Control", "no-store")
@@ -99,4 +103,36 @@ func (h *Handler) proxyEvidence(c echo.Context, p *store.Process, kind store.Evi
 		panic(http.ErrAbortHandler)
 	}
 	return nil
+}
+
+// rangeNotSatisfiable passes on the gateway's 416 for a Range beyond the end of the
+// video (issue 9: not a 500): no body, and Content-Range "bytes */N" with the length N
+// the gateway gave, so that a player can ask again within it.
+func rangeNotSatisfiable(c echo.Context, gatewayRange string) error {
+	hd := c.Response().Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Accept-Ranges", "bytes")
+	if n, ok := completeLength(gatewayRange); ok {
+		hd.Set("Content-Range", "bytes */"+strconv.FormatInt(n, 10))
+	}
+	return c.NoContent(http.StatusRequestedRangeNotSatisfiable)
+}
+
+// completeLength reads the complete length N of a Content-Range "bytes */N" (or
+// "bytes a-b/N"); false when it is absent or unknown ("*").
+func completeLength(contentRange string) (int64, bool) {
+	unit, rest, ok := strings.Cut(strings.TrimSpace(contentRange), " ")
+	if !ok || !strings.EqualFold(unit, "bytes") {
+		return 0, false
+	}
+	_, size, ok := strings.Cut(rest, "/")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(size), 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/review"
 )
 
 // contentSecurityPolicy forbids inline script (C2); media and images come from the portal.
@@ -96,4 +97,19 @@ func (h *Handler) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusForbidden)
 	fmt.Fprintln(w, "403 Forbidden: cross-origin requests may not change anything here.")
+}
+
+// requireAdmin refuses non-admins with 403 (Z1); the denial is audited within the L3
+// bound (review.Deny).
+func (h *Handler) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		a := auth.ActorFrom(c)
+		if !review.IsAdmin(a) {
+			if err := h.Review.Deny(c.Request().Context(), a, "route", c.Request().Method+" "+c.Path(), "admin role required"); err != nil {
+				h.log.Warn("audit a denial", "error", err)
+			}
+			return echo.NewHTTPError(http.StatusForbidden, "This page is for administrators.")
+		}
+		return next(c)
+	}
 }

@@ -50,6 +50,10 @@ func (h *Handler) createOnboarding(c echo.Context) error {
 	}
 	proc, err := h.Review.CreateOnboarding(c.Request().Context(), auth.ActorFrom(c), review.NewOnboarding{Country: country, DocType: doc, CustomerRef: ref})
 	switch {
+	case review.ErrorCode(err) == review.CodeRateLimited: // issue 9: the per-user limit
+		o.Errors[""] = review.ErrorOf(err).Message
+		c.Response().Header().Set("Retry-After", retryAfter(err))
+		return render(c, http.StatusTooManyRequests, views.OnboardingScreen(p, o))
 	case review.ErrorOf(err) != nil:
 		h.log.Warn("create onboarding failed", "error", err)
 		o.Errors[""] = "Mobbscan did not create the process: it is not answering or refused the request. Nothing was created; try again in a moment."

@@ -43,6 +43,20 @@ func (h *Handler) deny(c echo.Context, objectType, objectID, why string) {
 
 func processURL(id string) string { return "/processes/" + url.PathEscape(id) }
 
+// claimedURL is where a claim made by a POST leads: the process page marked with the
+// claim's number, so that the page it renders holds that claim. Any other visit to the
+// page of a process one already holds claims it again (a renewal with a new number)
+// through the page's automatic POST: a reload or a second tab then never shares a claim
+// number with the page it replaces, whose release on leaving would end the new page's
+// claim (D6). app.js takes the mark off the address bar, so a reload claims again.
+func claimedURL(p *store.Process, retry bool) string {
+	u := processURL(p.ID) + "?claimed=" + strconv.FormatInt(p.ClaimSeq, 10)
+	if retry {
+		u += "&retry=1"
+	}
+	return u
+}
+
 // claimSeq reads the claim a page was rendered with (0 when absent or malformed).
 func claimSeq(s string) int64 {
 	n, err := strconv.ParseInt(s, 10, 64)
@@ -75,6 +89,9 @@ func (h *Handler) showProcess(c echo.Context) error {
 	if h.awaitsClaim(c, p) {
 		v := h.processView(c, p)
 		v.Opening, v.AutoClaim = true, sameOriginNavigation(c)
+		if c.QueryParam("retry") != "" {
+			v.ClaimURL += "?retry=1"
+		}
 		return render(c, http.StatusOK, views.ProcessScreen(h.page(c, "Process", "queue"), v))
 	}
 	v, err := h.buildProcessPage(c, p, c.QueryParam("retry") != "", true)
@@ -84,8 +101,8 @@ func (h *Handler) showProcess(c echo.Context) error {
 	return render(c, http.StatusOK, views.ProcessScreen(h.page(c, "Process", "queue"), v))
 }
 
-// awaitsClaim: the agent could claim the process and does not hold it: nobody else
-// holds it either.
+// awaitsClaim: the agent could claim the process, nobody else holds it, and this visit
+// is not the one the agent's claim led to (see claimedURL).
 func (h *Handler) awaitsClaim(c echo.Context, p *store.Process) bool {
 	now, me := h.DB.Now(), auth.UserFrom(c).ID
 	if !review.Claimable(p) || p.ClaimActive(now) && p.ClaimedBy != me {
@@ -94,7 +111,10 @@ func (h *Handler) awaitsClaim(c echo.Context, p *store.Process) bool {
 	if p.AwaitingSecond && review.MaySecondReview(auth.ActorFrom(c), h.liveDecision(c, p)) != nil {
 		return false // the decider looks at their own decision: nothing to claim
 	}
-	return !(p.ClaimedBy == me && p.ClaimActive(now))
+	if p.ClaimedBy == me && p.ClaimActive(now) {
+		return c.QueryParam("claimed") != strconv.FormatInt(p.ClaimSeq, 10)
+	}
+	return true
 }
 
 // liveDecision returns the process's live decision, or nil.
@@ -149,6 +169,12 @@ func (h *Handler) buildProcessPage(c echo.Context, p *store.Process, fresh, view
 			return v, err
 		}
 	}
+	// Case timeline and notes (issue 11).
+	tv, err := h.timelineView(c, p, store.TimelineCursor{}, views.NoteForm{})
+	if err != nil {
+		return v, err
+	}
+	v.Timeline = &tv
 	return v, nil
 }
 
@@ -167,6 +193,7 @@ func (h *Handler) processView(c echo.Context, p *store.Process) views.ProcessPag
 	v.Faces = []views.EvidenceItem{item(store.EvidenceFaceDocument), item(store.EvidenceFaceNow)}
 	v.Video = item(store.EvidenceVideo)
 	v.Erase = h.eraseControl(c, p)
+	v.Desk = h.deskControl(c, p, v.ClaimMine)
 	return v
 }
 
@@ -265,8 +292,8 @@ func (h *Handler) claimProcess(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = h.Review.Claim(c.Request().Context(), auth.ActorFrom(c), p.ID, c.FormValue("takeover") == "1")
-	if e := review.ErrorOf(err); e != nil && e.Code == review.CodeConflict && !isHTMX(c) {
+	claimed, err := h.Review.Claim(c.Request().Context(), auth.ActorFrom(c), p.ID, c.FormValue("takeover") == "1")
+	if e := review.ErrorOf(err); e != nil && (e.Code == review.CodeConflict || e.Code == review.CodeForbidden) && !isHTMX(c) {
 		if p, err = h.DB.GetProcess(c.Request().Context(), p.ID); err != nil {
 			return err
 		}
@@ -282,7 +309,7 @@ func (h *Handler) claimProcess(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return hxRedirect(c, processURL(p.ID))
+	return hxRedirect(c, claimedURL(claimed, c.QueryParam("retry") != ""))
 }
 
 // heartbeatProcess renews the claim the page holds: 204, or 409 with the reason when

@@ -92,10 +92,11 @@ func TestProcessClaims(t *testing.T) {
 	if p := g.process(id); p.ClaimedBy != 0 {
 		t.Fatalf("a GET claimed the process for %d", p.ClaimedBy)
 	}
-	if r := g.agentB.post(path+"/claim", nil); r.Code != http.StatusSeeOther || r.location() != path {
-		t.Fatalf("claim: got %s, want 303 to %s", r, path)
+	claimed := g.agentB.post(path+"/claim", nil)
+	if claimed.Code != http.StatusSeeOther || !strings.HasPrefix(claimed.location(), path+"?claimed=") {
+		t.Fatalf("claim: got %s, want 303 to %s?claimed=…", claimed, path)
 	}
-	r = g.agentB.get(path)
+	r = g.agentB.get(claimed.location())
 	wantPage(t, r, http.StatusOK, "agent opens the process")
 	if !hasTestID(r.Body, "claim-mine") || hasTestID(r.Body, "gateway-alert") {
 		t.Errorf("agent's page: want claim-mine and no gateway alert: %s", r)
@@ -131,8 +132,8 @@ func TestProcessClaims(t *testing.T) {
 		t.Errorf("claim without takeover: got %s, want 409 naming the holder", r)
 	}
 	r = g.agent2B.post(path+"/claim", formOf("takeover", "1"))
-	if r.Code != http.StatusSeeOther || r.location() != path {
-		t.Fatalf("takeover: got %s, want 303 to %s", r, path)
+	if r.Code != http.StatusSeeOther || !strings.HasPrefix(r.location(), path+"?claimed=") {
+		t.Fatalf("takeover: got %s, want 303 to %s?claimed=…", r, path)
 	}
 	if p := g.process(id); p.ClaimedBy != g.agent2.ID {
 		t.Fatalf("after takeover claimed by %d, want agent2 %d", p.ClaimedBy, g.agent2.ID)
@@ -161,7 +162,7 @@ func TestProcessClaims(t *testing.T) {
 	}
 	// Take it back with htmx: 204 with HX-Redirect.
 	r = g.agentB.post(path+"/claim", formOf("takeover", "1"), htmxHeader)
-	if r.Code != http.StatusNoContent || r.Header.Get("HX-Redirect") != path {
+	if r.Code != http.StatusNoContent || !strings.HasPrefix(r.Header.Get("HX-Redirect"), path+"?claimed=") {
 		t.Errorf("htmx takeover: got %s, want 204 with HX-Redirect %s", r, path)
 	}
 
@@ -248,10 +249,11 @@ func TestProcessGatewayFailing(t *testing.T) {
 			g.fault(sandbox.RouteProcess, f)
 			defer g.sb.ClearFault(sandbox.RouteProcess)
 			holder := g.process(ids[i]).HolderName
-			if r := g.agentB.post("/processes/"+ids[i]+"/claim", nil); r.Code != http.StatusSeeOther {
-				t.Fatalf("claim: %s", r)
+			c := g.agentB.post("/processes/"+ids[i]+"/claim", nil)
+			if c.Code != http.StatusSeeOther {
+				t.Fatalf("claim: %s", c)
 			}
-			r := g.agentB.get("/processes/" + ids[i])
+			r := g.agentB.get(c.location())
 			wantPage(t, r, http.StatusOK, "process page with a failing gateway")
 			if !hasTestID(r.Body, "gateway-alert") || !strings.Contains(r.Body, "not answering") {
 				t.Errorf("no gateway banner: %s", r)
@@ -296,14 +298,21 @@ func TestProcessGatewayFailing(t *testing.T) {
 	}
 	// Recovered: retry=1 fetches again and the banner goes.
 	r := g.agentB.get("/processes/" + ids[1] + "?retry=1")
-	if r.Code != http.StatusOK || hasTestID(r.Body, "gateway-alert") {
+	if !strings.Contains(r.Body, `action="/processes/`+ids[1]+`/claim?retry=1"`) {
+		t.Fatalf("the page of one's own claim claims again and keeps retry=1: %s", r)
+	}
+	c := g.agentB.post("/processes/"+ids[1]+"/claim?retry=1", nil)
+	if c.Code != http.StatusSeeOther || !strings.HasSuffix(c.location(), "&retry=1") {
+		t.Fatalf("claim with retry: %s", c)
+	}
+	r = g.agentB.get(c.location())
+	if r.Code != http.StatusOK || hasTestID(r.Body, "gateway-alert") || !hasTestID(r.Body, "claim-mine") {
 		t.Errorf("after recovery: got %s, want 200 without the banner", r)
 	}
 
 	// A process the gateway no longer knows: banner, and it leaves the queue.
 	g.indexSnapshot(store.Snapshot{ID: "deleted-at-gateway", UpdatedAt: g.clock.Now(), Country: "ESP", DocType: "IDCard", HolderName: "Gone Person"})
-	g.agentB.post("/processes/deleted-at-gateway/claim", nil)
-	r = g.agentB.get("/processes/deleted-at-gateway")
+	r = g.agentB.get(g.agentB.post("/processes/deleted-at-gateway/claim", nil).location())
 	wantPage(t, r, http.StatusOK, "process unknown to the gateway")
 	if !hasTestID(r.Body, "gateway-alert") || !strings.Contains(r.Body, "no longer knows") {
 		t.Errorf("no 'no longer knows' banner: %s", r)
@@ -328,10 +337,11 @@ func TestScoresOutOfRange(t *testing.T) {
 	}
 	g.fault(sandbox.RouteProcess, sandbox.Fault{Kind: sandbox.FaultUnavailable}) // the page shows the index's scores
 	defer g.sb.ClearFault(sandbox.RouteProcess)
-	if r := g.agentB.post("/processes/odd-scores/claim", nil); r.Code != http.StatusSeeOther {
-		t.Fatalf("claim: %s", r)
+	c := g.agentB.post("/processes/odd-scores/claim", nil)
+	if c.Code != http.StatusSeeOther {
+		t.Fatalf("claim: %s", c)
 	}
-	r = g.agentB.get("/processes/odd-scores")
+	r = g.agentB.get(c.location())
 	wantPage(t, r, http.StatusOK, "process page")
 	if n := strings.Count(r.Body, `data-testid="score-invalid"`); n != 2 {
 		t.Errorf("process page: %d invalid scores shown, want 2", n)
@@ -340,5 +350,35 @@ func TestScoresOutOfRange(t *testing.T) {
 		if strings.Contains(r.Body, bad) || strings.Contains(r.Body, esc(bad)) {
 			t.Errorf("process page shows %q", bad)
 		}
+	}
+}
+
+// TestReloadClaimsAgain (D6): a visit to the page of a process one holds that is not
+// the claim's own redirect (a reload, a second tab) claims it again with a new number,
+// so the release the replaced page sends as it goes ends nothing.
+func TestReloadClaimsAgain(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t)
+	id := g.reviewable(1)[0]
+	page := decOpen(t, g, g.agentB, id)
+	seq := decClaim(page)
+	claims := g.countAudit("process.claim", store.OutcomeSuccess)
+
+	r := g.agentB.get(decPath(id, "")) // the reload
+	if !hasTestID(r.Body, "claim-form") || !strings.Contains(r.Body, "data-auto-submit") || hasTestID(r.Body, "decision-panel") {
+		t.Fatalf("reload of one's own claim: want the page that claims again: %s", r)
+	}
+	c := g.agentB.post(decPath(id, "claim"), nil)
+	reloaded := g.agentB.get(c.location())
+	if !hasTestID(reloaded.Body, "decision-panel") || decClaim(reloaded) == seq {
+		t.Fatalf("after claiming again: want the panel with a new claim number (old %s): %s", seq, reloaded)
+	}
+	// The replaced page's release, with its old number, arrives last.
+	g.agentB.post(decPath(id, "release")+"?seq="+seq, nil, header{"Content-Type", "text/plain"})
+	if p := g.process(id); p.ClaimedBy != g.agent.ID || idStr(p.ClaimSeq) != decClaim(reloaded) {
+		t.Fatalf("the old page's release ended the new page's claim: %+v", p)
+	}
+	if got := g.countAudit("process.claim", store.OutcomeSuccess); got != claims {
+		t.Errorf("process.claim rows %d, want %d: claiming one's own claim again is a renewal", got, claims)
 	}
 }

@@ -19,9 +19,13 @@ import (
 // queueFilters is the queue's state as it lives in the URL.
 type queueFilters struct {
 	Search, Country, Doc, Failed, Claim, Older, Sort string
+	View                                             string // "" (the queue) or viewEscalated
 	AfterSince                                       time.Time
 	AfterID                                          string
 }
+
+// viewEscalated is the queue's view of escalated cases (?view=escalated).
+const viewEscalated = "escalated"
 
 var olderChoices = []struct {
 	value string
@@ -37,6 +41,9 @@ func parseQueueFilters(c echo.Context) (queueFilters, error) {
 		Search: strings.TrimSpace(q.Get("q")), Country: strings.ToUpper(strings.TrimSpace(q.Get("country"))),
 		Doc: strings.TrimSpace(q.Get("doc")), Failed: strings.TrimSpace(q.Get("failed")),
 		Claim: q.Get("claim"), Older: q.Get("older"), Sort: q.Get("sort"),
+	}
+	if q.Get("view") == viewEscalated {
+		f.View = viewEscalated
 	}
 	if utf8.RuneCountInString(f.Search) > 200 {
 		return f, echo.NewHTTPError(http.StatusBadRequest, "The search is too long (200 characters at most).")
@@ -88,13 +95,14 @@ func (f queueFilters) values() url.Values {
 	set("claim", f.Claim, store.ClaimAll)
 	set("older", f.Older, "")
 	set("sort", f.Sort, "oldest")
+	set("view", f.View, "")
 	return v
 }
 
 func (f queueFilters) query(userID int64) store.QueueQuery {
 	return store.QueueQuery{
 		UserID: userID, Country: f.Country, DocType: f.Doc, Failed: f.Failed, Claim: f.Claim,
-		OlderThan: olderDuration(f.Older), Search: f.Search, Newest: f.Sort == "newest",
+		OlderThan: olderDuration(f.Older), Search: f.Search, Newest: f.Sort == "newest", Escalated: f.View == viewEscalated,
 		AfterSince: f.AfterSince, AfterID: f.AfterID, Limit: 50,
 	}
 }
@@ -120,6 +128,16 @@ func (h *Handler) showQueue(c echo.Context) error {
 	switch c.QueryParam("empty") {
 	case "1":
 		qp.Notice = "No unclaimed process matches these filters right now."
+	}
+	if c.QueryParam("done") == "skipped" {
+		d, err := h.Review.DeskSettings(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		qp.Notice = "Skipped. That case stays out of your next case for " + views.FormatDuration(d.SkipFor()) + "; others can still take it."
+	}
+	if c.QueryParam("done") == "escalated" {
+		qp.Notice = "Escalated. The case waits in the Escalated view for an administrator."
 	}
 	if listOnly(c) {
 		c.Response().Header().Set("Vary", "HX-Request")
@@ -148,10 +166,15 @@ func (h *Handler) queuePage(c echo.Context, f queueFilters) (views.QueuePage, er
 	if err != nil {
 		return views.QueuePage{}, err
 	}
+	escalated, err := h.Review.CountEscalated(ctx)
+	if err != nil {
+		return views.QueuePage{}, err
+	}
 	base := f.values()
 	qp := views.QueuePage{
 		Search: f.Search, Query: base.Encode(), Counts: viewCounts(counts),
-		Filtered:    len(base) > 0,
+		Filtered:  len(base) > 0 && !(len(base) == 1 && f.View != ""),
+		Escalated: f.View == viewEscalated, EscalatedCount: escalated,
 		NextCaseURL: withQuery("/queue/next", base),
 		Countries:   options(opts.Countries, f.Country, views.CountryName),
 		DocTypes:    options(opts.DocTypes, f.Doc, views.DocTypeLabel),
@@ -216,6 +239,7 @@ func (h *Handler) queueRow(p *store.Process, userID int64, now time.Time) views.
 	r := views.QueueRow{
 		ID: p.ID, URL: "/processes/" + url.PathEscape(p.ID), Holder: p.HolderName, Country: p.Country,
 		DocType: views.DocTypeLabel(p.DocType), CustomerRef: p.CustomerRef, Since: p.ReviewSince,
+		QASampled: p.QASampled, EscalatedBy: p.EscalatedByName, EscalationNote: p.EscalationNote,
 	}
 	r.Waiting, r.Aging = h.aging(p.ReviewSince, now)
 	for _, f := range p.Failed {
@@ -311,9 +335,9 @@ func (h *Handler) claimNextCase(c echo.Context, f queueFilters, done string) err
 	if err != nil {
 		return err
 	}
-	target := processURL(p.ID)
+	target := claimedURL(p, false)
 	if done != "" {
-		target += "?done=" + done
+		target += "&done=" + done
 	}
 	return c.Redirect(http.StatusSeeOther, target)
 }

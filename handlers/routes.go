@@ -39,6 +39,13 @@ type Deps struct {
 	// Workers reports each background worker's state (WorkerRunning, WorkerStopped)
 	// for /healthz; nil when the program runs none.
 	Workers func() map[string]string
+	// Metrics hooks (handlers/metrics.go), nil when metrics are off: ObserveRequest is
+	// told of every request by route pattern, ObserveWebhook of each webhook intake's
+	// result (WebhookResults).
+	ObserveRequest func(route, method string, status int, d time.Duration)
+	ObserveWebhook func(result string)
+	// OIDC is single sign-on (issue 9, item 2); nil when it is not configured.
+	OIDC *auth.OIDC
 }
 
 // Handler holds the dependencies of every route.
@@ -77,12 +84,15 @@ func New(cfg Config, deps Deps) *echo.Echo {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(h.denyCrossOrigin))
 	e.Pre(h.requestID)
+	e.Use(h.observeRequests) // metrics: outermost, sees the final status (handlers/metrics.go)
 	e.Use(h.recoverPanic, h.logRequests, h.securityHeaders, echo.WrapMiddleware(cop.Handler),
 		middleware.BodyLimit(cfg.BodyLimit), deps.Sessions.Load)
 
 	// Public: sign-in, static files, health, one-time links (and later the webhook).
 	e.GET("/login", h.showLogin)
 	e.POST("/login", h.login)
+	e.GET("/login/oidc", h.startSSO)          // single sign-on (issue 9, item 2)
+	e.GET(auth.OIDCCallbackPath, h.finishSSO) // single sign-on (issue 9, item 2)
 	e.GET("/password/:token", h.showSetPasswordLink)
 	e.POST("/password/:token", h.setPasswordFromLink)
 	e.GET("/healthz", h.health)
@@ -104,6 +114,8 @@ func New(cfg Config, deps Deps) *echo.Echo {
 	u.POST("/processes/:id/reject", h.rejectProcess)
 	u.GET("/processes/:id/readiness", h.showAcceptReadiness)
 	u.GET("/processes/:id/delivery", h.showDelivery)
+	u.GET("/processes/:id/timeline", h.showTimeline) // case timeline (issue 11)
+	u.POST("/processes/:id/notes", h.addNote)        // case notes (issue 11)
 	u.POST("/processes/:id/delivery/retry", h.retryDelivery)
 	u.POST("/decisions/:did/confirm", h.confirmDecision)
 	u.POST("/decisions/:did/overturn", h.overturnDecision)
@@ -120,7 +132,7 @@ func New(cfg Config, deps Deps) *echo.Echo {
 	u.POST("/account/sessions/:sid/end", h.endMySession)
 
 	// Admins.
-	a := u.Group("/admin", deps.Sessions.RequireAdmin)
+	a := u.Group("/admin", h.requireAdmin)
 	a.GET("/users", h.showUsers)
 	a.POST("/users", h.createUser)
 	a.GET("/users/:id", h.showUser)
@@ -131,8 +143,13 @@ func New(cfg Config, deps Deps) *echo.Echo {
 	a.POST("/users/:id/sessions/end", h.endUserSessions)
 	a.POST("/users/:id/sessions/:sid/end", h.endUserSession)
 	h.registerAdminCatalogue(a)
+	a.GET("/audit/export", h.exportAudit) // audit export (issue 11, item 6), beside the audit log's routes
 	h.registerHistory(u)
+	h.registerInsights(u) // insights (issue 11, item 1)
 	h.registerRetention(u, a)
+	h.registerDesk(u, a)
+	a.POST("/settings/sso", h.saveSSOSettings) // single sign-on (issue 9, item 2)
+	h.registerSecondFactor(e, u, a)            // second factor (issue 9, item 1; handlers/totp.go)
 
 	// Unknown paths get the same page whether signed in or not; a known path asked with
 	// another method gets 405 (under /admin only after the admin check).
@@ -171,7 +188,8 @@ func notFound(e *echo.Echo) echo.HandlerFunc {
 // PublicRoutes are the routes reachable without a session (Z1); a test proves every
 // other route refuses anonymous requests.
 var PublicRoutes = map[string]bool{
-	"GET /login": true, "POST /login": true, "GET /password/:token": true, "POST /password/:token": true,
+	"GET /login": true, "POST /login": true, "GET /login/oidc": true, "GET /login/oidc/callback": true, "GET /password/:token": true, "POST /password/:token": true,
+	"GET /login/second-factor": true, "POST /login/second-factor": true, // second factor (issue 9, item 1): a pending sign-in, not a session
 	"GET /healthz": true, "HEAD /healthz": true, "GET /static/*": true, "POST /webhooks/mobbscan/:token": true, "GET /*": true, "POST /*": true, "PUT /*": true,
 	"DELETE /*": true, "PATCH /*": true, "HEAD /*": true, "OPTIONS /*": true, "CONNECT /*": true,
 	"TRACE /*": true, "PROPFIND /*": true, "REPORT /*": true,

@@ -3,7 +3,6 @@ package handlers
 import (
 	"errors"
 	"net/http"
-	"net/mail"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -11,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
 )
@@ -47,22 +47,18 @@ func (h *Handler) showUsers(c echo.Context) error {
 }
 
 func (h *Handler) renderUsers(c echo.Context, status int, q string, rows []views.UserRow, f views.NewUserForm) error {
+	f.MaxEmail, f.MaxName = review.LimitUserEmail.Max, review.LimitUserName.Max
 	return render(c, status, views.UsersScreen(h.page(c, "Reviewers", "users"), views.UsersPage{Query: q, Users: rows, Form: f}))
 }
 
-// validateNewUser checks the "add a reviewer" form.
+// validateNewUser checks the "add a reviewer" form by the account rules of review (the
+// C5 character rule included: issue 9); the typed text stays in the form.
 func validateNewUser(f *views.NewUserForm) {
 	f.Errors = views.FormErrors{}
-	f.Email = strings.TrimSpace(f.Email)
-	f.Name = strings.TrimSpace(f.Name)
-	if addr, err := mail.ParseAddress(f.Email); err != nil || addr.Address != f.Email || len(f.Email) > 254 || !strings.Contains(f.Email, ".") {
-		f.Errors["email"] = "Enter an email address like name@example.com."
-	}
-	if n := utf8.RuneCountInString(f.Name); n == 0 || n > 100 {
-		f.Errors["name"] = "Enter a display name of 1 to 100 characters."
-	}
-	if !store.ValidRole(f.Role) {
-		f.Errors["role"] = "Choose agent or admin."
+	var errs map[string]string
+	f.Email, f.Name, errs = review.CheckNewUser(f.Email, f.Name, f.Role)
+	for field, msg := range errs {
+		f.Errors[field] = msg
 	}
 }
 
@@ -149,6 +145,9 @@ func (h *Handler) renderUser(c echo.Context, status int, u *store.User, link, fl
 	up := views.UserPage{
 		User: userRow(u), Self: me.ID == u.ID, Created: u.CreatedAt, Updated: u.UpdatedAt, Link: link,
 		LinkTTL: h.cfg.LinkTTL, Sessions: sessions, Errors: errs, Audit: auditRows(events),
+	}
+	if up.SecondFactor, err = h.userSecondFactor(c, u); err != nil { // second factor (issue 9, item 1; handlers/totp.go)
+		return err
 	}
 	return render(c, status, views.UserScreen(p, up))
 }

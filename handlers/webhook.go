@@ -18,8 +18,12 @@ const maxWebhookBody = 16 << 10
 // optional signature, records it durably and answers at once; a worker re-reads the
 // process from the API (W1–W3).
 func (h *Handler) receiveWebhook(c echo.Context) error {
-	if err := h.Review.CheckWebhookToken(c.Param("token")); err != nil {
-		h.log.Warn("webhook refused: wrong token", "ip", c.RealIP())
+	if err := h.Review.CheckWebhookTokenFrom(c.RealIP(), c.Param("token")); err != nil {
+		// Logged sampled by review (issue 9); an IP guessing tokens is slowed down.
+		if review.ErrorCode(err) == review.CodeRateLimited {
+			c.Response().Header().Set("Retry-After", retryAfter(err))
+			return c.JSON(http.StatusTooManyRequests, map[string]string{"error": "too many requests"})
+		}
 		return c.JSON(http.StatusNotFound, map[string]string{"error": "not found"})
 	}
 	if mt, _, err := mime.ParseMediaType(c.Request().Header.Get("Content-Type")); err != nil || mt != "application/json" {
@@ -27,6 +31,9 @@ func (h *Handler) receiveWebhook(c echo.Context) error {
 	}
 	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxWebhookBody+1))
 	if err != nil {
+		if bodyTimedOut(err) || bodyCutShort(c) { // issue 9: too slow is 408
+			return c.JSON(http.StatusRequestTimeout, map[string]string{"error": "body too slow"})
+		}
 		return c.JSON(http.StatusBadRequest, map[string]string{"error": "unreadable body"})
 	}
 	if len(body) > maxWebhookBody {

@@ -127,6 +127,35 @@ type Client struct {
 	http   *http.Client
 	auth   tokenCache
 	health health
+	// observe is told of every attempt (SetObserver); nil when nobody listens.
+	observe atomic.Pointer[func(endpoint string, d time.Duration, err error)]
+}
+
+// SetObserver sets f to be told of every request sent to the gateway, each attempt
+// apart (read retries and token requests included): the endpoint's name (one of the
+// names of Error.Endpoint, never the URL), the time from sending to the response
+// headers, and nil for a 2xx answer, else an *Error whose sentinel says what went
+// wrong (no answer, or the status answered). It runs on the caller's goroutine and
+// must not block; nil removes it. For the portal's metrics.
+func (c *Client) SetObserver(f func(endpoint string, d time.Duration, err error)) {
+	if f == nil {
+		c.observe.Store(nil)
+		return
+	}
+	c.observe.Store(&f)
+}
+
+// observeAttempt tells the observer of one attempt: err is the attempt's failure, or
+// nil with the status the gateway answered.
+func (c *Client) observeAttempt(ep string, start time.Time, code int, err error) {
+	f := c.observe.Load()
+	if f == nil {
+		return
+	}
+	if err == nil && (code < 200 || code > 299) {
+		err = &Error{Endpoint: ep, StatusCode: code, Err: sentinelFor(code)}
+	}
+	(*f)(ep, time.Since(start), err)
 }
 
 // New returns a Client for cfg. It fails when the base URL is not an
@@ -559,6 +588,7 @@ func (c *Client) roundTrip(ctx context.Context, ep, method, path string, body []
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	timer := time.AfterFunc(c.cfg.HeaderTimeout, func() { cancel(errHeaderTimeout) })
+	start := time.Now() // metrics: the attempt's latency (SetObserver)
 	resp, err := c.http.Do(req)
 	if !timer.Stop() && err == nil {
 		// The header timeout fired as the headers arrived: the body is dead.
@@ -574,8 +604,11 @@ func (c *Client) roundTrip(ctx context.Context, ep, method, path string, body []
 		if gatewayFault(cause) {
 			c.noteFailure()
 		}
-		return nil, netError(ep, err, cause, wrote.Load())
+		ne := netError(ep, err, cause, wrote.Load())
+		c.observeAttempt(ep, start, 0, ne)
+		return nil, ne
 	}
+	c.observeAttempt(ep, start, resp.StatusCode, nil)
 	if code := resp.StatusCode; code == http.StatusTooManyRequests || code >= 500 {
 		c.noteFailure()
 	} else {

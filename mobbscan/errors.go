@@ -63,6 +63,9 @@ type Error struct {
 	Description string
 	// Err is the sentinel: one of the Err* variables.
 	Err error
+	// ContentRange is the Content-Range of a 416 answer to an evidence Range
+	// ("bytes */N": the evidence's length), or "".
+	ContentRange string
 
 	cause     error // underlying network, context or decoding error
 	ambiguous bool

@@ -94,6 +94,9 @@ func (c *Client) streamOnce(ctx context.Context, ep, p string, hdr http.Header, 
 	resp := x.resp
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusPartialContent {
 		e := c.statusError(ep, x, nil)
+		if resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+			e.ContentRange = resp.Header.Get("Content-Range") // bytes */N: the caller may pass the 416 on
+		}
 		x.close()
 		return nil, retryable(e), e
 	}

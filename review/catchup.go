@@ -39,6 +39,7 @@ type CatchUpResult struct {
 	Rereads       int // processes whose status re-read failed
 	Notifications int // webhook notifications whose re-read failed
 	Erasures      int // queued gateway erasures that failed
+	SendBacks     int // queued send-backs to review that failed
 }
 
 // CatchUp makes the gateway work that failed due now, kicks the delivery worker and
@@ -53,6 +54,9 @@ func (s *Service) CatchUp(ctx context.Context) (CatchUpResult, error) {
 		s.kickDelivery()
 	}
 	if r.Erasures, err = pullForward(ctx, s.DB.PullForwardErasures); err != nil {
+		return r, err
+	}
+	if r.SendBacks, err = pullForward(ctx, s.DB.PullForwardSendBacks); err != nil {
 		return r, err
 	}
 	if r.Rereads, err = pullForward(ctx, s.DB.PullForwardSyncs); err != nil {
@@ -77,7 +81,7 @@ func (s *Service) catchUp(ctx context.Context) {
 		return
 	}
 	s.Log.Info("gateway answering again: resuming the work it failed", "deliveries", r.Deliveries,
-		"status_rereads", r.Rereads, "webhook_rereads", r.Notifications, "erasures", r.Erasures)
+		"status_rereads", r.Rereads, "webhook_rereads", r.Notifications, "erasures", r.Erasures, "send_backs", r.SendBacks)
 }
 
 // pullForward runs one pull-forward UPDATE in batches until a batch is not full.

@@ -3,6 +3,7 @@ package review
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mobbscan-review/portal/mobbscan"
 	"github.com/mobbscan-review/portal/store"
@@ -23,6 +24,10 @@ const (
 	CodeBadGateway  Code = "bad_gateway" // Mobbscan answered with something the portal will not pass on
 )
 
+// CodeRateLimited: too many in too short a time; Error.RetryAfter says when to try
+// again (issue 9).
+const CodeRateLimited Code = "rate_limited"
+
 // Error is the workflow's one error type (the WTF Dial pattern): a code, the form field
 // it is about (empty for the whole form) and a message fit for the person who asked.
 type Error struct {
@@ -33,6 +38,8 @@ type Error struct {
 	// (corrections); Message then sums them up.
 	Fields map[string]string
 	Err    error // the cause, for logs; never shown
+	// RetryAfter is how long to wait before trying again (CodeRateLimited), or 0.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

@@ -139,3 +139,13 @@ func forbiddenCharacter(r rune) (one, many string) {
 	}
 	return "", ""
 }
+
+// Limits of running the desk (escalation, send-back).
+var (
+	LimitEscalationNote = TextLimit{Field: "escalation_note", What: "The reason for escalating", Max: 1000, Required: true, MultiLine: true}
+	LimitSendBackReason = TextLimit{Field: "send_back_reason", What: "The reason for sending it back", Max: 500, Required: true}
+)
+
+// Limits of case notes (issue 11): the internal notes of a case's timeline. Line breaks
+// are allowed, every other control character refused (the C5 rule of Check).
+var LimitCaseNote = TextLimit{Field: FieldNote, What: "The note", Max: 2000, Required: true, MultiLine: true}

@@ -420,6 +420,11 @@ func (s *Service) RunRetention(ctx context.Context) {
 			s.Log.Info("retention", "purged", rep.Purged, "erasures_queued", rep.Queued, "kept", rep.Skipped)
 		}
 	}
+	if n, err := s.DB.RecoverSendBacks(ctx); err != nil {
+		s.Log.Error("recover send-backs", "error", err)
+	} else if n > 0 {
+		s.Log.Warn("recovered send-backs interrupted by a stop; they are sent again", "count", n)
+	}
 	retain()
 	purgeTick := time.NewTicker(retentionEvery)
 	defer purgeTick.Stop()
@@ -435,6 +440,18 @@ func (s *Service) RunRetention(ctx context.Context) {
 				break
 			}
 			if n < erasureBatch {
+				break
+			}
+		}
+		for ctx.Err() == nil {
+			n, err := s.SendBackOnce(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.Log.Error("send back", "error", err)
+				}
+				break
+			}
+			if n < sendBackBatch {
 				break
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"mime"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +70,8 @@ type Service struct {
 
 	deliveryWake   chan struct{}
 	reconcilerWake chan struct{} // a catch-up after an outage wakes RunWorkers
+
+	webhookGuard *webhookGuard // wrong webhook tokens per IP (issue 9, webhook_guard.go)
 }
 
 type cachedInfo struct {
@@ -84,6 +87,7 @@ func New(db *store.DB, client *mobbscan.Client, log *slog.Logger, cfg Config) *S
 	}
 	s := &Service{DB: db, Client: client, Log: log, cfg: cfg, cache: map[string]cachedInfo{}, deliveryWake: make(chan struct{}, 1),
 		reconcilerWake: make(chan struct{}, 1)}
+	s.webhookGuard = newWebhookGuard(func() time.Time { return s.DB.Now() })
 	s.wireCatchUp()
 	return s
 }
@@ -270,6 +274,15 @@ var DocTypes = []string{"IDCard", "Passport", "DriverLicense"}
 // CreateOnboarding creates a process at the gateway and indexes it; the onboarding URL
 // is what the customer needs.
 func (s *Service) CreateOnboarding(ctx context.Context, a store.Actor, in NewOnboarding) (*store.Process, error) {
+	if now := s.DB.Now(); a.UserID != 0 { // the per-user rate limit (issue 9)
+		n, oldest, err := s.DB.RecentSuccesses(ctx, a.UserID, store.ActionProcessCreate, now.Add(-time.Hour))
+		if err != nil {
+			return nil, err
+		}
+		if err := MayCreateOnboarding(n, oldest, now); err != nil {
+			return nil, err
+		}
+	}
 	req := mobbscan.CreateRequest{CountryID: strings.ToUpper(strings.TrimSpace(in.Country)), DocType: in.DocType, RedirectURL: s.cfg.RedirectURL}
 	if ref := strings.TrimSpace(in.CustomerRef); ref != "" {
 		req.ExtraData = map[string]string{"customerRef": ref}
@@ -412,7 +425,9 @@ func (s *Service) Forget(id string) {
 
 // Evidence streams one evidence item of an indexed process to a, or the ZIP of all
 // (store.EvidenceZIP): allow-listed content types only (P1), and every access recorded
-// (L4; inside a's claim it counts for the accept rule, D7). The caller closes Body.
+// (L4; inside a's claim it counts for the accept rule, D7). The caller closes Body. A
+// Range beyond the end is no error: an Evidence with StatusCode 416, no body and the
+// gateway's ContentRange ("bytes */N"), recorded as nothing served.
 func (s *Service) Evidence(ctx context.Context, a store.Actor, id string, kind store.EvidenceKind, rangeHeader string) (*mobbscan.Evidence, string, error) {
 	var ev *mobbscan.Evidence
 	var err error
@@ -420,6 +435,11 @@ func (s *Service) Evidence(ctx context.Context, a store.Actor, id string, kind s
 		ev, err = s.Client.ZIP(ctx, id)
 	} else {
 		ev, err = s.Client.Evidence(ctx, id, string(kind), rangeHeader)
+	}
+	if me := (*mobbscan.Error)(nil); errors.As(err, &me) && me.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		// A Range beyond the end of the video: no evidence is served, and the caller
+		// passes the 416 on with the gateway's Content-Range (issue 9).
+		return &mobbscan.Evidence{Body: http.NoBody, StatusCode: me.StatusCode, ContentRange: me.ContentRange}, "", nil
 	}
 	if err != nil {
 		if e := ErrorOf(gatewayError(err, CodeNotFound)); e.Code == CodeNotFound {
@@ -475,6 +495,7 @@ func (s *Service) Release(ctx context.Context, a store.Actor, id string, seq int
 // NextCase claims the oldest unclaimed process matching q for a; a CodeNotFound error
 // when the queue has nothing for them.
 func (s *Service) NextCase(ctx context.Context, a store.Actor, q store.QueueQuery) (*store.Process, error) {
+	q.SkippedBy, q.Escalated = a.UserID, false
 	p, err := s.DB.ClaimNext(ctx, a, s.cfg.ClaimTTL, q, mayClaim(a, false))
 	return p, translate(err)
 }
@@ -492,7 +513,11 @@ func (s *Service) Readiness(ctx context.Context, a store.Actor, id string, seq i
 	return MissingForAccept(c), nil
 }
 
-// Deny audits a refused request (an unknown id, a forbidden action): Z2, L1.
+// Deny audits a refused request (an unknown id, a forbidden action): Z2, L1. Under the
+// L3 bound (store.AuditRefusal): the first DeniedRecorded denials of a user (or of an
+// anonymous IP) in a window are recorded one by one, the rest counted into a summary.
 func (s *Service) Deny(ctx context.Context, a store.Actor, objectType, objectID, detail string) error {
-	return s.DB.Audit(ctx, a, store.ActionAccessDenied, objectType, objectID, store.OutcomeDenied, detail)
+	_, err := s.DB.AuditRefusal(ctx, a, store.Refusal{Key: RefusalKey(a), RecordFirst: DeniedRecorded,
+		Action: store.ActionAccessDenied, ObjectType: objectType, ObjectID: objectID, Outcome: store.OutcomeDenied, Detail: detail})
+	return err
 }

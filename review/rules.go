@@ -7,6 +7,8 @@ package review
 // inside the write's transaction; pages call the same functions to show what is allowed.
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"strings"
@@ -31,6 +33,9 @@ func mayClaim(a store.Actor, takeover bool) store.Rule {
 		p := c.Process
 		if !Claimable(p) {
 			return errorf(CodeConflict, "", "This process is not awaiting review any more.")
+		}
+		if err := MayDecideEscalated(a, p); err != nil {
+			return err
 		}
 		if p.ClaimActive(c.Now) && p.ClaimedBy != a.UserID && !takeover {
 			return errorf(CodeConflict, "", "%s is reviewing this process. Use “Take over” to review it yourself.", p.ClaimedByName)
@@ -119,6 +124,9 @@ func decidable(a store.Actor, seq int64, c *store.Case) error {
 		return store.ErrAlreadyDecided
 	case !p.Reviewable:
 		return store.ErrNotReviewable
+	}
+	if err := MayDecideEscalated(a, p); err != nil {
+		return err
 	}
 	return HoldsClaim(a, seq, c)
 }
@@ -301,4 +309,239 @@ func EvidenceTypeAllowed(k store.EvidenceKind, mediaType string) bool {
 		return evidenceTypes[k.IsImage()][mediaType]
 	}
 	return false
+}
+
+// Audit export (issue 11, item 6).
+
+// MayExportAudit: only an administrator may export the audit log (the command line runs
+// as an administrator: whoever runs it holds the database file).
+func MayExportAudit(a store.Actor) error {
+	if !IsAdmin(a) {
+		return errorf(CodeForbidden, "", "Only an administrator may export the audit log.")
+	}
+	return nil
+}
+
+// Insights (issue 11, item 1).
+
+// InsightsAgent is whose figures a may see when asking for requested's (0: everyone):
+// an administrator sees anyone's or everyone's; an agent only ever their own, whatever
+// the URL asks for.
+func InsightsAgent(a store.Actor, requested int64) int64 {
+	if IsAdmin(a) {
+		return max(requested, 0)
+	}
+	return a.UserID
+}
+
+// Running the desk: skip, escalate, send back, QA sampling.
+//
+// Escalated cases are decided by administrators: the portal's two roles already split
+// the staff into those who work the queue and those who oversee it, and a third
+// "senior" role would touch every permission and account screen for one rule.
+
+// MayDecideEscalated: an escalated case is claimed and decided by an administrator only.
+func MayDecideEscalated(a store.Actor, p *store.Process) error {
+	if p.Escalated() && !IsAdmin(a) {
+		return errorf(CodeForbidden, "", "This case was escalated by %s; only an administrator may decide it.", orSomeone(p.EscalatedByName))
+	}
+	return nil
+}
+
+func orSomeone(name string) string {
+	if name == "" {
+		return "an agent"
+	}
+	return name
+}
+
+// mayEscalate: the holder of the page's claim on a case awaiting its first review, not
+// escalated yet; administrators decide escalated cases themselves.
+func mayEscalate(a store.Actor, seq int64) store.Rule {
+	return func(c *store.Case) error {
+		p := c.Process
+		switch {
+		case IsAdmin(a):
+			return errorf(CodeForbidden, "", "Administrators decide escalated cases themselves; there is nobody to escalate to.")
+		case p.Escalated():
+			return errorf(CodeConflict, "", "This case is already escalated.")
+		case p.Decided || p.AwaitingSecond:
+			return errorf(CodeConflict, "", "Only a case awaiting its first review can be escalated.")
+		}
+		return HoldsClaim(a, seq, c)
+	}
+}
+
+// MayEscalate reports whether the page offers "Escalate" to a (it holds the claim).
+func MayEscalate(a store.Actor, p *store.Process) bool {
+	return !IsAdmin(a) && !p.Escalated() && !p.Decided && !p.AwaitingSecond && p.Reviewable
+}
+
+// mayDeescalate: an administrator returns an escalated case in review to the queue.
+func mayDeescalate(a store.Actor) store.Rule {
+	return func(c *store.Case) error {
+		switch {
+		case !IsAdmin(a):
+			return errorf(CodeForbidden, "", "Only an administrator may return an escalated case to the queue.")
+		case !c.Process.Escalated() || !c.Process.Reviewable:
+			return errorf(CodeConflict, "", "This case is not escalated any more.")
+		}
+		return nil
+	}
+}
+
+// SendBackable (the gateway's "pending"): a finished process the gateway still knows,
+// whose decision, if the portal made one, the gateway has, and with no request to send
+// it back under way.
+func SendBackable(sc *store.SendBackCase) error {
+	p, d := sc.Process, sc.Decision
+	switch {
+	case p.Gone:
+		return errorf(CodeConflict, "", "Mobbscan no longer knows this process.")
+	case !p.Final:
+		return errorf(CodeConflict, "", "Only a finished process can be sent back to review; this one is not finished.")
+	case d != nil && !d.State.Settled():
+		return errorf(CodeConflict, "", "The decision on this process has not reached Mobbscan yet; it cannot be sent back until it has.")
+	case sc.Latest != nil && sc.Latest.Open():
+		return errorf(CodeConflict, "", "This process is already being sent back to review.")
+	}
+	return nil
+}
+
+func maySendBack(a store.Actor) store.SendBackRule {
+	return func(sc *store.SendBackCase) error {
+		if !IsAdmin(a) {
+			return errorf(CodeForbidden, "", "Only an administrator may send a process back to review.")
+		}
+		return SendBackable(sc)
+	}
+}
+
+// SendBackRetryable: a send-back that needs a person (failed or parked) may be queued again.
+func SendBackRetryable(sb *store.SendBack) bool { return sb != nil && sb.State.NeedsPerson() }
+
+func mayRetrySendBack(a store.Actor) store.SendBackRule {
+	return func(sc *store.SendBackCase) error {
+		switch {
+		case !IsAdmin(a):
+			return errorf(CodeForbidden, "", "Only an administrator may retry sending a process back.")
+		case !SendBackRetryable(sc.Latest):
+			return errorf(CodeConflict, "", "Only a failed or parked request can be retried.")
+		}
+		return nil
+	}
+}
+
+// InSample reports whether a process falls in a QA sample of percent %: a hash of its
+// id, so the draw is the same every time the portal looks (a process is never drawn
+// twice, nor missed by a restart) and cannot be steered by the agents.
+func InSample(id string, percent int) bool {
+	sum := sha256.Sum256([]byte("qa-sample:" + id))
+	return int(binary.BigEndian.Uint64(sum[:8])%100) < percent
+}
+
+// qaSample: the gateway verified the process automatically (final, verified, never
+// decided in the portal), it was never sampled, and it falls in the sample.
+func qaSample(percent int) store.SendBackRule {
+	return func(sc *store.SendBackCase) error {
+		p := sc.Process
+		if p.Final && !p.Gone && p.Status == store.VerdictAccept.GatewayStatus() && !p.Decided && sc.Decision == nil &&
+			!p.QASampled && sc.Latest == nil && InSample(p.ID, percent) {
+			return nil
+		}
+		return errorf(CodeConflict, "", "not sampled")
+	}
+}
+
+// Case notes (issue 11): who may add an internal note to a case's timeline.
+
+// MayAddNote: any signed-in reviewer (agent or administrator) who may open the process:
+// every signed-in account opens every indexed process, so every one adds notes and reads
+// them in the timeline, including on decided and deleted processes. A process whose
+// identity data retention cleared takes no more notes (they could bring personal data
+// back) until the gateway puts it back into review.
+func MayAddNote(a store.Actor, p *store.Process) error {
+	switch {
+	case a.UserID == 0 || !store.ValidRole(a.Role):
+		return errorf(CodeForbidden, FieldNote, "Only a signed-in reviewer may add a note.")
+	case !p.PurgedAt.IsZero():
+		return errorf(CodeConflict, FieldNote, "Retention cleared this process's identity data, so notes can no longer be added to it.")
+	}
+	return nil
+}
+
+func mayAddNote(a store.Actor) store.Rule {
+	return func(c *store.Case) error { return MayAddNote(a, c.Process) }
+}
+
+// Single sign-on (issue 9, item 2): who may still sign in with a password.
+
+// MaySignInWithPassword: with "single sign-on is the only way in" on (and single sign-on
+// configured: ssoOnly is false otherwise), only administrators keep their password, as
+// the way back in when the identity provider is down or misconfigured; `portal user
+// reset` gives an administrator a new password. Everyone else signs in through the
+// identity provider.
+func MaySignInWithPassword(ssoOnly bool, u *store.User) error {
+	if !ssoOnly || u.IsAdmin() {
+		return nil
+	}
+	return errorf(CodeForbidden, "", "Single sign-on is the only way to sign in here: use the single sign-on button.")
+}
+
+// Hardening (issue 9): refusal keys, the onboarding rate limit.
+
+// DeniedRecorded is how many refused requests (access.denied) of one user or IP are
+// audited one by one in a store.RefusalWindow; the rest are counted into one summary
+// row (L3). Enough to see what someone tried, not enough to fill the audit.
+const DeniedRecorded = 20
+
+// RefusalKey is whom a refused request is counted against under the L3 bound: the
+// signed-in user, else the client's IP.
+func RefusalKey(a store.Actor) string {
+	if a.UserID != 0 {
+		return fmt.Sprintf("user:%d", a.UserID)
+	}
+	return "ip:" + a.IP
+}
+
+// Second factor (issue 9, item 1): who may change the policy and reset another
+// account's second factor (quality bar A6, A8).
+
+// MaySetSecondFactorPolicy: only an administrator changes who must use a second factor.
+func MaySetSecondFactorPolicy(a store.Actor) error {
+	if !IsAdmin(a) {
+		return errorf(CodeForbidden, "", "Only an administrator may change the settings.")
+	}
+	return nil
+}
+
+// MayResetSecondFactor: an administrator resets another account's second factor, never
+// their own (another administrator does that, or the operator's `portal user reset`):
+// otherwise whoever holds an admin's session could drop the admin's second factor.
+func MayResetSecondFactor(a store.Actor, target *store.User) error {
+	switch {
+	case !IsAdmin(a):
+		return errorf(CodeForbidden, "", "Only an administrator may reset a second factor.")
+	case a.UserID == target.ID:
+		return errorf(CodeForbidden, "", "You cannot reset your own second factor; ask another administrator.")
+	}
+	return nil
+}
+
+// OnboardingsPerHour is how many onboardings one user may create in an hour: enough for
+// a busy desk, not for a script filling the gateway (issue 9).
+const OnboardingsPerHour = 30
+
+// MayCreateOnboarding says whether a user who created created onboardings in the hour
+// before now, the oldest of them at oldest, may create another; when not, the error
+// says when they may (CodeRateLimited with RetryAfter).
+func MayCreateOnboarding(created int, oldest, now time.Time) error {
+	if created < OnboardingsPerHour {
+		return nil
+	}
+	wait := max(oldest.Add(time.Hour).Sub(now), time.Second).Round(time.Second)
+	e := errorf(CodeRateLimited, "", "You have created %d onboardings in the last hour, the most allowed; you can create another in %s.",
+		created, wait)
+	e.RetryAfter = wait
+	return e
 }

@@ -33,6 +33,29 @@ func (s *Service) CheckWebhookToken(token string) error {
 	return nil
 }
 
+// CheckWebhookTokenFrom is CheckWebhookToken for a request from the client ip, under the
+// wrong-token limit (issue 9): an IP that presented WebhookWrongBurst wrong tokens is
+// refused without a check (a *Error with CodeRateLimited and RetryAfter) until its
+// bucket refills; wrong tokens are logged sampled, the first per IP and window at WARN
+// with the count of refusals since the previous line.
+func (s *Service) CheckWebhookTokenFrom(ip, token string) error {
+	if ok, wait := s.webhookGuard.allow(ip); !ok {
+		if logNow, n := s.webhookGuard.refuse(ip, false); logNow {
+			s.Log.Warn("webhook refused: too many wrong tokens", "ip", ip, "refused_since_last_line", n)
+		}
+		e := errorf(CodeRateLimited, "", "Too many wrong webhook tokens from this address; try again in %s.", wait.Round(time.Second))
+		e.RetryAfter, e.Err = wait, ErrWebhookToken
+		return e
+	}
+	if err := s.CheckWebhookToken(token); err != nil {
+		if logNow, n := s.webhookGuard.refuse(ip, true); logNow {
+			s.Log.Warn("webhook refused: wrong token", "ip", ip, "refused_since_last_line", n)
+		}
+		return err
+	}
+	return nil
+}
+
 // CheckWebhookSignature verifies X-Mobbscan-Signature (t=<unix>,v1=<hex HMAC-SHA256 of
 // t + "." + body>) when an HMAC secret is configured (W1).
 func (s *Service) CheckWebhookSignature(header string, body []byte) error {

@@ -58,6 +58,7 @@ func (s *Service) IngestOnce(ctx context.Context) (int, error) {
 				}
 				continue
 			}
+			s.sampleIfVerified(ctx, snap)
 		}
 	}
 	return len(due), nil
@@ -124,6 +125,7 @@ func (s *Service) reconcile(ctx context.Context, cur *store.Process) error {
 	if _, err := s.DB.UpsertProcess(ctx, cur.Source, full, s.nextCheck(full, 0)); err != nil {
 		return err
 	}
+	s.sampleIfVerified(ctx, full)
 	return nil
 }
 

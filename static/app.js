@@ -798,6 +798,18 @@
     });
   });
 
+  // The mark of the claim that led to this page (?claimed=N, see handlers.claimedURL)
+  // comes off the address bar: a reload then claims the process again instead of
+  // sharing the claim number with the page it replaces, whose release on leaving would
+  // end the new page's claim.
+  (function () {
+    if (!window.history || typeof history.replaceState !== "function") return;
+    const u = new URL(location.href);
+    if (!u.searchParams.has("claimed")) return;
+    u.searchParams.delete("claimed");
+    history.replaceState(history.state, "", u.pathname + u.search + u.hash);
+  })();
+
   // Release on pagehide, also when the page goes into the back-forward cache
   // (event.persisted): a page that is kept there may never be shown again, and holding
   // the claim until it expires would block colleagues. If the agent does come back, the
@@ -1317,6 +1329,30 @@
     });
     forms.forEach(syncCorrections);
   }
+
+  // ---------------------------------------------------------------------------
+  // Case timeline notes (issue 11). htmx does not swap error answers; a form with
+  // data-swap-refused asks for its refusals (403, 409, 422: the form again, with the
+  // message beside the field and the text kept) to be swapped like a success, without the
+  // error banner. After such a form's answer is swapped in, focus goes back to the note
+  // field (holding the refused text, or empty after a note was added), so a keyboard
+  // user carries on where they were.
+  // ---------------------------------------------------------------------------
+  const SWAP_REFUSED = [403, 409, 422];
+  document.addEventListener("htmx:beforeSwap", function (ev) {
+    const d = ev.detail;
+    const elt = d && d.requestConfig && d.requestConfig.elt;
+    if (!d.xhr || SWAP_REFUSED.indexOf(d.xhr.status) < 0 || !elt || !elt.closest) return;
+    if (!elt.closest("form[data-swap-refused]")) return;
+    d.shouldSwap = true;
+    d.isError = false;
+  });
+  document.addEventListener("htmx:afterSettle", function (ev) {
+    const elt = ev.detail && ev.detail.requestConfig && ev.detail.requestConfig.elt;
+    if (!elt || !elt.matches || !elt.matches("form[data-swap-refused]")) return;
+    const field = document.querySelector("#note-form textarea");
+    if (field) field.focus({ preventScroll: false });
+  });
 
   // ---------------------------------------------------------------------------
   // Start-up, and again for every piece of content htmx adds.

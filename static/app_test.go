@@ -176,7 +176,7 @@ func newFixtures(t *testing.T) *fixtures {
 			w.WriteHeader(http.StatusNoContent) // the page stays
 			return
 		}
-		http.Redirect(w, r, "/fixture/opened.html?claimed=1", http.StatusSeeOther)
+		http.Redirect(w, r, "/fixture/opened.html?claimed=1&answer=claim", http.StatusSeeOther)
 	})
 	mux.HandleFunc("POST /decide/record", func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
@@ -1073,13 +1073,14 @@ func (f *fixtures) lastDecision(t *testing.T) url.Values {
 	return f.decisions[len(f.decisions)-1]
 }
 
-// form[data-auto-submit] claims once, as a form submission (no release beacon).
+// form[data-auto-submit] claims once, as a form submission (no release beacon); the
+// claim's mark (?claimed=N) comes off the address bar, so a reload claims again.
 func testAutoClaim(t *testing.T, f *fixtures, browser context.Context) {
 	tb := newTab(t, browser, false)
 	c0, _ := f.counts()
 	tb.open(t, f.URL+"/fixture/opened.html")
 	tb.goTo(t, f.URL+"/fixture/autosubmit.html")
-	tb.waitPage(t, "claimed and shown the answer", `location.search === "?claimed=1" && document.getElementById("opened")`)
+	tb.waitPage(t, "claimed, shown the answer, mark taken off", `location.search === "?answer=claim" && document.getElementById("opened")`)
 	settle()
 	if c, _ := f.counts(); c != c0+1 {
 		t.Errorf("claim POSTs: %d, want 1", c-c0)

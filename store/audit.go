@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Actor is who does something and from where: it goes into every audit row.
@@ -68,8 +70,9 @@ func hashEvent(e AuditEvent) string {
 // transactions serialise writers, so the chain cannot fork.
 func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, a Actor, action Action, objectType, objectID, outcome, detail string) error {
 	e := AuditEvent{
-		At: db.now(), ActorID: a.UserID, Actor: a.Email, IP: a.IP, RequestID: a.RequestID,
-		Action: string(action), ObjectType: objectType, ObjectID: objectID, Outcome: outcome, Detail: detail,
+		At: db.now(), ActorID: a.UserID, Actor: SafeAuditText(a.Email, maxAuditActor, false), IP: SafeAuditText(a.IP, maxAuditShort, false),
+		RequestID: SafeAuditText(a.RequestID, maxAuditShort, false), Action: string(action), ObjectType: objectType,
+		ObjectID: SafeAuditText(objectID, maxAuditShort, false), Outcome: outcome, Detail: SafeAuditText(detail, maxAuditDetail, true),
 	}
 	var lastID sql.NullInt64
 	var lastHash sql.NullString
@@ -95,6 +98,7 @@ func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, a Actor, action Actio
 	if err != nil {
 		return fmt.Errorf("audit: append %s: %w", action, err)
 	}
+	db.observe.collect(tx, e) // told to the metrics once tx commits (observe.go)
 	return nil
 }
 
@@ -205,4 +209,62 @@ func (db *DB) VerifyAudit(ctx context.Context) (int, error) {
 		prev, want, n = e.Hash, want+1, n+1
 	}
 	return n, rows.Err()
+}
+
+// Hardening (issue 9, C5): untrusted text in the audit.
+
+// Longest audit fields, in characters, after SafeAuditText.
+const (
+	maxAuditActor  = 254  // an email
+	maxAuditShort  = 200  // an IP, a request id, an object id
+	maxAuditDetail = 4000 // a detail
+)
+
+// SafeAuditText is the one rendering of untrusted text that becomes an audit actor, IP,
+// object id or detail (quality bar C5): invalid UTF-8 bytes become \xNN and every
+// control character (Cc; '\n' kept only when multiLine), format character (Cf: the
+// bidirectional overrides and isolates, zero-width characters, U+FEFF, ...), and line or
+// paragraph separator becomes \uXXXX, so a typed "victim@example.com\u202e | ..." or a
+// newline can never forge or reorder an audit line; then the text is clipped to max
+// characters (an ellipsis marks the cut). appendAudit applies it to every row.
+func SafeAuditText(s string, max int, multiLine bool) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || auditEscaped(r, multiLine) {
+			clean = false
+			break
+		}
+	}
+	if clean && utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(s) && n < max; {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case auditEscaped(r, multiLine) && r > 0xFFFF:
+			fmt.Fprintf(&b, "\\U%08x", r)
+		case auditEscaped(r, multiLine):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+		i += size
+		n++
+		if n == max && i < len(s) {
+			b.WriteString("…")
+		}
+	}
+	return b.String()
+}
+
+// auditEscaped reports whether SafeAuditText escapes r.
+func auditEscaped(r rune, multiLine bool) bool {
+	if r == '\n' && multiLine {
+		return false
+	}
+	return unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
 }

@@ -57,6 +57,8 @@ type DB struct {
 	db    *sql.DB
 	path  string
 	stmts sync.Map // query text → *sql.Stmt, for the hot read paths
+	// observe tells committed audit rows to the metrics (observe.go).
+	observe observers
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
 }
@@ -204,6 +206,8 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	committed := false
+	defer func() { db.observe.done(tx, committed) }() // metrics: audit rows told after commit only (observe.go)
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return err
@@ -211,6 +215,7 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	committed = true
 	return nil
 }
 

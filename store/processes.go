@@ -58,7 +58,16 @@ type Process struct {
 	Evidence       []EvidenceKind // the evidence the gateway lists for it
 	AwaitingSecond bool           // its live decision waits for a second review (four-eyes)
 	PurgedAt       time.Time      // when retention or an erasure cleared its identity data; zero if not
+	// Escalation: a case an agent passed on to those who decide escalated cases; zero
+	// EscalatedAt when it is not escalated.
+	EscalatedAt     time.Time
+	EscalatedByName string
+	EscalationNote  string
+	QASampled       bool // picked by QA sampling after the gateway verified it automatically
 }
+
+// Escalated reports whether the case waits in the Escalated view.
+func (p *Process) Escalated() bool { return !p.EscalatedAt.IsZero() }
 
 // Images returns the evidence images the gateway lists for the process.
 func (p *Process) Images() []EvidenceKind {
@@ -105,20 +114,21 @@ const processColumns = `p.id, p.source, p.status, p.raw_status, p.stage, p.revie
 	p.review_since, p.country, p.doc_type, p.holder_name, p.customer_ref, p.failed, p.score_facial, p.score_liveness,
 	p.score_document, p.onboarding_url, coalesce(p.claimed_by, 0), coalesce(u.display_name, ''), p.claimed_at,
 	p.claim_expires_at, p.first_seen_at, p.synced_at, p.sync_due_at, p.sync_failures, p.sync_error, p.decided, p.claim_seq,
-	p.evidence, p.purged_at, p.decided = 1 AND EXISTS (SELECT 1 FROM decisions sd WHERE sd.process_id = p.id AND sd.state <> 'overturned'
+	p.evidence, p.purged_at, p.escalated_at, CASE WHEN p.escalated_by IS NULL THEN '' ELSE coalesce((SELECT eu.display_name
+		FROM users eu WHERE eu.id = p.escalated_by), '') END, p.escalation_note, p.qa_sampled, p.decided = 1 AND EXISTS (SELECT 1 FROM decisions sd WHERE sd.process_id = p.id AND sd.state <> 'overturned'
 		AND sd.superseded_at IS NULL AND sd.state = 'second_review')`
 
 const processFrom = ` FROM processes p LEFT JOIN users u ON u.id = p.claimed_by`
 
 func scanProcess(s scanner) (*Process, error) {
 	var p Process
-	var created, updated, since, claimedAt, claimExp, synced, purged sql.NullString
+	var created, updated, since, claimedAt, claimExp, synced, purged, escalated sql.NullString
 	var firstSeen, due, failed, evidence string
 	var sf, sl, sd sql.NullFloat64
 	err := s.Scan(&p.ID, &p.Source, &p.Status, &p.RawStatus, &p.Stage, &p.Reviewable, &p.Final, &p.Gone, &created, &updated,
 		&since, &p.Country, &p.DocType, &p.HolderName, &p.CustomerRef, &failed, &sf, &sl, &sd, &p.OnboardingURL,
 		&p.ClaimedBy, &p.ClaimedByName, &claimedAt, &claimExp, &firstSeen, &synced, &due, &p.SyncFailures, &p.SyncError, &p.Decided, &p.ClaimSeq,
-		&evidence, &purged, &p.AwaitingSecond)
+		&evidence, &purged, &escalated, &p.EscalatedByName, &p.EscalationNote, &p.QASampled, &p.AwaitingSecond)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -128,6 +138,7 @@ func scanProcess(s scanner) (*Process, error) {
 	p.CreatedAt, p.UpdatedAt, p.ReviewSince = nullTime(created), nullTime(updated), nullTime(since)
 	p.ClaimedAt, p.ClaimExpiresAt, p.SyncedAt = nullTime(claimedAt), nullTime(claimExp), nullTime(synced)
 	p.FirstSeenAt, p.SyncDueAt, p.PurgedAt = parseTime(firstSeen), parseTime(due), nullTime(purged)
+	p.EscalatedAt = nullTime(escalated)
 	p.Failed = splitList(failed)
 	for _, k := range splitList(evidence) {
 		p.Evidence = append(p.Evidence, EvidenceKind(k))
@@ -215,7 +226,8 @@ func (db *DB) upsertProcess(ctx context.Context, tx *sql.Tx, source string, s Sn
 		if err != nil {
 			return false, fmt.Errorf("insert process: %w", err)
 		}
-		return true, nil
+		// Case timeline (issue 11): the process entered the index.
+		return true, db.recordProcessEvent(ctx, tx, s.ID, now, EventIndexed, s.Status, s.Stage, source)
 	}
 	if !s.UpdatedAt.IsZero() && !cur.UpdatedAt.IsZero() && s.UpdatedAt.Before(cur.UpdatedAt) {
 		// Stale: keep what we have, but the process was reached, so reschedule.
@@ -269,6 +281,12 @@ func (db *DB) upsertProcess(ctx context.Context, tx *sql.Tx, source string, s Sn
 	if err != nil {
 		return false, fmt.Errorf("update process: %w", err)
 	}
+	// Case timeline (issue 11): the status or stage at the gateway changed.
+	if cur.Status != s.Status || cur.Stage != s.Stage || cur.Gone {
+		if err := db.recordProcessEvent(ctx, tx, s.ID, now, EventStatus, s.Status, s.Stage, ""); err != nil {
+			return false, err
+		}
+	}
 	return changed, nil
 }
 
@@ -300,9 +318,26 @@ func (db *DB) MarkSyncFailed(ctx context.Context, id, errText string, nextSync t
 
 // MarkGone records that the gateway no longer knows a process: it leaves the queue.
 func (db *DB) MarkGone(ctx context.Context, id string) error {
-	_, err := db.db.ExecContext(ctx, `UPDATE processes SET gone = 1, reviewable = 0, review_since = NULL, claimed_by = NULL,
-		claimed_at = NULL, claim_expires_at = NULL, synced_at = ?, sync_error = 'unknown to the gateway' WHERE id = ?`, formatTime(db.now()), id)
-	return err
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		now := db.now()
+		var gone bool
+		err := tx.QueryRowContext(ctx, "SELECT gone FROM processes WHERE id = ?", id).Scan(&gone)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE processes SET gone = 1, reviewable = 0, review_since = NULL, claimed_by = NULL,
+			claimed_at = NULL, claim_expires_at = NULL, synced_at = ?, sync_error = 'unknown to the gateway' WHERE id = ?`, formatTime(now), id); err != nil {
+			return err
+		}
+		if gone {
+			return nil
+		}
+		// Case timeline (issue 11): the gateway no longer knows it.
+		return db.recordProcessEvent(ctx, tx, id, now, EventGone, "", "", "")
+	})
 }
 
 // DueForSync returns ids of non-final processes whose status check is due.
@@ -345,15 +380,20 @@ func (db *DB) reopenIfPutBack(ctx context.Context, tx *sql.Tx, s Snapshot) (bool
 	if (state != StateDelivered && state != StateResolved) || !delivered.Valid || !s.UpdatedAt.After(parseTime(delivered.String)) {
 		return false, nil
 	}
+	return true, db.reopen(ctx, tx, s.ID, id, fmt.Sprintf("Mobbscan put it back into review after decision %d was delivered", id))
+}
+
+// reopen supersedes decision id of a process the gateway put back into review, so that
+// the process is reviewed again, and audits it.
+func (db *DB) reopen(ctx context.Context, tx *sql.Tx, processID string, id int64, detail string) error {
 	now := formatTime(db.now())
 	if _, err := tx.ExecContext(ctx, "UPDATE decisions SET superseded_at = ?, updated_at = ? WHERE id = ?", now, now, id); err != nil {
-		return false, fmt.Errorf("reopen: %w", err)
+		return fmt.Errorf("reopen: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE processes SET decided = 0, final = 0 WHERE id = ?", s.ID); err != nil {
-		return false, fmt.Errorf("reopen: %w", err)
+	if _, err := tx.ExecContext(ctx, "UPDATE processes SET decided = 0, final = 0 WHERE id = ?", processID); err != nil {
+		return fmt.Errorf("reopen: %w", err)
 	}
-	return true, db.appendAudit(ctx, tx, System, ActionProcessReopen, "process", s.ID, OutcomeSuccess,
-		fmt.Sprintf("Mobbscan put it back into review after decision %d was delivered", id))
+	return db.appendAudit(ctx, tx, System, ActionProcessReopen, "process", processID, OutcomeSuccess, detail)
 }
 
 // joinKinds stores evidence kinds like joinList.

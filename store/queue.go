@@ -24,6 +24,11 @@ type QueueQuery struct {
 	OlderThan time.Duration
 	Search    string // verification id, customer reference or holder name
 	Newest    bool   // newest first instead of oldest first
+	// Escalated selects the Escalated view (cases passed on to administrators) instead
+	// of the queue, which leaves them out.
+	Escalated bool
+	// SkippedBy leaves out the cases this agent skipped, while the skip lasts ("Next case").
+	SkippedBy int64
 	// After is the keyset cursor: the last row of the previous page.
 	AfterSince time.Time
 	AfterID    string
@@ -52,6 +57,16 @@ func (q QueueQuery) clauses(now time.Time) (from, where string, args []any) {
 	case driveFailed:
 		from = " FROM queue_failed f JOIN processes p ON p.id = f.process_id LEFT JOIN users u ON u.id = p.claimed_by"
 		add("f.name = ?", q.Failed)
+	case driveEscalated:
+		from = " FROM processes p INDEXED BY processes_escalated LEFT JOIN users u ON u.id = p.claimed_by"
+	}
+	if q.Escalated {
+		add("p.escalated_at IS NOT NULL")
+	} else {
+		add("p.escalated_at IS NULL")
+	}
+	if q.SkippedBy != 0 {
+		add("NOT EXISTS (SELECT 1 FROM skips s WHERE s.user_id = ? AND s.process_id = p.id AND s.until > ?)", q.SkippedBy, formatTime(now))
 	}
 	if q.Country != "" {
 		add("p.country = ?", q.Country)
@@ -80,9 +95,10 @@ func (q QueueQuery) clauses(now time.Time) (from, where string, args []any) {
 
 // What a queue query reads its rows from.
 const (
-	driveQueue  = iota
-	driveSearch // the search's matches
-	driveFailed // queue_failed
+	driveQueue     = iota
+	driveSearch    // the search's matches
+	driveFailed    // queue_failed
+	driveEscalated // the few escalated cases, through processes_escalated
 )
 
 func (q QueueQuery) driver() int {
@@ -91,6 +107,9 @@ func (q QueueQuery) driver() int {
 	}
 	if q.Failed != "" {
 		return driveFailed
+	}
+	if q.Escalated {
+		return driveEscalated
 	}
 	return driveQueue
 }

@@ -293,6 +293,12 @@ func (db *DB) purge(ctx context.Context, tx *sql.Tx, a Actor, id string, now tim
 	if n, _ := res.RowsAffected(); n > 0 {
 		d += fmt.Sprintf("; internal notes and corrections of %d decision(s) cleared", n)
 	}
+	// Case notes (issue 11): their bodies may hold personal data too.
+	if n, err := db.purgeNotes(ctx, tx, id, now); err != nil {
+		return err
+	} else if n > 0 {
+		d += fmt.Sprintf("; %d case note(s) cleared", n)
+	}
 	if detail != "" {
 		d = detail + ": " + d
 	}
@@ -400,13 +406,7 @@ func (db *DB) DueErasures(ctx context.Context, limit int) ([]*Erasure, error) {
 // committed 'sending' before the gateway is called, so a crash leaves a trace that
 // RecoverErasures finds.
 func (db *DB) StartErasure(ctx context.Context, id int64) (bool, error) {
-	res, err := db.db.ExecContext(ctx, `UPDATE erasures SET state = 'sending', attempts = attempts + 1, next_attempt_at = NULL, updated_at = ?
-		WHERE id = ? AND state = 'queued'`, formatTime(db.now()), id)
-	if err != nil {
-		return false, fmt.Errorf("start erasure: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	return db.outboxStart(ctx, "erasures", id)
 }
 
 // ErasureOutcome is the result of an erasure attempt.
@@ -467,13 +467,7 @@ func (db *DB) FinishErasure(ctx context.Context, e *Erasure, o ErasureOutcome) e
 // RecoverErasures puts erasures left "sending" by a crash back in the queue, marked
 // ambiguous: the DELETE may have reached the gateway.
 func (db *DB) RecoverErasures(ctx context.Context) (int64, error) {
-	now := formatTime(db.now())
-	res, err := db.db.ExecContext(ctx, "UPDATE erasures SET state = 'queued', ambiguous = 1, next_attempt_at = ?, updated_at = ? WHERE state = 'sending'",
-		now, now)
-	if err != nil {
-		return 0, fmt.Errorf("recover erasures: %w", err)
-	}
-	return res.RowsAffected()
+	return db.outboxRecover(ctx, "erasures")
 }
 
 // clipText cuts s to at most n bytes without splitting a character.
@@ -489,13 +483,5 @@ func clipText(s string, n int) string {
 // erasure worker looks for due erasures every two seconds. It changes at most limit rows
 // (through erasures_due) and returns how many; call again while it returns limit.
 func (db *DB) PullForwardErasures(ctx context.Context, limit int) (int, error) {
-	now := formatTime(db.now())
-	res, err := db.db.ExecContext(ctx, `UPDATE erasures SET next_attempt_at = ?, updated_at = ?
-		WHERE id IN (SELECT id FROM erasures WHERE state = 'queued' AND next_attempt_at > ? AND attempts > 0
-			ORDER BY next_attempt_at LIMIT ?)`, now, now, now, limit)
-	if err != nil {
-		return 0, fmt.Errorf("pull forward erasures: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return db.outboxPullForward(ctx, "erasures", limit)
 }

@@ -21,6 +21,7 @@ type Session struct {
 	ExpiresAt  time.Time // absolute expiry
 	IP         string
 	UserAgent  string
+	Method     SignInMethod // how it was signed in
 }
 
 // HashToken returns the hex SHA-256 of a secret token.
@@ -35,23 +36,65 @@ func (db *DB) CreateSession(ctx context.Context, a Actor, s *Session) error {
 		if len(s.UserAgent) > 512 {
 			s.UserAgent = s.UserAgent[:512]
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, s.TokenHash, s.UserID, formatTime(s.CreatedAt), formatTime(s.LastSeenAt),
-			formatTime(s.ExpiresAt), s.IP, s.UserAgent)
+		if s.Method == "" {
+			s.Method = SignInPassword
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, method)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, s.TokenHash, s.UserID, formatTime(s.CreatedAt), formatTime(s.LastSeenAt),
+			formatTime(s.ExpiresAt), s.IP, s.UserAgent, s.Method)
 		if err != nil {
 			return fmt.Errorf("create session: %w", err)
 		}
 		s.ID, _ = res.LastInsertId()
-		return db.appendAudit(ctx, tx, a, ActionLogin, "user", fmt.Sprint(s.UserID), OutcomeSuccess, "")
+		if err := db.appendAudit(ctx, tx, a, ActionLogin, "user", fmt.Sprint(s.UserID), OutcomeSuccess, "method: "+string(s.Method)); err != nil {
+			return err
+		}
+		return db.capSessions(ctx, tx, a, s.UserID)
 	})
 }
 
-const sessionColumns = "s.id, s.token_hash, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent"
+// MaxSessionsPerUser is how many sessions one account may hold (issue 9): signing in
+// beyond it ends the oldest ones, audited.
+const MaxSessionsPerUser = 10
+
+// capSessions ends userID's oldest sessions beyond MaxSessionsPerUser, one audit row each.
+func (db *DB) capSessions(ctx context.Context, tx *sql.Tx, a Actor, userID int64) error {
+	rows, err := tx.QueryContext(ctx, "SELECT id FROM sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?",
+		userID, MaxSessionsPerUser)
+	if err != nil {
+		return fmt.Errorf("cap sessions: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("cap sessions: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("cap sessions: %w", err)
+	}
+	for _, id := range ids {
+		if err := db.execOne(ctx, tx, "DELETE FROM sessions WHERE id = ?", id); err != nil {
+			return fmt.Errorf("cap sessions: %w", err)
+		}
+		detail := fmt.Sprintf("oldest session ended: more than %d sessions (session %d)", MaxSessionsPerUser, id)
+		if err := db.appendAudit(ctx, tx, a, ActionSessionEnd, "user", fmt.Sprint(userID), OutcomeSuccess, detail); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const sessionColumns = "s.id, s.token_hash, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent, s.method"
 
 func scanSession(s scanner) (*Session, error) {
 	var ss Session
 	var created, seen, expires string
-	if err := s.Scan(&ss.ID, &ss.TokenHash, &ss.UserID, &created, &seen, &expires, &ss.IP, &ss.UserAgent); err != nil {
+	if err := s.Scan(&ss.ID, &ss.TokenHash, &ss.UserID, &created, &seen, &expires, &ss.IP, &ss.UserAgent, &ss.Method); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
@@ -67,7 +110,7 @@ func (db *DB) SessionByTokenHash(ctx context.Context, tokenHash string) (*Sessio
 	var ss Session
 	var u User
 	var created, seen, expires, ucreated, uupdated string
-	err := row.Scan(&ss.ID, &ss.TokenHash, &ss.UserID, &created, &seen, &expires, &ss.IP, &ss.UserAgent,
+	err := row.Scan(&ss.ID, &ss.TokenHash, &ss.UserID, &created, &seen, &expires, &ss.IP, &ss.UserAgent, &ss.Method,
 		&u.ID, &u.Email, &u.DisplayName, &u.Role, &u.PasswordHash, &u.MustChangePassword, &u.Active, &ucreated, &uupdated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, ErrNotFound

@@ -203,6 +203,87 @@ var Actions = []Action{
 	ActionRetry, ActionResolve, ActionUserCreate, ActionUserProfile, ActionUserRole, ActionUserDisable, ActionUserEnable,
 	ActionUserPassword, ActionPasswordLink, ActionUserSetting, ActionSessionEnd, ActionSessionEndAll, ActionReasonCreate,
 	ActionReasonUpdate, ActionReasonRetire, ActionReasonRestore, ActionReasonMove, ActionSettingChange, ActionAuditVerify,
+	ActionNoteAdd, ActionProcessSkip, ActionProcessEscalate, ActionProcessSendBack, ActionProcessSample, ActionAuditExport,
+	ActionSecondFactor, ActionSecondFactorEnrol, ActionRecoveryCodes, ActionSecondFactorReset, // second factor (issue 9)
+}
+
+// SignInMethod is how a session was signed in.
+type SignInMethod string
+
+// Sign-in methods.
+const (
+	SignInPassword SignInMethod = "password"          // a password alone
+	SignInTOTP     SignInMethod = "password+totp"     // a password and a one-time code
+	SignInRecovery SignInMethod = "password+recovery" // a password and a recovery code
+	SignInOIDC     SignInMethod = "oidc"              // the organisation's identity provider
+)
+
+// Label names the method for people.
+func (m SignInMethod) Label() string {
+	switch m {
+	case SignInPassword:
+		return "Password"
+	case SignInTOTP:
+		return "Password and authenticator code"
+	case SignInRecovery:
+		return "Password and recovery code"
+	case SignInOIDC:
+		return "Single sign-on"
+	}
+	return string(m)
+}
+
+// Audit actions of running the desk.
+const (
+	// ActionNoteAdd: an internal note was added to a case (never sent to the gateway).
+	ActionNoteAdd Action = "process.note"
+	// ActionProcessSkip: an agent released a case and keeps it out of their "Next case"
+	// for a while.
+	ActionProcessSkip Action = "process.skip"
+	// ActionProcessEscalate: a case was escalated (with a note) to those who may decide
+	// escalated cases, or its escalation was withdrawn.
+	ActionProcessEscalate Action = "process.escalate"
+	// ActionProcessSendBack: a finished process was sent back to manual review at the
+	// gateway: requested, retried, refused, or reached an outcome.
+	ActionProcessSendBack Action = "process.send_back"
+	// ActionProcessSample: a process the gateway verified automatically was picked by QA
+	// sampling for a human check.
+	ActionProcessSample Action = "process.sample"
+	// ActionAuditExport: the audit log was exported (web or command line).
+	ActionAuditExport Action = "audit.export"
+)
+
+// Label names an audit action for people, as a short past-tense phrase (the case
+// timeline's "what"). Unknown actions show as they are stored. (Issue 11.)
+func (a Action) Label() string {
+	if l, ok := actionLabels[a]; ok {
+		return l
+	}
+	return string(a)
+}
+
+var actionLabels = map[Action]string{
+	ActionLogin: "Signed in", ActionLogout: "Signed out", ActionLockout: "Account locked",
+	ActionPasswordCheck: "Password checked", ActionAccessDenied: "Refused access", ActionAuditVerify: "Verified the audit chain",
+	ActionProcessView: "Opened the process", ActionProcessTrack: "Tracked the process by its id",
+	ActionProcessCreate: "Created the onboarding", ActionProcessClaim: "Claimed the process",
+	ActionProcessTakeover: "Took the process over", ActionProcessRelease: "Released the process",
+	ActionProcessReopen: "Reopened: Mobbscan put it back into review", ActionEvidenceView: "Viewed evidence",
+	ActionDecisionAccept: "Accepted", ActionDecisionReject: "Rejected", ActionDecisionRefuse: "Decision refused",
+	ActionConfirm: "Confirmed the decision (second review)", ActionOverturn: "Overturned the decision (second review)",
+	ActionDelivery: "Delivery to Mobbscan", ActionRetry: "Retried the delivery", ActionResolve: "Marked the delivery resolved",
+	ActionUserCreate: "Created an account", ActionUserProfile: "Changed a profile", ActionUserRole: "Changed a role",
+	ActionUserDisable: "Disabled an account", ActionUserEnable: "Enabled an account", ActionUserPassword: "Changed a password",
+	ActionPasswordLink: "Issued a set-password link", ActionUserSetting: "Changed a setting", ActionSessionEnd: "Ended a session",
+	ActionSessionEndAll: "Ended all sessions", ActionReasonCreate: "Added a reason", ActionReasonUpdate: "Changed a reason",
+	ActionReasonRetire: "Retired a reason", ActionReasonRestore: "Restored a reason", ActionReasonMove: "Moved a reason",
+	ActionSettingChange: "Changed a setting", ActionProcessPurge: "Cleared the identity data",
+	ActionProcessErase: "Erasure at Mobbscan", ActionNoteAdd: "Added a note", ActionProcessSkip: "Skipped the case",
+	ActionProcessEscalate: "Escalation", ActionProcessSendBack: "Sent back to review at Mobbscan",
+	ActionProcessSample: "Picked for a QA check", ActionAuditExport: "Exported the audit log",
+	// second factor (issue 9)
+	ActionSecondFactor: "Second-factor code", ActionSecondFactorEnrol: "Set up an authenticator app",
+	ActionRecoveryCodes: "Made new recovery codes", ActionSecondFactorReset: "Reset a second factor",
 }
 
 // EvidenceKind is one kind of evidence a process may have.
@@ -369,4 +450,62 @@ func (s ErasureState) Tone() string {
 		return "off"
 	}
 	return ""
+}
+
+// Audit actions of the second factor (issue 9, item 1). A sign-in that passes it is the
+// usual ActionLogin, with the method in its detail.
+const (
+	// ActionSecondFactor: a second-factor code (authenticator or recovery) was refused,
+	// or a recovery code was spent.
+	ActionSecondFactor Action = "auth.second_factor"
+	// ActionSecondFactorEnrol: a user set up (or replaced) their authenticator app.
+	ActionSecondFactorEnrol Action = "auth.totp_enrol"
+	// ActionRecoveryCodes: a user replaced their recovery codes with new ones.
+	ActionRecoveryCodes Action = "auth.recovery_codes"
+	// ActionSecondFactorReset: an administrator (or the operator's command) removed
+	// another account's second factor.
+	ActionSecondFactorReset Action = "user.second_factor_reset"
+)
+
+// SecondFactorPolicy says who must sign in with a second factor (the admin setting
+// SettingSecondFactorRequired).
+type SecondFactorPolicy string
+
+// Second-factor policies.
+const (
+	SecondFactorNobody   SecondFactorPolicy = "nobody"   // optional for everyone
+	SecondFactorAdmins   SecondFactorPolicy = "admins"   // required for administrators
+	SecondFactorEveryone SecondFactorPolicy = "everyone" // required for every account
+)
+
+// SecondFactorPolicies lists the policies in the order the settings page offers them.
+var SecondFactorPolicies = []SecondFactorPolicy{SecondFactorNobody, SecondFactorAdmins, SecondFactorEveryone}
+
+// Valid reports whether p is a known policy.
+func (p SecondFactorPolicy) Valid() bool {
+	return p == SecondFactorNobody || p == SecondFactorAdmins || p == SecondFactorEveryone
+}
+
+// Requires reports whether an account with role must sign in with a second factor.
+func (p SecondFactorPolicy) Requires(role string) bool {
+	switch p {
+	case SecondFactorEveryone:
+		return true
+	case SecondFactorAdmins:
+		return role == RoleAdmin
+	}
+	return false
+}
+
+// Label names the policy for people.
+func (p SecondFactorPolicy) Label() string {
+	switch p {
+	case SecondFactorNobody:
+		return "Nobody (optional)"
+	case SecondFactorAdmins:
+		return "Administrators"
+	case SecondFactorEveryone:
+		return "Everyone"
+	}
+	return string(p)
 }

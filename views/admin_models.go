@@ -89,6 +89,10 @@ type AdminSettingsPage struct {
 	FourEyes  []AdminSetting
 	Retention RetentionForm
 	Erasures  AdminErasures
+	Desk      DeskSettingsForm
+	SSO       SSOSettingsForm // single sign-on (issue 9, item 2; views/oidc.templ)
+
+	SecondFactor SecondFactorPolicyForm // second factor (issue 9, item 1; views/totp.templ)
 }
 
 // Element ids of the retention part of the settings page.

@@ -46,6 +46,7 @@ type LoginForm struct {
 	Notice  string // e.g. "Your session has ended."
 	Retry   time.Duration
 	Disable bool
+	SSO     SSOLogin // single sign-on (issue 9, item 2; views/oidc.templ)
 }
 
 // PasswordForm is the page that sets a password: forced change, voluntary change or a
@@ -77,6 +78,7 @@ type SessionRow struct {
 	IP         string
 	UserAgent  string
 	EndURL     string
+	Method     string // how it was signed in, for people (second factor, issue 9)
 }
 
 // AccountPage is "my account".
@@ -87,6 +89,7 @@ type AccountPage struct {
 	Role              string
 	Since             time.Time
 	Sessions          []SessionRow
+	SecondFactor      SecondFactorCard // second factor (issue 9)
 }
 
 // UserRow is one account in the admin list.
@@ -113,6 +116,9 @@ type NewUserForm struct {
 	Name   string
 	Role   string
 	Errors FormErrors
+	// The maxlength of the email and name fields: review.LimitUserEmail and
+	// review.LimitUserName (issue 9).
+	MaxEmail, MaxName int
 }
 
 // UserPage is one account for an admin.
@@ -126,6 +132,8 @@ type UserPage struct {
 	Sessions []SessionRow
 	Errors   FormErrors
 	Audit    []AuditRow
+
+	SecondFactor UserSecondFactor // second factor (issue 9)
 }
 
 // AuditRow is one audit event as a table shows it.
@@ -144,4 +152,47 @@ type ErrorPage struct {
 	Status  int
 	Title   string
 	Message string
+}
+
+// Case timeline and notes (issue 11).
+
+// IDTimeline is the root id of the process's timeline (first render and htmx swaps).
+const IDTimeline = "timeline"
+
+// TimelineView is a process's timeline: its events, oldest first, and the note form.
+type TimelineView struct {
+	ProcessURL string
+	LatestURL  string // the newest events (the fragment's URL)
+	OlderURL   string // the page of earlier events; "" when these start at the first one
+	Older      bool   // this page shows earlier events, not the newest
+	Entries    []TimelineEntry
+	Form       NoteForm
+}
+
+// TimelineEntry is one event of a timeline, in words.
+type TimelineEntry struct {
+	At         time.Time
+	Actor      string // who: a person's name, "System" or "Mobbscan"
+	ActorEmail string // shown as a hint beside a person's name
+	Kind       string // the stored action or event name (data-kind), for tests and styles
+	What       string // "Viewed the live selfie", "Claimed the process"
+	Detail     string
+	Outcome    string // "failed" or "refused" when the audited attempt did not succeed; "" otherwise
+	// A note: its id, text lines, the note it corrects and where to correct it.
+	NoteID     int64
+	NoteLines  []string
+	NotePurged bool
+	Corrects   int64
+	CorrectURL string
+}
+
+// NoteForm is the "add an internal note" form under the timeline.
+type NoteForm struct {
+	Action    string // POST URL
+	Body      string // what was typed, kept when refused
+	MaxLength int
+	Corrects  int64  // the note being corrected; 0 for a new note
+	CancelURL string // leaves the correction
+	Error     string // the refusal, shown beside the field
+	Closed    string // why no note can be added now; the form is not shown
 }

@@ -64,6 +64,10 @@ type QueueRow struct {
 	Scores      []Score
 	ClaimedBy   string
 	ClaimedMine bool
+	QASampled   bool // sent back for a human check by QA sampling
+	// EscalatedBy and EscalationNote say who escalated the case and why (the Escalated view).
+	EscalatedBy    string
+	EscalationNote string
 }
 
 // QueuePage is the review queue.
@@ -88,6 +92,10 @@ type QueuePage struct {
 	TrackID     string
 	Recent      []DeliveryView // the agent's recent decisions and their delivery
 	AwaitSecond []DeliveryView // decisions waiting for a second agent
+	// Escalated is the Escalated view (cases only administrators decide) instead of the
+	// queue; EscalatedCount is how many wait there.
+	Escalated      bool
+	EscalatedCount int
 }
 
 // Fact is a label and a value in a table of facts.
@@ -165,6 +173,8 @@ type ProcessPage struct {
 	SecondReview *SecondReviewView // a decision waiting for a second agent
 	Erase        *EraseControl     // administrators: "Erase now" and what retention did; nil for agents
 	Purged       bool              // retention or an erasure cleared its identity data
+	Timeline     *TimelineView     // the case timeline and note form (issue 11); nil hides it
+	Desk         DeskControl       // skip, escalate, send back, QA mark
 }
 
 // OnboardingPage is the "new onboarding" form and its result.

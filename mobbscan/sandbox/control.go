@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -278,21 +279,35 @@ func (s *Sandbox) Reset() error {
 func (s *Sandbox) controlRoutes() {
 	m := s.mux
 	m.HandleFunc("GET /_sandbox/{$}", s.showConsole)
-	m.HandleFunc("POST /_sandbox/seed", s.controlSeed)
+	m.HandleFunc("POST /_sandbox/seed", jsonOnly(s.controlSeed))
 	m.HandleFunc("GET /_sandbox/processes", s.controlList)
 	m.HandleFunc("GET /_sandbox/processes/{id}", s.controlGet)
-	m.HandleFunc("POST /_sandbox/processes/{id}/complete", s.controlComplete)
-	m.HandleFunc("POST /_sandbox/processes/{id}/expire", s.controlExpire)
-	m.HandleFunc("POST /_sandbox/processes/{id}/replay", s.controlReplay)
+	m.HandleFunc("POST /_sandbox/processes/{id}/complete", jsonOnly(s.controlComplete))
+	m.HandleFunc("POST /_sandbox/processes/{id}/expire", jsonOnly(s.controlExpire))
+	m.HandleFunc("POST /_sandbox/processes/{id}/replay", jsonOnly(s.controlReplay))
 	m.HandleFunc("GET /_sandbox/faults", s.controlFaults)
-	m.HandleFunc("POST /_sandbox/faults", s.controlSetFault)
+	m.HandleFunc("POST /_sandbox/faults", jsonOnly(s.controlSetFault))
 	m.HandleFunc("DELETE /_sandbox/faults", s.controlClearFaults)
 	m.HandleFunc("DELETE /_sandbox/faults/{route}", s.controlClearFault)
-	m.HandleFunc("POST /_sandbox/token-lifetime", s.controlTokenLifetime)
-	m.HandleFunc("POST /_sandbox/video", s.controlVideo)
-	m.HandleFunc("POST /_sandbox/webhooks", s.controlAddWebhook)
+	m.HandleFunc("POST /_sandbox/token-lifetime", jsonOnly(s.controlTokenLifetime))
+	m.HandleFunc("POST /_sandbox/video", jsonOnly(s.controlVideo))
+	m.HandleFunc("POST /_sandbox/webhooks", jsonOnly(s.controlAddWebhook))
 	m.HandleFunc("GET /_sandbox/stats", s.controlStats)
-	m.HandleFunc("POST /_sandbox/reset", s.controlReset)
+	m.HandleFunc("POST /_sandbox/reset", jsonOnly(s.controlReset))
+}
+
+// jsonOnly refuses a control POST whose body is not declared application/json with 415
+// (issue 9): a web page on another origin can make a browser post text/plain or a form
+// without asking first, but not application/json, so no page the operator visits can
+// drive the sandbox.
+func jsonOnly(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			writeError(w, http.StatusUnsupportedMediaType, "the control API takes Content-Type: application/json")
+			return
+		}
+		next(w, r)
+	}
 }
 
 func (s *Sandbox) controlSeed(w http.ResponseWriter, r *http.Request) {

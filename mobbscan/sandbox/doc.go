@@ -21,6 +21,10 @@
 //
 // # Control API (Config.Control only; no token needed)
 //
+// Every POST must carry Content-Type: application/json, even without a body (415
+// otherwise), so that no web page on another origin can drive it with a form or a
+// text/plain post.
+//
 //	GET    /_sandbox/                          HTML list of processes with onboarding links
 //	POST   /_sandbox/seed                      SeedSpec → {"ids": [...]}
 //	GET    /_sandbox/processes                 {"processes": [ProcessSnapshot...]}

@@ -98,7 +98,7 @@ func (h *harness) request(method, path string, body any, token string) *http.Res
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if rd != nil {
+	if rd != nil || method == http.MethodPost { // the control API takes only JSON posts
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
