@@ -5,6 +5,7 @@
 //	portal user add --email E --role admin|agent [--name N] [--password-stdin]
 //	portal user reset --email E     issue a new one-time set-password link
 //	portal audit verify             check the audit trail's hash chain
+//	portal audit export             the audit log as CSV or JSON Lines, with its hashes
 //	portal backup --to FILE         online backup, integrity-checked
 //	portal sandbox --addr A --webhook URL   run the Mobbscan gateway simulator alone
 package main
@@ -65,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "backup":
 		return backupCommand(ctx, args, getenv, stdout)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: portal [serve|user add|user reset|audit verify|backup|sandbox] [flags]")
+		fmt.Fprintln(stdout, "usage: portal [serve|user add|user reset|audit verify|audit export|backup|sandbox] [flags]")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (want serve, user, audit, backup or sandbox)", cmd)

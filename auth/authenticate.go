@@ -114,4 +114,4 @@ func (au *Authenticator) CheckPassword(ctx context.Context, a store.Actor, user 
 // at most two rows a window, however many accounts it tries.
 
 // refusalKeyIP is the refusal key of a client IP.
-func refusalKeyIP(ip string) string { return "ip:" + ipKey(ip) }
+func refusalKeyIP(ip string) string { return "ip:" + store.ClientKey(ip) }

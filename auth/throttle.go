@@ -1,10 +1,11 @@
 package auth
 
 import (
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mobbscan-review/portal/store"
 )
 
 // Reasons Allow gives for a refusal; safe to log or audit.
@@ -116,21 +117,6 @@ func accountKey(account string) string {
 	return strings.ToLower(strings.TrimSpace(account))
 }
 
-// ipKey is the bucket an address draws from: an IPv6 address shares the
-// bucket of its /64, which one subscriber usually holds whole; anything else
-// (IPv4, or a string that is not an address) is used as it is.
-func ipKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	if a = a.Unmap(); a.Is4() {
-		return a.String()
-	}
-	p, _ := a.WithZone("").Prefix(64)
-	return p.String()
-}
-
 // AllowAccount checks only the account's lock: for password checks of a signed-in
 // user, which should not spend the sign-in page's per-IP budget.
 func (t *Throttle) AllowAccount(account string) (ok bool, retryAfter time.Duration) {
@@ -158,7 +144,7 @@ func (t *Throttle) Allow(ip, account string) (ok bool, retryAfter time.Duration,
 		return false, a.lockedUntil.Sub(now), ReasonAccountLocked
 	}
 
-	key := ipKey(ip)
+	key := store.ClientKey(ip)
 	b := t.ips[key]
 	if b == nil {
 		t.makeRoomIPs(now)

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mobbscan-review/portal/store"
 )
 
 // throttleClock is a manual clock for Throttle.Now.
@@ -210,8 +212,8 @@ func TestIPKey(t *testing.T) {
 		{"", ""},
 	}
 	for _, tt := range tests {
-		if got := ipKey(tt.ip); got != tt.want {
-			t.Errorf("ipKey(%q) = %q, want %q", tt.ip, got, tt.want)
+		if got := store.ClientKey(tt.ip); got != tt.want {
+			t.Errorf("store.ClientKey(%q) = %q, want %q", tt.ip, got, tt.want)
 		}
 	}
 	th, _ := newTestThrottle(ThrottleConfig{Burst: 1, Refill: time.Hour})

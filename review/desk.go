@@ -75,17 +75,7 @@ func ParseDeskSettings(skip, sample string) (DeskSettings, error) {
 		e.Fields[FieldSamplePercent] = "Enter the share to sample as a whole percentage from 0 (off) to 100."
 	}
 	d.SamplePercent = m
-	switch len(e.Fields) {
-	case 0:
-		return d, nil
-	case 1:
-		for f, msg := range e.Fields {
-			e.Field, e.Message = f, msg
-		}
-	default:
-		e.Field, e.Message = FieldSkipMinutes, "Both settings need correcting; see the messages beside the fields."
-	}
-	return d, e
+	return d, e.fieldsOrNil(FieldSkipMinutes, "Both settings need correcting; see the messages beside the fields.")
 }
 
 // SetDeskSettings stores the desk settings (admins only); the store audits each change.

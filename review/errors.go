@@ -42,6 +42,23 @@ type Error struct {
 	RetryAfter time.Duration
 }
 
+// fieldsOrNil finishes a form's CodeInvalid error from its messages per field: nil when
+// there are none; one message is the error's own; several are summed up by many,
+// placed on the field first.
+func (e *Error) fieldsOrNil(first, many string) error {
+	switch len(e.Fields) {
+	case 0:
+		return nil
+	case 1:
+		for f, msg := range e.Fields {
+			e.Field, e.Message = f, msg
+		}
+	default:
+		e.Field, e.Message = first, many
+	}
+	return e
+}
+
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return string(e.Code) + ": " + e.Message + ": " + e.Err.Error()

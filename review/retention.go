@@ -110,17 +110,7 @@ func ParseRetention(keep, erase string) (Retention, error) {
 			MinRetentionDays, MaxRetentionDays)
 	}
 	r.EraseDays = m
-	switch len(e.Fields) {
-	case 0:
-		return r, nil
-	case 1:
-		for f, msg := range e.Fields {
-			e.Field, e.Message = f, msg
-		}
-	default:
-		e.Field, e.Message = FieldRetentionDays, "Both periods need correcting; see the messages beside the fields."
-	}
-	return r, e
+	return r, e.fieldsOrNil(FieldRetentionDays, "Both periods need correcting; see the messages beside the fields.")
 }
 
 // SetRetention stores the retention settings (admins only); the store audits each

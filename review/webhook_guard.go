@@ -1,9 +1,10 @@
 package review
 
 import (
-	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/mobbscan-review/portal/store"
 )
 
 // Wrong webhook tokens (issue 9): each client IP may present a few wrong tokens, then
@@ -37,25 +38,12 @@ func newWebhookGuard(now func() time.Time) *webhookGuard {
 	return &webhookGuard{now: now, ips: make(map[string]*wrongTokens)}
 }
 
-// guardKey is an IPv4 address, or the /64 of an IPv6 one, as the sign-in throttle counts.
-func guardKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	if a = a.Unmap(); a.Is4() {
-		return a.String()
-	}
-	p, _ := a.WithZone("").Prefix(64)
-	return p.String()
-}
-
 // allow reports whether ip may present a token now; when not, retryAfter is how long it
 // must wait for its next try.
 func (g *webhookGuard) allow(ip string) (ok bool, retryAfter time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	w := g.ips[guardKey(ip)]
+	w := g.ips[store.ClientKey(ip)]
 	if w == nil {
 		return true, 0
 	}
@@ -71,7 +59,7 @@ func (g *webhookGuard) allow(ip string) (ok bool, retryAfter time.Duration) {
 // refusals the line stands for (those since the last line, this one included).
 func (g *webhookGuard) refuse(ip string, spend bool) (logNow bool, count int) {
 	now := g.now()
-	key := guardKey(ip)
+	key := store.ClientKey(ip)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	w := g.ips[key]
