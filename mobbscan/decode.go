@@ -399,10 +399,21 @@ func parseTime(s string) time.Time {
 	}
 	for _, layout := range timeLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
-			return t
+			return inRange(t)
 		}
 	}
 	return time.Time{}
+}
+
+// inRange keeps dates whose year is 1–9999 both as written and in UTC (the index
+// stores UTC text); anything else is unreadable.
+func inRange(t time.Time) time.Time {
+	for _, y := range []int{t.Year(), t.UTC().Year()} {
+		if y < 1 || y > 9999 {
+			return time.Time{}
+		}
+	}
+	return t
 }
 
 func decodeProcess(data []byte) (*Process, error) {
