@@ -28,6 +28,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	_ "time/tzdata" // time zones (issue 12) on machines without a zone database
 
 	"github.com/mobbscan-review/portal/auth"
 	"github.com/mobbscan-review/portal/handlers"

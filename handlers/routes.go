@@ -86,7 +86,7 @@ func New(cfg Config, deps Deps) *echo.Echo {
 	e.Pre(h.requestID)
 	e.Use(h.observeRequests) // metrics: outermost, sees the final status (handlers/metrics.go)
 	e.Use(h.recoverPanic, h.logRequests, h.securityHeaders, echo.WrapMiddleware(cop.Handler),
-		middleware.BodyLimit(cfg.BodyLimit), deps.Sessions.Load)
+		middleware.BodyLimit(cfg.BodyLimit), deps.Sessions.Load, h.locale)
 
 	// Public: sign-in, static files, health, one-time links (and later the webhook).
 	e.GET("/login", h.showLogin)
