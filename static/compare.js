@@ -1,0 +1,2 @@
+// compare.js: issue 12
+"use strict";

@@ -1,0 +1,2 @@
+// shell.js: issue 12
+"use strict";
