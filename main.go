@@ -11,6 +11,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -177,7 +178,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer a.db.Close()
-	if err := a.bootstrap(ctx, stdout); err != nil {
+	firstAdmin, err := a.bootstrap(ctx, cmp.Or(cfg.BaseURL, portalURL))
+	if err != nil {
 		return err
 	}
 	stopMetrics, err := a.serveMetrics()
@@ -219,6 +221,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		workers.wait()
 	}
 
+	// The first admin's one-time password is the last thing a first start prints, so the
+	// startup log does not scroll it away (issue 12).
+	fmt.Fprint(stdout, firstAdmin)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
@@ -324,25 +329,38 @@ func (a *app) sweepSessions(ctx context.Context) {
 }
 
 // bootstrap creates the first admin with a random one-time password when there are no
-// accounts at all, and prints it once (A5).
-func (a *app) bootstrap(ctx context.Context, stdout io.Writer) error {
+// accounts at all (A5), and returns the notice that shows it once: where to sign in and
+// how to get a new one-time link if it is lost. It returns "" when accounts exist.
+func (a *app) bootstrap(ctx context.Context, url string) (string, error) {
 	n, err := a.db.CountUsers(ctx)
 	if err != nil || n > 0 {
-		return err
+		return "", err
 	}
 	password := oneTimePassword()
 	hash, err := a.hasher.Hash(password)
 	if err != nil {
-		return err
+		return "", err
 	}
 	u := &store.User{Email: "admin@portal.local", DisplayName: "Administrator", Role: store.RoleAdmin,
 		PasswordHash: hash, MustChangePassword: true, Active: true}
 	created, err := a.db.BootstrapAdmin(ctx, u)
 	if err != nil || !created {
-		return err
+		return "", err
 	}
-	fmt.Fprintf(stdout, "\n  First start: created the administrator account.\n    email:    %s\n    password: %s\n  This one-time password is shown only now; you must change it at first sign-in.\n\n", u.Email, password)
-	return nil
+	return firstAdminNotice(url, u.Email, password), nil
+}
+
+// firstAdminNotice is the first start's message with the administrator's credentials.
+func firstAdminNotice(url, email, password string) string {
+	const rule = "  ════════════════════════════════════════════════════════════════════════\n"
+	return "\n" + rule +
+		"  First start: created the administrator account. Sign in at " + url + "\n" +
+		"    email:    " + email + "\n" +
+		"    password: " + password + "\n" +
+		"  This one-time password is shown only now; you choose your own at first sign-in.\n" +
+		"  Lost it? Run:  go run . user reset --email " + email + "\n" +
+		"  (or `portal user reset --email " + email + "`): it prints a one-time link to set a new one.\n" +
+		rule + "\n"
 }
 
 // oneTimePassword returns 24 characters from an unambiguous alphabet (about 120 bits).

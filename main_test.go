@@ -175,3 +175,20 @@ func TestUserAndAuditCommands(t *testing.T) {
 		t.Fatalf("backup audit chain: %d %v", n, err)
 	}
 }
+
+// TestFirstRunNoticeComesLastAndSaysHowToRecover: the one-time password is printed after
+// the startup log (so it does not scroll away) and says how to get a new one (issue 12).
+func TestFirstRunNoticeComesLastAndSaysHowToRecover(t *testing.T) {
+	p := startPortal(t, map[string]string{"PORTAL_LOG_LEVEL": "info"})
+	email, _ := p.adminCredentials(t)
+	out := p.Out.String()
+	listening, notice := strings.Index(out, "portal listening"), strings.Index(out, "First start")
+	if listening < 0 || notice < listening {
+		t.Errorf("the first-start notice (at %d) comes before the startup log's last line (at %d):\n%s", notice, listening, out)
+	}
+	for _, want := range []string{"user reset --email " + email, "Sign in at " + p.URL} {
+		if !strings.Contains(out[max(notice, 0):], want) {
+			t.Errorf("the first-start notice does not say %q:\n%s", want, out)
+		}
+	}
+}
