@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
 )
@@ -35,38 +37,38 @@ func (h *Handler) showLogin(c echo.Context) error {
 	f := views.LoginForm{Next: safeNext(c.QueryParam("next"))}
 	switch {
 	case c.QueryParam("expired") != "":
-		f.Notice = "Your session has ended. Sign in again to continue."
+		f.Notice = i18n.M("Your session has ended. Sign in again to continue.")
 	case c.QueryParam("done") == "signedout":
-		f.Notice = "You have signed out."
+		f.Notice = i18n.M("You have signed out.")
 	case c.QueryParam("done") == "password":
-		f.Notice = "Your password is set. Sign in with it."
+		f.Notice = i18n.M("Your password is set. Sign in with it.")
 	}
 	f.SSO = h.ssoLogin(c, f.Next) // single sign-on (issue 9, item 2)
-	return render(c, http.StatusOK, views.LoginScreen(views.Page{Title: "Sign in"}, f))
+	return render(c, http.StatusOK, views.LoginScreen(views.Page{Title: i18n.M("Sign in")}, f))
 }
 
 func (h *Handler) login(c echo.Context) error {
 	email, password := c.FormValue("email"), c.FormValue("password")
 	f := views.LoginForm{Email: email, Next: safeNext(c.FormValue("next"))}
 	f.SSO = h.ssoLogin(c, f.Next) // single sign-on (issue 9, item 2)
-	p := views.Page{Title: "Sign in"}
+	p := views.Page{Title: i18n.M("Sign in")}
 	if strings.TrimSpace(email) == "" || password == "" {
-		f.Error = "Enter your email and password."
+		f.Error = i18n.M("Enter your email and password.")
 		return render(c, http.StatusBadRequest, views.LoginScreen(p, f))
 	}
 	if len(password) > 1024 {
-		f.Error = "Wrong email or password."
+		f.Error = i18n.M("Wrong email or password.")
 		return render(c, http.StatusUnauthorized, views.LoginScreen(p, f))
 	}
 	user, err := h.Authenticator.Authenticate(c.Request().Context(), auth.ActorFrom(c), email, password)
 	var te *auth.ThrottledError
 	switch {
 	case errors.As(err, &te):
-		f.Error = "Too many sign-in attempts. Wait " + views.FormatDuration(te.RetryAfter) + " and try again."
+		f.Error = fmt.Sprintf(i18n.M("Too many sign-in attempts. Wait %s and try again."), views.FormatDuration(te.RetryAfter))
 		c.Response().Header().Set("Retry-After", retryAfterSeconds(te))
 		return render(c, http.StatusTooManyRequests, views.LoginScreen(p, f))
 	case errors.Is(err, auth.ErrBadCredentials):
-		f.Error = "Wrong email or password."
+		f.Error = i18n.M("Wrong email or password.")
 		return render(c, http.StatusUnauthorized, views.LoginScreen(p, f))
 	case err != nil:
 		return err
@@ -106,12 +108,12 @@ func (h *Handler) logout(c echo.Context) error {
 func (h *Handler) passwordForm(c echo.Context) views.PasswordForm {
 	u := auth.UserFrom(c)
 	f := views.PasswordForm{
-		Action: "/account/password", Heading: "Change your password", NeedCurrent: true, Email: u.Email,
-		SubmitLabel: "Change password", CancelURL: "/account", MinLength: passwordMin, MaxLength: passwordMax,
+		Action: "/account/password", Heading: i18n.M("Change your password"), NeedCurrent: true, Email: u.Email,
+		SubmitLabel: i18n.M("Change password"), CancelURL: "/account", MinLength: passwordMin, MaxLength: passwordMax,
 	}
 	if u.MustChangePassword {
-		f.Heading = "Choose your own password"
-		f.Intro = "You signed in with a one-time password. Choose your own before you continue."
+		f.Heading = i18n.M("Choose your own password")
+		f.Intro = i18n.M("You signed in with a one-time password. Choose your own before you continue.")
 		f.CancelURL = ""
 		f.ForcedChange = true
 	}
@@ -119,7 +121,7 @@ func (h *Handler) passwordForm(c echo.Context) views.PasswordForm {
 }
 
 func (h *Handler) showChangePassword(c echo.Context) error {
-	return render(c, http.StatusOK, views.PasswordScreen(h.page(c, "Change password", "account"), h.passwordForm(c)))
+	return render(c, http.StatusOK, views.PasswordScreen(h.page(c, i18n.M("Change password"), "account"), h.passwordForm(c)))
 }
 
 // changePassword needs the current password (A2); it ends every session of the user and
@@ -133,11 +135,11 @@ func (h *Handler) changePassword(c echo.Context) error {
 	var te *auth.ThrottledError
 	switch err := h.Authenticator.CheckPassword(ctx, auth.ActorFrom(c), u, current); {
 	case errors.As(err, &te):
-		f.Errors["current"] = "Too many wrong attempts. Wait " + views.FormatDuration(te.RetryAfter) + " and try again."
+		f.Errors["current"] = fmt.Sprintf(i18n.M("Too many wrong attempts. Wait %s and try again."), views.FormatDuration(te.RetryAfter))
 		c.Response().Header().Set("Retry-After", retryAfterSeconds(te))
-		return render(c, http.StatusTooManyRequests, views.PasswordScreen(h.page(c, "Change password", "account"), f))
+		return render(c, http.StatusTooManyRequests, views.PasswordScreen(h.page(c, i18n.M("Change password"), "account"), f))
 	case errors.Is(err, auth.ErrBadCredentials):
-		f.Errors["current"] = "That is not your current password."
+		f.Errors["current"] = i18n.M("That is not your current password.")
 	case err != nil:
 		return err
 	}
@@ -147,10 +149,10 @@ func (h *Handler) changePassword(c echo.Context) error {
 		}
 	}
 	if next != "" && next == current {
-		f.Errors["new"] = "Choose a password different from the current one."
+		f.Errors["new"] = i18n.M("Choose a password different from the current one.")
 	}
 	if f.Errors.Has() {
-		return render(c, http.StatusUnprocessableEntity, views.PasswordScreen(h.page(c, "Change password", "account"), f))
+		return render(c, http.StatusUnprocessableEntity, views.PasswordScreen(h.page(c, i18n.M("Change password"), "account"), f))
 	}
 	hash, err := h.Hasher.Hash(next)
 	if err != nil {
@@ -168,6 +170,10 @@ func (h *Handler) changePassword(c echo.Context) error {
 	if err := h.Sessions.StartSession(c.Response(), c.Request(), a, u, method); err != nil {
 		return err
 	}
+	if f.ForcedChange {
+		// A newcomer's first password (issue 12): on to the work, not to "My account".
+		return c.Redirect(http.StatusSeeOther, "/queue?done=password")
+	}
 	return c.Redirect(http.StatusSeeOther, "/account?done=password")
 }
 
@@ -178,7 +184,7 @@ func passwordProblem(next, confirm, email string) views.FormErrors {
 	if err := auth.ValidatePassword(next, email, local); err != nil {
 		errs["new"] = policyMessage(err)
 	} else if next != confirm {
-		errs["confirm"] = "The two passwords differ."
+		errs["confirm"] = i18n.M("The two passwords differ.")
 	}
 	if len(errs) == 0 {
 		return nil
@@ -191,13 +197,13 @@ func policyMessage(err error) string {
 	if errors.As(err, &pe) {
 		return pe.Message
 	}
-	return "Choose another password."
+	return i18n.M("Choose another password.")
 }
 
 func (h *Handler) linkForm(token string) views.PasswordForm {
 	return views.PasswordForm{
-		Action: "/password/" + token, Heading: "Set your password", SubmitLabel: "Set password",
-		Intro: "Choose the password you will sign in with.", MinLength: passwordMin, MaxLength: passwordMax,
+		Action: "/password/" + token, Heading: i18n.M("Set your password"), SubmitLabel: i18n.M("Set password"),
+		Intro: i18n.M("Choose the password you will sign in with."), MinLength: passwordMin, MaxLength: passwordMax,
 	}
 }
 
@@ -209,7 +215,7 @@ func (h *Handler) openLink(c echo.Context) (views.PasswordForm, *store.User, err
 	u, err := h.DB.SetPasswordTokenUser(c.Request().Context(), store.HashToken(token))
 	if errors.Is(err, store.ErrNotFound) || len(token) > 128 {
 		f.LinkExpired = true
-		return f, nil, render(c, http.StatusNotFound, views.PasswordScreen(views.Page{Title: "Set password"}, f))
+		return f, nil, render(c, http.StatusNotFound, views.PasswordScreen(views.Page{Title: i18n.M("Set password")}, f))
 	}
 	if err != nil {
 		return f, nil, err
@@ -225,7 +231,7 @@ func (h *Handler) showSetPasswordLink(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("Referrer-Policy", "no-referrer")
-	return render(c, http.StatusOK, views.PasswordScreen(views.Page{Title: "Set password"}, f))
+	return render(c, http.StatusOK, views.PasswordScreen(views.Page{Title: i18n.M("Set password")}, f))
 }
 
 func (h *Handler) setPasswordFromLink(c echo.Context) error {
@@ -236,7 +242,7 @@ func (h *Handler) setPasswordFromLink(c echo.Context) error {
 	token, ctx := c.Param("token"), c.Request().Context()
 	if errs := passwordProblem(c.FormValue("new"), c.FormValue("confirm"), u.Email); errs != nil {
 		f.Errors = errs
-		return render(c, http.StatusUnprocessableEntity, views.PasswordScreen(views.Page{Title: "Set password"}, f))
+		return render(c, http.StatusUnprocessableEntity, views.PasswordScreen(views.Page{Title: i18n.M("Set password")}, f))
 	}
 	hash, err := h.Hasher.Hash(c.FormValue("new"))
 	if err != nil {
@@ -246,7 +252,7 @@ func (h *Handler) setPasswordFromLink(c echo.Context) error {
 	a.UserID, a.Email = u.ID, u.Email
 	if _, err := h.DB.UseSetPasswordToken(ctx, a, store.HashToken(token), hash); errors.Is(err, store.ErrNotFound) {
 		f.LinkExpired = true
-		return render(c, http.StatusNotFound, views.PasswordScreen(views.Page{Title: "Set password"}, f))
+		return render(c, http.StatusNotFound, views.PasswordScreen(views.Page{Title: i18n.M("Set password")}, f))
 	} else if err != nil {
 		return err
 	}

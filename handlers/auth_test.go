@@ -653,8 +653,11 @@ func TestForcedPasswordChange(t *testing.T) {
 	}
 
 	r = b.post("/account/password", formOf("current", oneTime, "new", pwNew, "confirm", pwNew))
-	if r.Code != http.StatusSeeOther || r.location() != "/account?done=password" {
-		t.Fatalf("valid change: got %s, want 303 to /account?done=password", r)
+	if r.Code != http.StatusSeeOther || r.location() != "/queue?done=password" {
+		t.Fatalf("valid change: got %s, want 303 to /queue?done=password (a newcomer lands on the queue)", r)
+	}
+	if r := b.get("/queue?done=password"); r.Code != http.StatusOK || !strings.Contains(r.Body, `data-testid="flash"`) || !strings.Contains(r.Body, "Your password has been changed.") {
+		t.Errorf("GET /queue?done=password: got %s, want the queue with the confirmation", r)
 	}
 	got := h.user(u.ID)
 	if got.MustChangePassword {

@@ -5,11 +5,13 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
 )
@@ -48,7 +50,9 @@ func hxRedirect(c echo.Context, url string) error {
 	return c.Redirect(http.StatusSeeOther, url)
 }
 
-// page builds the common page model for the current user.
+// page builds the common page model for the current user: the navigation's user, the
+// flash a redirect asked for, the theme of their preferences, and — for a POST that
+// re-renders a page (a form with errors) — the address the page lives at.
 func page(c echo.Context, title, section string) views.Page {
 	p := views.Page{Title: title, Section: section}
 	if u := auth.UserFrom(c); u != nil && !u.MustChangePassword {
@@ -57,30 +61,63 @@ func page(c echo.Context, title, section string) views.Page {
 	if f := c.QueryParam("done"); f != "" {
 		p.Flash = flashMessages[f]
 	}
+	if t := prefsFrom(c).Theme; t == store.ThemeLight || t == store.ThemeDark {
+		p.Theme = t
+	}
+	if c.Request().Method == http.MethodPost {
+		p.URL = postedFrom(c)
+	}
 	return p
 }
 
-// flashMessages are the confirmations a redirect can ask for with ?done=key; only known
-// keys show, so a link cannot put arbitrary text on the page.
-var flashMessages = map[string]string{
-	"password":  "Your password has been changed.",
-	"created":   "Account created.",
-	"role":      "Role changed. The account's sessions were ended.",
-	"disabled":  "Account disabled. Its sessions were ended.",
-	"enabled":   "Account enabled.",
-	"sessions":  "Sessions ended.",
-	"signedout": "You have signed out.",
-	"decided":   "Decision recorded. It is being delivered to Mobbscan.",
-	"settings":  "Your settings are saved.",
+// postedFrom is the address of the page a POST's form was on, for a POST answered with
+// a page rather than a redirect (issue 12): the browser would otherwise keep the POST's
+// URL in its address bar, and reloading or bookmarking it gives 405 or 404. The form's
+// page is the Referer (the portal sends Referrer-Policy: same-origin, so a same-origin
+// form always has one); only a same-origin path is taken, without its "done" flash.
+// Handlers that know the page's address set Page.URL themselves; "" leaves the address
+// bar alone.
+func postedFrom(c echo.Context) string {
+	ref, err := url.Parse(c.Request().Referer())
+	if err != nil || ref.Host != c.Request().Host {
+		return ""
+	}
+	q := ref.Query()
+	q.Del("done")
+	ref.RawQuery = q.Encode()
+	u := ref.Path
+	if ref.RawQuery != "" {
+		u += "?" + ref.RawQuery
+	}
+	if safeNextPage(u) != u {
+		return ""
+	}
+	return u
+}
 
-	"reason-created":    "Reason added at the end of the catalogue.",
-	"reason-updated":    "Reason saved.",
-	"reason-moved":      "Order changed.",
-	"reason-retired":    "Reason retired. Agents no longer see it; past decisions keep it.",
-	"reason-restored":   "Reason restored.",
-	"delivery-retried":  "Delivery queued: the portal sends it again now.",
-	"delivery-resolved": "Marked resolved. The portal will not send this decision again.",
-	"settings-saved":    "Settings saved.",
+// flashMessages are the confirmations a redirect can ask for with ?done=key; only known
+// keys show, so a link cannot put arbitrary text on the page. The layout translates them.
+var flashMessages = map[string]string{
+	"password":  i18n.M("Your password has been changed."),
+	"created":   i18n.M("Account created."),
+	"role":      i18n.M("Role changed. The account's sessions were ended."),
+	"disabled":  i18n.M("Account disabled. Its sessions were ended."),
+	"enabled":   i18n.M("Account enabled."),
+	"sessions":  i18n.M("Sessions ended."),
+	"signedout": i18n.M("You have signed out."),
+	"decided":   i18n.M("Decision recorded. It is being delivered to Mobbscan."),
+	"settings":  i18n.M("Your settings are saved."),
+	"prefs":     i18n.M("Your preferences are saved."),
+
+	"reason-created":    i18n.M("Reason added at the end of the catalogue."),
+	"reason-updated":    i18n.M("Reason saved."),
+	"reason-moved":      i18n.M("Order changed."),
+	"reason-retired":    i18n.M("Reason retired. Agents no longer see it; past decisions keep it."),
+	"reason-restored":   i18n.M("Reason restored."),
+	"delivery-retried":  i18n.M("Delivery queued: the portal sends it again now."),
+	"delivery-resolved": i18n.M("Marked resolved. The portal will not send this decision again."),
+	"settings-saved":    i18n.M("Settings saved."),
+	"decided-second":    i18n.M("Decision recorded. It waits for a second review; nothing is sent to Mobbscan until another agent confirms it."),
 }
 
 func navUser(u *store.User) *views.NavUser {

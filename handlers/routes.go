@@ -95,6 +95,7 @@ func New(cfg Config, deps Deps) *echo.Echo {
 	e.GET(auth.OIDCCallbackPath, h.finishSSO) // single sign-on (issue 9, item 2)
 	e.GET("/password/:token", h.showSetPasswordLink)
 	e.POST("/password/:token", h.setPasswordFromLink)
+	e.POST("/lang", h.setLanguage) // the language menu of signed-out pages (issue 12)
 	e.GET("/healthz", h.health)
 	e.HEAD("/healthz", h.health)
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", static.Handler())))
@@ -120,6 +121,7 @@ func New(cfg Config, deps Deps) *echo.Echo {
 	u.POST("/decisions/:did/confirm", h.confirmDecision)
 	u.POST("/decisions/:did/overturn", h.overturnDecision)
 	u.POST("/account/settings", h.saveAccountSettings)
+	u.POST("/account/preferences", h.savePreferences) // language, theme, time zone (issue 12)
 	u.GET("/processes/:id/evidence/:kind", h.streamEvidence)
 	u.GET("/processes/:id/evidence.zip", h.streamZIP)
 	u.GET("/onboardings/new", h.showNewOnboarding)
@@ -190,7 +192,7 @@ func notFound(e *echo.Echo) echo.HandlerFunc {
 var PublicRoutes = map[string]bool{
 	"GET /login": true, "POST /login": true, "GET /login/oidc": true, "GET /login/oidc/callback": true, "GET /password/:token": true, "POST /password/:token": true,
 	"GET /login/second-factor": true, "POST /login/second-factor": true, // second factor (issue 9, item 1): a pending sign-in, not a session
-	"GET /healthz": true, "HEAD /healthz": true, "GET /static/*": true, "POST /webhooks/mobbscan/:token": true, "GET /*": true, "POST /*": true, "PUT /*": true,
+	"POST /lang": true, "GET /healthz": true, "HEAD /healthz": true, "GET /static/*": true, "POST /webhooks/mobbscan/:token": true, "GET /*": true, "POST /*": true, "PUT /*": true,
 	"DELETE /*": true, "PATCH /*": true, "HEAD /*": true, "OPTIONS /*": true, "CONNECT /*": true,
 	"TRACE /*": true, "PROPFIND /*": true, "REPORT /*": true,
 }

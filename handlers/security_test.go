@@ -30,6 +30,8 @@ var wantPublic = map[string]bool{
 	// Second factor (issue 9, item 1): reached with a pending sign-in (a right password),
 	// not a session.
 	"GET /login/second-factor": true, "POST /login/second-factor": true,
+	// The language menu of signed-out pages (issue 12): sets the portal_lang cookie only.
+	"POST /lang": true,
 }
 
 // realRoutes returns the routes with a handler of ours (not Echo's not-found

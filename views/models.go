@@ -28,8 +28,18 @@ type Page struct {
 	Title   string
 	User    *NavUser // nil when signed out
 	Section string   // highlights the navigation entry: "queue", "account", "users"
-	Flash   string   // a one-line confirmation
+	Flash   string   // a one-line confirmation, English (the layout translates it)
 	Counts  *Counts  // queue counters for the navigation; nil hides them
+	// Theme is the user's colour theme override, "light" or "dark"; "" follows the
+	// system's (prefers-color-scheme). Set by handlers' page() from the preferences.
+	Theme string
+	// URL is the address this page lives at, set when a POST re-renders a form (a failed
+	// validation): static/shell.js puts it in the address bar, so reloading or sharing it
+	// opens the page, not the POST's URL (405/404). "" leaves the address alone.
+	URL string
+	// CaseTools: the page has the face and video comparison tools, so the keyboard help
+	// lists their keys too (other pages stay within the quality bar's page weight).
+	CaseTools bool
 }
 
 // FormErrors maps a field name ("" for the whole form) to its message.
@@ -90,6 +100,18 @@ type AccountPage struct {
 	Since             time.Time
 	Sessions          []SessionRow
 	SecondFactor      SecondFactorCard // second factor (issue 9)
+	Prefs             PrefsForm        // language, theme and time zone (issue 12)
+}
+
+// PrefsForm is the language, theme and time zone form of "my account" (issue 12).
+type PrefsForm struct {
+	Language    string   // "" (the browser's), "en" or "es"
+	Theme       string   // "auto", "light" or "dark"
+	TimeZone    string   // "" (the browser's) or an IANA name; kept as typed after an error
+	BrowserZone string   // the zone the browser reports, "" when unknown
+	BrowserLang string   // the language the browser asks for (cookie or Accept-Language)
+	Zones       []string // the common IANA zones the select offers
+	Errors      FormErrors
 }
 
 // UserRow is one account in the admin list.
@@ -138,13 +160,14 @@ type UserPage struct {
 
 // AuditRow is one audit event as a table shows it.
 type AuditRow struct {
-	At      time.Time
-	Actor   string
-	IP      string
-	Action  string
-	Object  string
-	Outcome string
-	Detail  string
+	At          time.Time
+	Actor       string
+	IP          string
+	Action      string // the action's code, "auth.login"
+	ActionLabel string // store.Action.Label(), English; the view translates it
+	Object      string
+	Outcome     string
+	Detail      string // the log's own words, shown as they are
 }
 
 // ErrorPage is shown for any error status.
