@@ -443,7 +443,7 @@ type crashDecideResult struct {
 
 var (
 	crashClaimRE = regexp.MustCompile(`name="claim" value="([0-9]+)"`)
-	crashImgRE   = regexp.MustCompile(`<img src="(/processes/[^"]+/evidence/[a-z_]+)"`)
+	crashImgRE   = regexp.MustCompile(`<img [^>]*?src="(/processes/[^"]+/evidence/[a-z_]+)"`)
 )
 
 // crashDecide opens each case as a browser does (claims it with a POST, loads the page

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
@@ -54,20 +56,25 @@ func (h *Handler) decideProcess(c echo.Context, verdict store.Verdict) error {
 		return h.decisionFormError(c, p, verdict, in, err)
 	}
 	h.log.Info("decision recorded", "decision_id", d.ID, "process_id", p.ID, "verdict", d.Verdict, "state", d.State)
-	return h.afterDecision(c)
+	return h.afterDecision(c, d)
 }
 
 // afterDecision claims the next case (the user's setting, on by default) or goes back
-// to the queue.
-func (h *Handler) afterDecision(c echo.Context) error {
+// to the queue. The confirmation says what happens to the decision: delivered to
+// Mobbscan, or held for a second review (four-eyes), when nothing is sent yet.
+func (h *Handler) afterDecision(c echo.Context, d *store.Decision) error {
+	done := "decided"
+	if d != nil && d.State == store.StateSecondReview {
+		done = "decided-second"
+	}
 	next, err := h.DB.NextAfterDecision(c.Request().Context(), auth.UserFrom(c).ID)
 	if err != nil {
 		return err
 	}
 	if next {
-		return h.claimNextCase(c, queueFilters{}, "decided")
+		return h.claimNextCase(c, queueFilters{}, done)
 	}
-	return c.Redirect(http.StatusSeeOther, "/queue?done=decided")
+	return c.Redirect(http.StatusSeeOther, "/queue?done="+done)
 }
 
 // decisionFormError renders the process page again with the agent's input and the
@@ -115,8 +122,18 @@ func (h *Handler) decisionFormError(c echo.Context, p *store.Process, verdict st
 			f.Confirmed[c] = true
 		}
 		keepCorrections(f, in, e, h.DB.Now())
+		placeCorrections(&v)
 	}
-	return render(c, codeStatus[e.Code], views.ProcessScreen(h.page(c, "Process", "queue"), v))
+	return render(c, codeStatus[e.Code], views.ProcessScreen(h.processPageAt(c, p), v))
+}
+
+// processPageAt is the page model of a process page rendered by a POST (a refused
+// decision or desk action): the address bar then shows the process page, which a reload
+// or a bookmark can open, never the POST's URL.
+func (h *Handler) processPageAt(c echo.Context, p *store.Process) views.Page {
+	pg := h.page(c, "Process", "queue")
+	pg.URL = processURL(p.ID)
+	return pg
 }
 
 // keepCorrections puts the typed corrections back in the form, with each field's
@@ -143,6 +160,30 @@ func keepCorrections(f *views.DecisionForm, in review.DecideInput, e *review.Err
 	}
 	if _, errs := review.CheckCorrections(in.Values, in.Originals, now); len(errs) == 0 {
 		f.CorrectionsSeen = review.CorrectionsSummary(in.Values, in.Originals)
+	}
+}
+
+// placeCorrections puts every correction input on the page: the fields the data groups
+// do not show (the gateway's data was not at hand) get a group of their own.
+func placeCorrections(v *views.ProcessPage) {
+	if v.Decide == nil {
+		return
+	}
+	shown := map[string]bool{}
+	for _, g := range v.Data {
+		for _, f := range g.Fields {
+			shown[f.Key] = true
+		}
+	}
+	var rest views.DataGroup
+	for _, fl := range v.Decide.Fields {
+		if !shown[fl.Key] {
+			rest.Fields = append(rest.Fields, views.DataField{Key: fl.Key, Label: fl.Label, Value: fl.Original})
+		}
+	}
+	if len(rest.Fields) > 0 {
+		rest.Title = i18n.M("Extracted data as your form sent it")
+		v.Data = append(v.Data, rest)
 	}
 }
 
@@ -191,7 +232,7 @@ func (h *Handler) fillReadiness(c echo.Context, p *store.Process, f *views.Decis
 	f.ReloadURL = base + "?retry=1"
 	missing, err := h.Review.Readiness(c.Request().Context(), auth.ActorFrom(c), p.ID, f.ClaimSeq)
 	if review.ErrorOf(err) != nil {
-		f.Missing = []string{"a claim on this process"}
+		f.Missing = []string{i18n.M("a claim on this process")}
 		return nil
 	}
 	if err != nil {
@@ -240,7 +281,8 @@ func (h *Handler) deliveryView(c echo.Context, d *store.Decision) views.Delivery
 		Confirmed: labels(d.Confirmations),
 	}
 	if d.Retrying() {
-		v.StateHelp = "Mobbscan has not taken it yet; the portal keeps trying on its own (next try " + views.FormatTime(d.NextAttemptAt) + ")."
+		v.StateHelp = fmt.Sprintf(i18n.M("Mobbscan has not taken it yet; the portal keeps trying on its own (next try %s)."),
+			views.FormatTime(c.Request().Context(), d.NextAttemptAt))
 	}
 	for k := range d.Corrections {
 		v.Corrected = append(v.Corrected, views.PersonalLabel(k))
@@ -271,7 +313,7 @@ func (h *Handler) secondReviewView(c echo.Context, p *store.Process, d *store.De
 	}
 	missing, err := h.Review.Readiness(c.Request().Context(), a, p.ID, p.ClaimSeq)
 	if e := review.ErrorOf(err); e != nil || err != nil {
-		s.Reason = "Open the process to give it its second review."
+		s.Reason = i18n.M("Open the process to give it its second review.")
 		if e != nil {
 			s.Reason = e.Message
 		}

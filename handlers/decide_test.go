@@ -74,7 +74,7 @@ func decOpen(t *testing.T, g *gw, b *browser, id string) *response {
 	return r
 }
 
-var decImgRE = regexp.MustCompile(`<img src="(/processes/[^"]+/evidence/[a-z_]+)"`)
+var decImgRE = regexp.MustCompile(`<img [^>]*?src="(/processes/[^"]+/evidence/[a-z_]+)"`)
 
 // decLoadEvidence fetches the page's evidence images, as the browser does.
 func decLoadEvidence(t *testing.T, b *browser, body string) {

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
@@ -61,7 +62,7 @@ func (h *Handler) sendBackControl(c echo.Context, p *store.Process) *views.SendB
 		s.State, s.StateLabel, s.StateTone = string(sb.State), sb.StateLabel(), sb.State.Tone()
 		s.RequestedBy, s.RequestedAt, s.Reason, s.LastError = sb.RequestedByName, sb.RequestedAt, sb.Reason, sb.LastError
 		if s.RequestedBy == "" {
-			s.RequestedBy = "QA sampling"
+			s.RequestedBy = i18n.M("QA sampling")
 		}
 		if review.SendBackRetryable(sb) {
 			s.RetryURL = "/admin/send-backs/" + strconv.FormatInt(sb.ID, 10) + "/retry"
@@ -99,7 +100,7 @@ func (h *Handler) deskRefusal(c echo.Context, p *store.Process, err error, keep 
 	} else {
 		v.Notice = e.Message
 	}
-	return render(c, codeStatus[e.Code], views.ProcessScreen(h.page(c, "Process", "queue"), v))
+	return render(c, codeStatus[e.Code], views.ProcessScreen(h.processPageAt(c, p), v))
 }
 
 // skipProcess releases the case the page holds and keeps it out of the agent's "Next

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
@@ -123,27 +125,27 @@ func timelineEntry(e store.TimelineEvent, correct string) views.TimelineEntry {
 		v.Actor = e.ActorEmail
 	}
 	if e.ActorID == 0 {
-		v.Actor = "System"
+		v.Actor = i18n.M("System")
 	} else if e.ActorName != "" {
 		v.ActorEmail = e.ActorEmail
 	}
 	switch e.Outcome {
 	case store.OutcomeFailure:
-		v.Outcome = "failed"
+		v.Outcome = i18n.M("failed")
 	case store.OutcomeDenied:
-		v.Outcome = "refused"
+		v.Outcome = i18n.M("refused")
 	}
 	switch {
 	case e.Source == store.FromProcessEvents:
-		v.Kind, v.What, v.Actor, v.Detail = string(e.Event), e.Event.Label(), "Mobbscan", ""
+		v.Kind, v.What, v.Actor, v.Detail = string(e.Event), e.Event.Label(), i18n.M("Mobbscan"), ""
 		status, _ := views.StatusLabel(e.Status, e.Stage, false)
 		switch e.Event {
 		case store.EventNotified:
 			if e.Status != "" {
-				v.Detail = "Reported status " + e.Status
+				v.Detail = fmt.Sprintf(i18n.M("Reported status %s"), e.Status)
 			}
 		case store.EventIndexed:
-			v.Actor, v.Detail = "System", sourceLabel(e.Detail)+" · "+status
+			v.Actor, v.Detail = i18n.M("System"), fmt.Sprintf(i18n.M("%s · %s"), sourceLabel(e.Detail), status)
 		case store.EventStatus:
 			v.Detail = status
 		}
@@ -154,33 +156,30 @@ func timelineEntry(e store.TimelineEvent, correct string) views.TimelineEntry {
 			v.NoteLines = strings.Split(n.Body, "\n")
 		}
 		if n.Corrects != 0 {
-			v.What = "Corrected note " + strconv.FormatInt(n.Corrects, 10)
+			v.What = fmt.Sprintf(i18n.M("Corrected note %d"), n.Corrects)
 		}
 		if correct != "" {
 			v.CorrectURL = correct + strconv.FormatInt(n.ID, 10)
 		}
 	case e.Action == store.ActionEvidenceView:
 		// Who saw this face: the evidence kind in the sentence.
-		v.What, v.Detail = "Viewed the "+lowerFirst(e.Evidence.Label()), ""
-		if e.Evidence == store.EvidenceZIP {
-			v.What = "Downloaded all the evidence (ZIP)"
-		}
+		v.What, v.Detail = viewedLabel(e.Evidence), ""
 		if e.OutsideClaim {
-			v.Detail = "Outside their own claim"
+			v.Detail = i18n.M("Outside their own claim")
 		}
 	case e.Action == store.ActionDecisionAccept || e.Action == store.ActionDecisionReject:
 		var parts []string
 		if e.ReasonLabel != "" {
-			parts = append(parts, "Reason: "+e.ReasonLabel)
+			parts = append(parts, fmt.Sprintf(i18n.M("Reason: %s"), e.ReasonLabel))
 		}
 		if strings.Contains(e.Detail, "awaits second review") {
-			parts = append(parts, "awaits a second review")
+			parts = append(parts, i18n.M("awaits a second review"))
 		}
 		v.Detail = strings.Join(parts, " · ")
 	case e.Action == store.ActionDelivery:
-		v.What, v.Outcome = "Delivered to Mobbscan", ""
+		v.What, v.Outcome = i18n.M("Delivered to Mobbscan"), ""
 		if e.Outcome != store.OutcomeSuccess {
-			v.What = "Delivery to Mobbscan did not succeed"
+			v.What = i18n.M("Delivery to Mobbscan did not succeed")
 		}
 	case e.Action == store.ActionProcessView:
 		v.Detail = ""
@@ -192,13 +191,33 @@ func timelineEntry(e store.TimelineEvent, correct string) views.TimelineEntry {
 func sourceLabel(source string) string {
 	switch source {
 	case store.SourceWebhook:
-		return "From a Mobbscan notification"
+		return i18n.M("From a Mobbscan notification")
 	case store.SourceCreated:
-		return "Created in the portal"
+		return i18n.M("Created in the portal")
 	case store.SourceTracked:
-		return "Tracked by its id"
+		return i18n.M("Tracked by its id")
 	}
 	return source
+}
+
+// viewedLabel says which evidence someone viewed, as a whole sentence the catalogue
+// translates.
+func viewedLabel(k store.EvidenceKind) string {
+	switch k {
+	case store.EvidenceDocumentFront:
+		return i18n.M("Viewed the document front")
+	case store.EvidenceDocumentBack:
+		return i18n.M("Viewed the document back")
+	case store.EvidenceFaceDocument:
+		return i18n.M("Viewed the portrait on the document")
+	case store.EvidenceFaceNow:
+		return i18n.M("Viewed the live selfie")
+	case store.EvidenceVideo:
+		return i18n.M("Viewed the liveness video")
+	case store.EvidenceZIP:
+		return i18n.M("Downloaded all the evidence (ZIP)")
+	}
+	return "Viewed the " + lowerFirst(k.Label())
 }
 
 // lowerFirst lowers the first letter: "Live selfie" → "live selfie".

@@ -1,6 +1,9 @@
 package handlers
 
 import (
+	"context"
+	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"sort"
@@ -11,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
@@ -144,16 +148,16 @@ func (h *Handler) buildProcessPage(c echo.Context, p *store.Process, fresh, view
 		if err != nil {
 			return v, err
 		}
-		fillFromGateway(&v, info, h.DB.Now())
+		fillFromGateway(ctx, &v, info, h.DB.Now())
 		if updated, gerr := h.DB.GetProcess(ctx, p.ID); gerr == nil {
 			p = updated
 			h.fillFromIndex(c, &v, p)
 		}
 	case review.CodeNotFound:
-		v.GatewayProblem = "Mobbscan no longer knows this process (it may have been deleted)."
+		v.GatewayProblem = i18n.M("Mobbscan no longer knows this process (it may have been deleted).")
 		v.Status, v.StatusClass = views.StatusLabel("", "", true)
 	default:
-		v.GatewayProblem = "Mobbscan is not answering; retrying."
+		v.GatewayProblem = i18n.M("Mobbscan is not answering; retrying.")
 		h.log.Warn("process info unavailable", "process_id", p.ID, "error", err)
 	}
 	d := h.liveDecision(c, p)
@@ -163,6 +167,7 @@ func (h *Handler) buildProcessPage(c echo.Context, p *store.Process, fresh, view
 		if d.State == store.StateSecondReview {
 			v.SecondReview = h.secondReviewView(c, p, d, dv)
 		}
+		decidedStatus(&v, d)
 	}
 	if p.Reviewable && !p.Decided && v.ClaimMine {
 		if v.Decide, err = h.decisionForm(c, p, info); err != nil {
@@ -184,6 +189,7 @@ func (h *Handler) processView(c echo.Context, p *store.Process) views.ProcessPag
 	v := views.ProcessPage{
 		ID: p.ID, URL: base + "?retry=1", ClaimURL: base + "/claim", HeartbeatSecs: int(h.Review.Config().HeartbeatEvery() / time.Second), ZipURL: base + "/evidence.zip",
 		IdleSeconds: int(h.Sessions.Config().Idle / time.Second), KeepaliveURL: keepaliveURL, ScoreHint: review.ScoreThresholdsText,
+		ScoreDoubtfulFrom: int(math.Round(review.ScoreDoubtfulFrom * 100)), ScoreGoodFrom: int(math.Round(review.ScoreGoodFrom * 100)),
 	}
 	h.fillFromIndex(c, &v, p)
 	item := func(k store.EvidenceKind) views.EvidenceItem {
@@ -203,6 +209,7 @@ func (h *Handler) fillFromIndex(c echo.Context, v *views.ProcessPage, p *store.P
 	v.Holder, v.CustomerRef, v.Country, v.DocType = p.HolderName, p.CustomerRef, views.CountryName(p.Country), views.DocTypeLabel(p.DocType)
 	v.Created, v.Finished, v.Reviewable, v.OnboardingURL = p.CreatedAt, p.UpdatedAt, p.Reviewable, p.OnboardingURL
 	v.Purged = !p.PurgedAt.IsZero()
+	v.DocHasBack = p.DocType != "" && p.DocType != "Passport"
 	v.Status, v.StatusClass = views.StatusLabel(p.Status, p.Stage, p.Gone)
 	v.Waiting, v.Aging = h.aging(p.ReviewSince, now)
 	v.ClaimMine, v.ClaimedBy, v.ClaimedSince, v.ClaimExpires, v.ClaimSeq = false, "", p.ClaimedAt, p.ClaimExpiresAt, p.ClaimSeq
@@ -223,25 +230,53 @@ func (h *Handler) fillFromIndex(c echo.Context, v *views.ProcessPage, p *store.P
 	}
 }
 
+// backFields are the identity fields a two-sided document prints on its back.
+var backFields = map[string]bool{"address": true, "city": true, "postCode": true}
+
 // fillFromGateway adds the gateway's identity data, checks, scores and evidence list.
-func fillFromGateway(v *views.ProcessPage, info *review.Details, now time.Time) {
+// The identity data is grouped by the image it was read from, shown beside it.
+func fillFromGateway(ctx context.Context, v *views.ProcessPage, info *review.Details, now time.Time) {
+	front := views.DataGroup{Title: i18n.M("From the document front"), Source: string(store.EvidenceDocumentFront)}
+	back := views.DataGroup{Title: i18n.M("From the document back"), Source: string(store.EvidenceDocumentBack)}
 	for _, f := range info.Personal {
 		if f[0] == "mrz" {
 			v.MRZ = f[1]
 			continue
 		}
-		v.Identity = append(v.Identity, views.Fact{Label: views.PersonalLabel(f[0]), Value: views.PersonalValue(f[0], f[1], now),
-			Mono: f[0] == "documentNumber" || f[0] == "personalNumber"})
+		mono := f[0] == "documentNumber" || f[0] == "personalNumber"
+		value := views.PersonalValue(ctx, f[0], f[1], now)
+		v.Identity = append(v.Identity, views.Fact{Label: views.PersonalLabel(f[0]), Value: value, Mono: mono})
+		field := views.DataField{Key: f[0], Label: views.PersonalLabel(f[0]), Value: value, Mono: mono}
+		if v.DocHasBack && backFields[f[0]] {
+			back.Fields = append(back.Fields, field)
+		} else {
+			front.Fields = append(front.Fields, field)
+		}
+	}
+	v.Data = nil
+	for _, g := range []views.DataGroup{front, back} {
+		if len(g.Fields) > 0 {
+			v.Data = append(v.Data, g)
+		}
+	}
+	if v.MRZ != "" {
+		// A passport's machine-readable zone is on its data page; a card's on its back.
+		g := views.DataGroup{Title: i18n.M("From the MRZ (document back)"), Source: string(store.EvidenceDocumentBack), MRZ: v.MRZ}
+		if !v.DocHasBack {
+			g.Title, g.Source = i18n.M("From the MRZ (document front)"), string(store.EvidenceDocumentFront)
+		}
+		v.Data = append(v.Data, g)
 	}
 	var failed, passed, unchecked []views.Validation
 	for _, r := range info.Validations {
 		switch r[1] {
 		case "NOT_VALID":
-			failed = append(failed, views.Validation{Code: r[0], Label: views.ValidationLabel(r[0], true), Result: "failed"})
+			failed = append(failed, views.Validation{Code: r[0], Label: views.ValidationLabel(r[0], true), Result: i18n.M("failed")})
 		case "VALID":
-			passed = append(passed, views.Validation{Code: r[0], Label: views.ValidationLabel(r[0], false), Result: "passed"})
+			passed = append(passed, views.Validation{Code: r[0], Label: views.ValidationLabel(r[0], false), Result: i18n.M("passed")})
 		default:
-			unchecked = append(unchecked, views.Validation{Code: r[0], Label: views.ValidationLabel(r[0], false) + " (not checked)", Result: "not checked"})
+			unchecked = append(unchecked, views.Validation{Code: r[0], Label: fmt.Sprintf(i18n.M("%s (not checked)"), views.ValidationLabel(r[0], false)),
+				Result: i18n.M("not checked")})
 		}
 	}
 	v.Validations = append(append(failed, passed...), unchecked...)
@@ -276,6 +311,21 @@ func fillFromGateway(v *views.ProcessPage, info *review.Details, now time.Time) 
 	}
 }
 
+// decidedStatus makes the header's status agree with the portal's decision while
+// Mobbscan does not have it yet: "Decided: Rejected", and where its delivery stands,
+// instead of "Awaiting review" beside a recorded decision.
+func decidedStatus(v *views.ProcessPage, d *store.Decision) {
+	if v.StatusClass != "review" || d.State == store.StateDelivered {
+		return
+	}
+	v.Status = fmt.Sprintf(i18n.M("Decided: %s"), d.Verdict.Label())
+	v.StatusClass = "decided-" + string(d.Verdict)
+	v.StatusNote = d.StateLabel()
+	if d.State == store.StateSecondReview {
+		v.StatusNote = i18n.M("waiting for a second review; nothing is sent to Mobbscan yet")
+	}
+}
+
 func scoreRank(name store.ScoreName) int {
 	for i, n := range store.ScoreNames {
 		if n == name {
@@ -304,7 +354,7 @@ func (h *Handler) claimProcess(c echo.Context) error {
 			return err
 		}
 		v.Notice = e.Message
-		return render(c, codeStatus[e.Code], views.ProcessScreen(h.page(c, "Process", "queue"), v))
+		return render(c, codeStatus[e.Code], views.ProcessScreen(h.processPageAt(c, p), v))
 	}
 	if err != nil {
 		return err

@@ -119,7 +119,7 @@
     const text = src.value !== undefined ? src.value : src.textContent;
     const done = function () {
       const old = btn.textContent;
-      btn.textContent = "Copied";
+      btn.textContent = btn.getAttribute("data-copied") || "Copied";
       setTimeout(function () { btn.textContent = old; }, 1500);
     };
     if (navigator.clipboard && window.isSecureContext) {
@@ -837,6 +837,30 @@
     });
   });
 
+  // Leaving for the queue in this tab: the link names the claim this page holds
+  // (?left=<id>&seq=<n>) and the queue releases it before listing the cases
+  // (handlers.releaseLeft). pagehide fires only once the queue's answer has arrived, so
+  // its release alone left the case shown as "mine" until the queue's next refresh.
+  // Not for a link opened in another tab: this page stays open and keeps its claim.
+  document.addEventListener("click", function (ev) {
+    if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+    if (submitting || claimLost) return;
+    const a = ev.target.closest ? ev.target.closest("a[href]") : null;
+    if (!a || (a.target && a.target !== "_self") || a.hasAttribute("download")) return;
+    const holder = document.querySelector("[data-release-url]");
+    if (!holder) return;
+    const to = new URL(a.href, location.href);
+    if (to.origin !== location.origin || to.pathname !== "/queue") return;
+    const rel = new URL(holder.getAttribute("data-release-url"), location.href);
+    const m = /^\/processes\/([^/]+)\/release$/.exec(rel.pathname);
+    const seq = rel.searchParams.get("seq");
+    if (!m || !seq) return;
+    to.searchParams.set("left", decodeURIComponent(m[1]));
+    to.searchParams.set("seq", seq);
+    ev.preventDefault();
+    location.assign(to.pathname + to.search + to.hash);
+  });
+
   // A lost claim matters more than the picture being looked at.
   document.addEventListener("portal:claim-lost", function () { Viewer.close(); });
 
@@ -867,7 +891,13 @@
     if (panel.hasAttribute("data-locked")) return;
     panel.setAttribute("data-locked", "");
     panel.classList.add("locked");
-    within(panel, "button, select, input, textarea").forEach(function (el) {
+    // The panel's controls, and those of its forms placed elsewhere (form="…": the
+    // corrections made on the extracted data).
+    const controls = within(panel, "button, select, input, textarea");
+    within(panel, "form").forEach(function (form) {
+      Array.from(form.elements).forEach(function (el) { if (controls.indexOf(el) < 0) controls.push(el); });
+    });
+    controls.forEach(function (el) {
       if (el.type === "hidden") return;
       if (el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && isTextEntry(el))) el.readOnly = true;
       else el.disabled = true;
@@ -1302,7 +1332,23 @@
     within(form, "[data-corrections-summary]").forEach(function (box) { renderSummary(box, changed); });
   }
 
-  function markCorrected(el) { el.classList.toggle("corrected", isChanged(el)); }
+  // An input's [data-was-for] shows what was read and the new value (old → new) beside
+  // the field once it differs.
+  function markCorrected(el) {
+    const changed = isChanged(el);
+    el.classList.toggle("corrected", changed);
+    if (!el.id) return;
+    within(document, "[data-was-for]").forEach(function (was) {
+      if (was.getAttribute("data-was-for") !== el.id) return;
+      was.hidden = !changed;
+      const now = was.querySelector(".correction-new");
+      if (now) {
+        const v = el.value.trim();
+        now.textContent = v || "(empty)";
+        now.classList.toggle("is-empty", !v);
+      }
+    });
+  }
 
   document.addEventListener("input", function (ev) {
     const el = ev.target;
@@ -1329,6 +1375,74 @@
     });
     forms.forEach(syncCorrections);
   }
+
+  // ---------------------------------------------------------------------------
+  // Decision bar (issue 12): a[data-decide-open="<form id>"] opens that form in place and
+  // closes the others (one at a time, the escalation's <details> included);
+  // [data-decide-close] and Escape inside the bar close it and give the focus back to
+  // the button that opened it. Without JavaScript the links reach the forms by :target.
+  // ---------------------------------------------------------------------------
+  const Decide = (function () {
+    function bar(el) { return el && el.closest ? el.closest(".decision-bar") : null; }
+
+    function setOpen(root, id) {
+      within(root, ".decide-form").forEach(function (f) { f.classList.toggle("open", f.id === id); });
+      within(root, "[data-decide-open]").forEach(function (a) {
+        a.setAttribute("aria-expanded", a.getAttribute("data-decide-open") === id ? "true" : "false");
+      });
+      if (id) within(root, "details.escalate[open]").forEach(function (d) { d.open = false; });
+      root.classList.toggle("has-open", !!id || within(root, "details.escalate[open]").length > 0);
+      if (location.hash && location.hash.length > 1 && history.replaceState) {
+        const target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+        if (target && root.contains(target)) history.replaceState(history.state, "", location.pathname + location.search);
+      }
+    }
+
+    function close(root) {
+      const open = within(root, ".decide-form.open")[0];
+      const opener = open && root.querySelector('[data-decide-open="' + open.id + '"]');
+      const esc = within(root, "details.escalate[open]")[0];
+      setOpen(root, "");
+      if (esc) {
+        esc.open = false;
+        const s = esc.querySelector("summary");
+        if (s) s.focus();
+      } else if (opener) {
+        opener.focus();
+      }
+    }
+
+    document.addEventListener("click", function (ev) {
+      const t = ev.target;
+      const openLink = t.closest && t.closest("[data-decide-open]");
+      const closeLink = !openLink && t.closest && t.closest("[data-decide-close]");
+      const root = bar(openLink || closeLink);
+      if (!root) return;
+      ev.preventDefault();
+      if (root.hasAttribute("data-locked") && openLink && openLink.getAttribute("aria-disabled") === "true") return;
+      if (openLink) setOpen(root, openLink.getAttribute("data-decide-open"));
+      else close(root);
+    });
+
+    // Opening the escalation closes the accept and reject forms.
+    document.addEventListener("toggle", function (ev) {
+      const d = ev.target;
+      if (!(d instanceof HTMLDetailsElement) || !d.classList.contains("escalate")) return;
+      const root = bar(d);
+      if (root && d.open) setOpen(root, "");
+      if (root) root.classList.toggle("has-open", d.open || within(root, ".decide-form.open").length > 0);
+    }, true);
+
+    document.addEventListener("keydown", function (ev) {
+      if (ev.key !== "Escape" || ev.defaultPrevented || Viewer.isOpen() || modalOpen()) return;
+      const root = bar(ev.target && ev.target.nodeType === 1 ? ev.target : null);
+      if (!root || !(within(root, ".decide-form.open").length || within(root, "details.escalate[open]").length)) return;
+      ev.preventDefault();
+      close(root);
+    });
+
+    return { setOpen: setOpen };
+  })();
 
   // ---------------------------------------------------------------------------
   // Case timeline notes (issue 11). htmx does not swap error answers; a form with

@@ -100,3 +100,34 @@ type SecondReviewView struct {
 	Missing     []string // what to see before confirming an accept (D7)
 	MaxNote     int
 }
+
+// DataGroup is identity data read from one image (the document's front or back, or its
+// machine-readable zone), shown beside that image on the process page.
+type DataGroup struct {
+	Title  string // "From the document front"
+	Source string // the evidence kind it was read from ("document_front"); "" when unknown
+	Fields []DataField
+	MRZ    string // the machine-readable zone's lines, for the MRZ group
+}
+
+// DataField is one extracted field; Key names it for a correction (field.<Key>).
+type DataField struct {
+	Key   string
+	Label string
+	Value string
+	Mono  bool
+}
+
+// correctionFor returns the correction input of the accept form for key, if the agent may
+// correct it now.
+func correctionFor(f *DecisionForm, key string) (CorrectionField, bool) {
+	if f == nil {
+		return CorrectionField{}, false
+	}
+	for _, fl := range f.Fields {
+		if fl.Key == key {
+			return fl, true
+		}
+	}
+	return CorrectionField{}, false
+}

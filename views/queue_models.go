@@ -96,6 +96,10 @@ type QueuePage struct {
 	// queue; EscalatedCount is how many wait there.
 	Escalated      bool
 	EscalatedCount int
+	// AgingAmber and AgingRed name the aging targets ("4 h"), for the words beside a
+	// row's coloured edge.
+	AgingAmber string
+	AgingRed   string
 }
 
 // Fact is a label and a value in a table of facts.
@@ -127,6 +131,7 @@ type ProcessPage struct {
 	Holder        string
 	Status        string // plain words
 	StatusClass   string // "review", "accepted", "rejected", "waiting", "unknown"
+	StatusNote    string // where the portal's decision stands, beside Status (one coherent status)
 	Created       time.Time
 	Finished      time.Time
 	Waiting       string
@@ -160,6 +165,8 @@ type ProcessPage struct {
 
 	Identity    []Fact
 	MRZ         string
+	Data        []DataGroup // the identity data grouped by the image it was read from
+	DocHasBack  bool        // the document type has a back side (a passport has none)
 	Validations []Validation
 	Scores      []Score
 	Documents   []EvidenceItem // front, back
@@ -167,6 +174,9 @@ type ProcessPage struct {
 	Video       EvidenceItem
 	ZipURL      string
 	Decision    []Fact // a decision already recorded at the gateway
+
+	// The score thresholds in percent, for "why it is in review".
+	ScoreDoubtfulFrom, ScoreGoodFrom int
 
 	Decide       *DecisionForm     // set when this agent may decide now
 	Delivery     *DeliveryView     // the portal's decision on this process, if any
