@@ -61,6 +61,7 @@ func TestBrowserInsights(t *testing.T) {
 	decideForInsights(t, p, "ana@example.com", "ins-ana", store.VerdictAccept, store.VerdictAccept)
 	decideForInsights(t, p, "ben@example.com", "ins-ben", store.VerdictReject)
 	today := time.Now().UTC().Format("2006-01-02")
+	todayText := time.Now().UTC().Format("2 Jan 2006") // as the page's table shows it
 
 	browser := newBrowser(t)
 	ada := newProfile(t, browser)
@@ -91,8 +92,8 @@ func TestBrowserInsights(t *testing.T) {
 		t.Errorf("a bar is %.1f px high: not drawn", h)
 	}
 	todayRow := value(t, ada, "today's row", chromedp.Evaluate[string](
-		`[...document.querySelectorAll("[data-testid=table-days] tbody tr")].map(r => r.innerText).find(s => s.startsWith("`+today+`")) || ""`))
-	if fields := strings.Fields(todayRow); len(fields) != 4 || fields[1] != "2" || fields[2] != "1" || fields[3] != "3" {
+		`[...document.querySelectorAll("[data-testid=table-days] tbody tr")].map(r => r.innerText).find(s => s.startsWith("`+todayText+`")) || ""`))
+	if fields := strings.Fields(todayRow); len(fields) != 6 || fields[3] != "2" || fields[4] != "1" || fields[5] != "3" {
 		t.Errorf("today's row %q, want 2 accepted, 1 rejected, 3 in all", todayRow)
 	}
 	if n := value(t, ada, "days", chromedp.Evaluate[int](`document.querySelectorAll("[data-testid=table-days] tbody tr").length`)); n != 30 {

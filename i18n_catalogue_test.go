@@ -8,12 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/mobbscan-review/portal/i18n"
+	"github.com/mobbscan-review/portal/store"
 )
 
 // The folders whose sources hold user-visible strings. The command line (main, commands)
@@ -92,8 +94,71 @@ func TestCatalogueIsComplete(t *testing.T) {
 
 // dynamicStrings are labels the views translate but the sources do not mark: the
 // store's vocabulary (store imports nothing of the module), listed from its values.
+// The states that review's messages show inside a sentence ("this one is parked") are
+// listed lower-cased too.
 func dynamicStrings() map[string]string {
 	out := map[string]string{}
+	add := func(by string, labels ...string) {
+		for _, l := range labels {
+			if _, ok := out[l]; !ok {
+				out[l] = by
+			}
+		}
+	}
+	lower := func(by string, labels ...string) {
+		for _, l := range labels {
+			add(by, strings.ToLower(l))
+		}
+	}
+	for _, v := range []store.Verdict{store.VerdictAccept, store.VerdictReject} {
+		add("store.Verdict", v.Label())
+	}
+	for _, s := range store.DeliveryStates {
+		add("store.DeliveryState", s.Label(), s.Help())
+		d := &store.Decision{State: s}
+		add("store.Decision", d.StateLabel())
+		lower("store.DeliveryState", s.Label(), d.StateLabel())
+	}
+	retrying := &store.Decision{State: store.StateQueued, Attempts: 1}
+	add("store.Decision", retrying.StateLabel())
+	lower("store.Decision", retrying.StateLabel())
+	for _, a := range store.Actions {
+		add("store.Action", a.Label())
+	}
+	for _, m := range []store.SignInMethod{store.SignInPassword, store.SignInTOTP, store.SignInRecovery, store.SignInOIDC} {
+		add("store.SignInMethod", m.Label())
+	}
+	for _, k := range append(slices.Clone(store.EvidenceKinds), store.EvidenceZIP) {
+		add("store.EvidenceKind", k.Label())
+	}
+	for _, n := range store.ScoreNames {
+		add("store.ScoreName", n.Label(), n.Short())
+	}
+	for _, s := range store.ErasureStates {
+		add("store.ErasureState", s.Label(), s.Help())
+		lower("store.ErasureState", s.Label())
+		e := &store.Erasure{State: s}
+		add("store.Erasure", e.StateLabel())
+		for _, attempts := range []int{0, 1} {
+			sb := &store.SendBack{State: s, Attempts: attempts}
+			add("store.SendBack", sb.StateLabel())
+		}
+	}
+	retryingErasure := &store.Erasure{State: store.ErasureQueued, Attempts: 1}
+	add("store.Erasure", retryingErasure.StateLabel())
+	lower("store.Erasure", retryingErasure.StateLabel())
+	for _, p := range store.SecondFactorPolicies {
+		add("store.SecondFactorPolicy", p.Label())
+	}
+	for _, f := range store.AuditFormats {
+		add("store.AuditFormat", f.Label())
+	}
+	for _, h := range store.HistoryStates {
+		add("store.HistoryState", h.Label())
+	}
+	for _, k := range store.ProcessEventKinds {
+		add("store.ProcessEventKind", k.Label())
+	}
 	return out
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/store"
 )
 
@@ -101,7 +102,7 @@ func RequireUser(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			if c.Request().Method != http.MethodGet && c.Request().Method != http.MethodHead {
 				c.Response().Header().Set("Location", target)
-				return echo.NewHTTPError(http.StatusUnauthorized, "Your session has ended. Sign in again.")
+				return echo.NewHTTPError(http.StatusUnauthorized, i18n.M("Your session has ended. Sign in again."))
 			}
 			return c.Redirect(http.StatusSeeOther, target)
 		}

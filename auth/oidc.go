@@ -32,6 +32,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/store"
 )
 
@@ -248,11 +249,12 @@ func (e *OIDCError) Error() string { return "oidc: " + e.Reason }
 func (e *OIDCError) Unwrap() error { return e.Err }
 
 // Messages of a refused single sign-on, shown on the sign-in page.
-const (
-	oidcMsgStart      = "This sign-in attempt is not valid any more. Start again with the single sign-on button."
-	oidcMsgProvider   = "The identity provider did not confirm your sign-in. Try again, or ask an administrator."
-	oidcMsgUnverified = "Your identity provider has not verified your email address, so it cannot sign you in here. Ask your identity provider's administrator."
-	oidcMsgNoAccount  = "There is no active review portal account for your email address. Ask an administrator for one."
+// They are English, marked for the catalogue; the sign-in page translates them.
+var (
+	oidcMsgStart      = i18n.M("This sign-in attempt is not valid any more. Start again with the single sign-on button.")
+	oidcMsgProvider   = i18n.M("The identity provider did not confirm your sign-in. Try again, or ask an administrator.")
+	oidcMsgUnverified = i18n.M("Your identity provider has not verified your email address, so it cannot sign you in here. Ask your identity provider's administrator.")
+	oidcMsgNoAccount  = i18n.M("There is no active review portal account for your email address. Ask an administrator for one.")
 )
 
 // Finish completes a sign-in from the provider's callback: the state must be the one

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/mobbscan-review/portal/i18n"
 )
 
 // Password length limits in characters (Unicode code points), quality bar A2.
@@ -79,19 +81,19 @@ var commonPasswords = sync.OnceValue(func() map[string]struct{} {
 func ValidatePassword(password string, context ...string) error {
 	switch n := utf8.RuneCountInString(password); {
 	case n < MinPasswordLen:
-		return &PolicyError{ErrPasswordTooShort, "Use at least 15 characters."}
+		return &PolicyError{ErrPasswordTooShort, i18n.M("Use at least 15 characters.")}
 	case n > MaxPasswordLen:
-		return &PolicyError{ErrPasswordTooLong, "Use at most 256 characters."}
+		return &PolicyError{ErrPasswordTooLong, i18n.M("Use at most 256 characters.")}
 	}
 	folded := foldPassword(password)
 	if containsContext(folded, context) {
-		return &PolicyError{ErrPasswordPersonal, "Don't use your email address or the product name in your password."}
+		return &PolicyError{ErrPasswordPersonal, i18n.M("Don't use your email address or the product name in your password.")}
 	}
 	if _, ok := commonPasswords()[folded]; ok {
-		return &PolicyError{ErrPasswordCommon, "This password is too common; choose another."}
+		return &PolicyError{ErrPasswordCommon, i18n.M("This password is too common; choose another.")}
 	}
 	if isTrivialPattern(folded) {
-		return &PolicyError{ErrPasswordCommon, "This password is a simple pattern of repeated or sequential characters; choose another."}
+		return &PolicyError{ErrPasswordCommon, i18n.M("This password is a simple pattern of repeated or sequential characters; choose another.")}
 	}
 	return nil
 }

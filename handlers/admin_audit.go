@@ -13,13 +13,36 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
 )
 
-// auditObjectTypes are the kinds of object audit events name.
+// auditObjectTypes are the kinds of object audit events name, with their names for
+// people (English; the view translates them).
 var auditObjectTypes = [][2]string{
-	{"process", "Process"}, {"user", "Account"}, {"reason", "Reason"}, {"setting", "Setting"}, {"audit", "Audit log"},
+	{"process", i18n.M("Process")}, {"user", i18n.M("Account")}, {"reason", i18n.M("Reason")},
+	{"setting", i18n.M("Setting")}, {"audit", i18n.M("Audit log")},
+}
+
+// auditObjectKind names an object type for people; a type not in the list shows as it is.
+func auditObjectKind(objectType string) string {
+	for _, t := range auditObjectTypes {
+		if t[0] == objectType {
+			return t[1]
+		}
+	}
+	return objectType
+}
+
+// auditActions are the audit actions a filter offers: code and label (store.Action.Label,
+// English; the view translates it).
+func auditActions() [][2]string {
+	actions := make([][2]string, 0, len(store.Actions))
+	for _, a := range store.Actions {
+		actions = append(actions, [2]string{string(a), a.Label()})
+	}
+	return actions
 }
 
 var (
@@ -40,18 +63,18 @@ func parseAuditQuery(c echo.Context) (auditQuery, error) {
 	v := c.QueryParams()
 	q := auditQuery{Action: strings.TrimSpace(v.Get("action")), Type: strings.TrimSpace(v.Get("type")), ObjectID: strings.TrimSpace(v.Get("id"))}
 	if q.Action != "" && (len(q.Action) > 64 || !auditActionRE.MatchString(q.Action)) {
-		return q, echo.NewHTTPError(http.StatusBadRequest, "Choose an action from the list.")
+		return q, echo.NewHTTPError(http.StatusBadRequest, i18n.M("Choose an action from the list."))
 	}
 	if q.Type != "" && !auditTypeRE.MatchString(q.Type) {
-		return q, echo.NewHTTPError(http.StatusBadRequest, "Choose a kind of object from the list.")
+		return q, echo.NewHTTPError(http.StatusBadRequest, i18n.M("Choose a kind of object from the list."))
 	}
 	if utf8.RuneCountInString(q.ObjectID) > 128 || !utf8.ValidString(q.ObjectID) {
-		return q, echo.NewHTTPError(http.StatusBadRequest, "The object id is too long (128 characters at most).")
+		return q, echo.NewHTTPError(http.StatusBadRequest, i18n.M("The object id is too long (128 characters at most)."))
 	}
 	if b := v.Get("before"); b != "" {
 		n, err := strconv.ParseInt(b, 10, 64)
 		if err != nil || n <= 0 {
-			return q, echo.NewHTTPError(http.StatusBadRequest, "That page link is broken; start from the newest events.")
+			return q, echo.NewHTTPError(http.StatusBadRequest, i18n.M("That page link is broken; start from the newest events."))
 		}
 		q.Before = n
 	}
@@ -100,7 +123,8 @@ func auditOptions(values [][2]string, current string) []views.Option {
 
 func adminAuditRow(e store.AuditEvent) views.AdminAuditRow {
 	r := views.AdminAuditRow{ID: e.ID, At: e.At, Actor: e.Actor, IP: e.IP, RequestID: e.RequestID, Action: e.Action,
-		Outcome: e.Outcome, Detail: e.Detail, Object: strings.TrimSpace(e.ObjectType + " " + e.ObjectID)}
+		ActionLabel: store.Action(e.Action).Label(), Outcome: e.Outcome, Detail: e.Detail,
+		ObjectKind: auditObjectKind(e.ObjectType), ObjectID: e.ObjectID}
 	if e.ObjectType != "" && e.ObjectID != "" {
 		r.ObjectURL = auditQuery{Type: e.ObjectType, ObjectID: e.ObjectID}.url(0)
 	}
@@ -115,12 +139,8 @@ func (h *Handler) auditPage(c echo.Context, q auditQuery) (views.AdminAuditPage,
 	if err != nil {
 		return views.AdminAuditPage{}, err
 	}
-	actions := make([][2]string, 0, len(store.Actions))
-	for _, a := range store.Actions {
-		actions = append(actions, [2]string{string(a), string(a)})
-	}
 	p := views.AdminAuditPage{
-		Actions: auditOptions(actions, q.Action), ObjectTypes: auditOptions(auditObjectTypes, q.Type),
+		Actions: auditOptions(auditActions(), q.Action), ObjectTypes: auditOptions(auditObjectTypes, q.Type),
 		ObjectID: q.ObjectID, Filtered: q.filtered(),
 	}
 	if len(events) > auditPageSize {
@@ -147,7 +167,7 @@ func (h *Handler) showAudit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.AdminAuditScreen(h.page(c, "Audit log", "audit"), p))
+	return render(c, http.StatusOK, views.AdminAuditScreen(h.page(c, i18n.M("Audit log"), "audit"), p))
 }
 
 // verifyAuditChain recomputes the hash chain (L2) and shows whether it is intact or
@@ -178,5 +198,5 @@ func (h *Handler) verifyAuditChain(c echo.Context) error {
 		return err
 	}
 	p.Verify = v
-	return render(c, http.StatusOK, views.AdminAuditScreen(h.page(c, "Audit log", "audit"), p))
+	return render(c, http.StatusOK, views.AdminAuditScreen(h.page(c, i18n.M("Audit log"), "audit"), p))
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
@@ -15,12 +16,8 @@ import (
 
 // auditExportForm is the export form with in's values and the known actions and formats.
 func auditExportForm(in review.AuditExportInput) views.AuditExportForm {
-	actions := make([][2]string, 0, len(store.Actions))
-	for _, a := range store.Actions {
-		actions = append(actions, [2]string{string(a), string(a)})
-	}
 	f := views.AuditExportForm{From: in.From, To: in.To, Actor: in.Actor, MaxActor: review.LimitExportActor.Max,
-		Actions: auditOptions(actions, in.Action)}
+		Actions: auditOptions(auditActions(), in.Action)}
 	for i, af := range store.AuditFormats {
 		sel := string(af) == in.Format || (in.Format == "" && i == 0)
 		f.Formats = append(f.Formats, views.Option{Value: string(af), Label: af.Label(), Selected: sel})
@@ -33,7 +30,7 @@ func auditExportForm(in review.AuditExportInput) views.AuditExportForm {
 // shows the form; a refused export shows the form again with its messages (422).
 func (h *Handler) exportAudit(c echo.Context) error {
 	if len(c.QueryParams()) == 0 {
-		return render(c, http.StatusOK, views.AuditExportScreen(h.page(c, "Export the audit log", "audit"), auditExportForm(review.AuditExportInput{})))
+		return render(c, http.StatusOK, views.AuditExportScreen(h.page(c, i18n.M("Export the audit log"), "audit"), auditExportForm(review.AuditExportInput{})))
 	}
 	q := c.QueryParams()
 	in := review.AuditExportInput{From: q.Get("from"), To: q.Get("to"), Actor: q.Get("actor"), Action: q.Get("action"), Format: q.Get("format")}
@@ -60,7 +57,7 @@ func (h *Handler) exportAudit(c echo.Context) error {
 		for k, v := range e.Fields {
 			f.Errors[k] = v
 		}
-		return render(c, http.StatusUnprocessableEntity, views.AuditExportScreen(h.page(c, "Export the audit log", "audit"), f))
+		return render(c, http.StatusUnprocessableEntity, views.AuditExportScreen(h.page(c, i18n.M("Export the audit log"), "audit"), f))
 	}
 	return err
 }

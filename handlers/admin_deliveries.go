@@ -1,12 +1,14 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
@@ -77,7 +79,7 @@ func (h *Handler) deliveriesPage(c echo.Context) (views.AdminDeliveriesPage, err
 }
 
 func (h *Handler) renderDeliveries(c echo.Context, status int, p views.AdminDeliveriesPage) error {
-	return render(c, status, views.AdminDeliveriesScreen(h.page(c, "Deliveries", "deliveries"), p))
+	return render(c, status, views.AdminDeliveriesScreen(h.page(c, i18n.M("Deliveries"), "deliveries"), p))
 }
 
 func (h *Handler) showDeliveries(c echo.Context) error {
@@ -99,25 +101,52 @@ func (h *Handler) undeliveredParam(c echo.Context) (int64, error) {
 	return id, nil
 }
 
+// deliveryRetried is the status line after "Retry now" of decision id: it names the
+// process when the page lists it.
+func deliveryRetried(p views.AdminDeliveriesPage, id int64) string {
+	for _, rows := range [][]views.AdminDeliveryRow{p.Pending, p.Delivered} {
+		for _, r := range rows {
+			if r.ID == id {
+				return fmt.Sprintf(i18n.M("Delivery of %s retried: queued for sending to Mobbscan now."), r.ProcessID)
+			}
+		}
+	}
+	return i18n.M("Delivery retried: queued for sending to Mobbscan now.")
+}
+
 // retryUndelivered sends the delivery worker after a parked or conflicting decision, or
-// one waiting to retry, now.
+// one waiting to retry, now. The answer says so in the page's status line (role=status):
+// with htmx the list and the status line (out of band), else a redirect whose flash says
+// it. A retry the decision's state no longer allows (delivered, resolved or retried
+// meanwhile) says why in the same place, with the list as it is now (409).
 func (h *Handler) retryUndelivered(c echo.Context) error {
 	id, err := h.undeliveredParam(c)
 	if err != nil {
 		return err
 	}
-	if err := h.Review.Retry(c.Request().Context(), auth.ActorFrom(c), id); err != nil {
+	err = h.Review.Retry(c.Request().Context(), auth.ActorFrom(c), id)
+	e := review.ErrorOf(err)
+	refused := e != nil && e.Code == review.CodeConflict
+	if err != nil && !refused {
 		return err
 	}
-	if wantsFragment(c) {
-		p, err := h.deliveriesPage(c)
-		if err != nil {
-			return err
-		}
-		p.Notice = "Delivery retried: the portal is sending it to Mobbscan now."
-		return render(c, http.StatusOK, views.AdminDeliveryList(p))
+	if !refused && !wantsFragment(c) {
+		return c.Redirect(http.StatusSeeOther, "/admin/deliveries?done=delivery-retried")
 	}
-	return c.Redirect(http.StatusSeeOther, "/admin/deliveries?done=delivery-retried")
+	p, perr := h.deliveriesPage(c)
+	if perr != nil {
+		return perr
+	}
+	status := http.StatusOK
+	if refused {
+		p.Problem, status = e.Message, codeStatus[e.Code]
+	} else {
+		p.Notice = deliveryRetried(p, id)
+	}
+	if !wantsFragment(c) {
+		return h.renderDeliveries(c, status, p)
+	}
+	return render(c, status, fragments(views.AdminDeliveryList(p), views.AdminDeliveriesStatus(p, true)))
 }
 
 // resolveUndelivered records that a person settled a parked or conflicting decision with

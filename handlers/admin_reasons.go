@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
@@ -54,7 +55,7 @@ func (h *Handler) renderReasons(c echo.Context, status int, form views.AdminReas
 		edit.Limits = reasonLimits
 	}
 	p := views.AdminReasonsPage{Reasons: rows, Form: form, Edit: edit}
-	return render(c, status, views.AdminReasonsScreen(h.page(c, "Rejection reasons", "reasons"), p))
+	return render(c, status, views.AdminReasonsScreen(h.page(c, i18n.M("Rejection reasons"), "reasons"), p))
 }
 
 // showReasons is the catalogue; ?edit=<id> opens the edit form of one reason.
@@ -143,7 +144,7 @@ func (h *Handler) moveReason(c echo.Context) error {
 	case "down":
 		delta = 1
 	default:
-		return echo.NewHTTPError(http.StatusBadRequest, "Move a reason up or down.")
+		return echo.NewHTTPError(http.StatusBadRequest, i18n.M("Move a reason up or down."))
 	}
 	if err := h.Review.MoveReason(c.Request().Context(), auth.ActorFrom(c), r.ID, delta); err != nil {
 		return err

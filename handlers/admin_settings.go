@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
@@ -13,12 +14,12 @@ import (
 
 // fourEyesSettings are the on/off settings of the four-eyes rule, in page order.
 var fourEyesSettings = []views.AdminSetting{
-	{Key: store.SettingFourEyesAcceptFailed, Label: "Accepts with failed checks need a second agent",
-		Help: "An accept of a process where an automatic check failed waits for a second agent."},
-	{Key: store.SettingFourEyesAccept, Label: "Every accept needs a second agent",
-		Help: "Every accept waits for a second agent, whatever the checks say."},
-	{Key: store.SettingFourEyesReject, Label: "Every reject needs a second agent",
-		Help: "Every reject waits for a second agent before the customer is told."},
+	{Key: store.SettingFourEyesAcceptFailed, Label: i18n.M("Accepts with failed checks need a second agent"),
+		Help: i18n.M("An accept of a process where an automatic check failed waits for a second agent.")},
+	{Key: store.SettingFourEyesAccept, Label: i18n.M("Every accept needs a second agent"),
+		Help: i18n.M("Every accept waits for a second agent, whatever the checks say.")},
+	{Key: store.SettingFourEyesReject, Label: i18n.M("Every reject needs a second agent"),
+		Help: i18n.M("Every reject waits for a second agent before the customer is told.")},
 }
 
 // settingsPage is the settings page: the four-eyes switches, the effective retention
@@ -64,7 +65,7 @@ func (h *Handler) showSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.AdminSettingsScreen(h.page(c, "Settings", "settings"), p))
+	return render(c, http.StatusOK, views.AdminSettingsScreen(h.page(c, i18n.M("Settings"), "settings"), p))
 }
 
 // saveSettings stores the four-eyes toggles: a checked box is "on", an unchecked one
@@ -72,7 +73,7 @@ func (h *Handler) showSettings(c echo.Context) error {
 func (h *Handler) saveSettings(c echo.Context) error {
 	form, err := c.FormParams()
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+		return echo.NewHTTPError(http.StatusBadRequest, i18n.M("The form could not be read."))
 	}
 	var fe review.FourEyes
 	for _, s := range fourEyesSettings {
@@ -81,7 +82,7 @@ func (h *Handler) saveSettings(c echo.Context) error {
 		case "on":
 			fe.Set(s.Key, true)
 		default:
-			return echo.NewHTTPError(http.StatusBadRequest, "Use the check boxes of the settings page.")
+			return echo.NewHTTPError(http.StatusBadRequest, i18n.M("Use the check boxes of the settings page."))
 		}
 	}
 	if err := h.Review.SetFourEyes(c.Request().Context(), auth.ActorFrom(c), fe); err != nil {

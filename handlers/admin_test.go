@@ -858,3 +858,146 @@ func TestAdminAuditVerify(t *testing.T) {
 		t.Errorf("failed audit.verify rows: got %d, want 1", got)
 	}
 }
+
+// statusLine returns the deliveries page's status line element (role=status), from its
+// opening tag to its end, or "" when the body has none.
+func statusLine(body string) string {
+	i := strings.Index(body, `<div id="`+views.IDAdminDeliveryStatus+`"`)
+	if i < 0 {
+		return ""
+	}
+	rest := body[i:]
+	if j := strings.Index(rest, "</div>"); j >= 0 {
+		return rest[:j]
+	}
+	return rest
+}
+
+// TestAdminDeliveriesRetryFeedback (issue 12, defect): "Retry now" says what it did in
+// the page's status line, which is on the page from the start (role=status, so screen
+// readers announce what is put in it): with htmx the list comes back with the status
+// line out of band; without, the redirect's page says it. A retry the state no longer
+// allows says why in the same place (409), with the list as it is now.
+func TestAdminDeliveriesRetryFeedback(t *testing.T) {
+	g := newGateway(t)
+	parked := admDecide(g, "fb-parked", "Paula Parked", store.VerdictAccept, false)
+	admDeliver(g, parked, store.DeliveryOutcome{State: store.StateParked, Error: "not delivered within 24h0m0s; last error: 503"})
+	conflict := admDecide(g, "fb-conflict", "Carl Conflict", store.VerdictAccept, false)
+	admDeliver(g, conflict, store.DeliveryOutcome{State: store.StateConflict, GatewayStatus: "NOT_VERIFIED", Error: "other verdict"})
+	delivered := admDecide(g, "fb-delivered", "Dana Delivered", store.VerdictAccept, false)
+	admDeliver(g, delivered, store.DeliveryOutcome{State: store.StateDelivered})
+
+	// The first render has the status line, empty.
+	r := g.adminB.get("/admin/deliveries")
+	line := statusLine(r.Body)
+	if r.Code != http.StatusOK || line == "" || !strings.Contains(line, `role="status"`) || hasTestID(line, "deliveries-notice") {
+		t.Fatalf("deliveries page: status line %q, want an empty role=status element", line)
+	}
+
+	// htmx: the list, and the status line out of band naming the process.
+	htmx := []header{htmxHeader, {"HX-Target", views.IDAdminDeliveryList}}
+	r = g.adminB.post("/admin/deliveries/"+idStr(parked.ID)+"/retry", nil, htmx...)
+	if r.Code != http.StatusOK || strings.Contains(r.Body, "<html") || !strings.Contains(r.Body, `id="`+views.IDAdminDeliveryList+`"`) {
+		t.Fatalf("htmx retry: got %s, want the list fragment", r)
+	}
+	line = statusLine(r.Body)
+	if !strings.Contains(line, `hx-swap-oob="innerHTML"`) || !strings.Contains(line, `role="status"`) ||
+		!strings.Contains(line, "Delivery of fb-parked retried: queued for sending to Mobbscan now.") {
+		t.Errorf("htmx retry: status line %q, want the notice out of band", line)
+	}
+	if got := admPending(r.Body)[idStr(parked.ID)]; got != string(store.StateQueued) {
+		t.Errorf("after htmx retry: listed as %q, want queued", got)
+	}
+
+	// In Spanish.
+	r = g.adminB.post("/admin/deliveries/"+idStr(conflict.ID)+"/retry", nil, append(htmx, header{"Accept-Language", "es"})...)
+	if line = statusLine(r.Body); !strings.Contains(line, "Entrega de fb-conflict reintentada: en cola para enviarse a Mobbscan ahora.") {
+		t.Errorf("htmx retry in Spanish: status line %q", line)
+	}
+
+	// Without htmx: a redirect whose page confirms in the flash (role=status).
+	admDeliver(g, admDecision(g, parked.ID), store.DeliveryOutcome{State: store.StateParked, Error: "still down"})
+	r = g.adminB.submit("/admin/deliveries", "/admin/deliveries/"+idStr(parked.ID)+"/retry", nil)
+	if r.Code != http.StatusSeeOther || r.location() != "/admin/deliveries?done=delivery-retried" {
+		t.Fatalf("plain retry: got %s, want 303", r)
+	}
+	r = g.adminB.get(r.location())
+	if !hasTestID(r.Body, "flash") || !strings.Contains(r.Body, `role="status"`) {
+		t.Errorf("after the redirect: no flash in %s", r)
+	}
+
+	// Refused (already delivered): why, in the status line, 409; with htmx the list
+	// still swaps (data-swap-refused), with the status line out of band.
+	r = g.adminB.post("/admin/deliveries/"+idStr(delivered.ID)+"/retry", nil, htmx...)
+	if r.Code != http.StatusConflict || strings.Contains(r.Body, "<html") {
+		t.Fatalf("htmx refused retry: got %s, want 409 and the fragment", r)
+	}
+	line = statusLine(r.Body)
+	if !hasTestID(line, "deliveries-problem") || !strings.Contains(line, esc("Mobbscan already has this decision.")) || !strings.Contains(line, `hx-swap-oob="innerHTML"`) {
+		t.Errorf("htmx refused retry: status line %q", line)
+	}
+	if !strings.Contains(r.Body, `data-swap-refused="true"`) {
+		t.Errorf("htmx refused retry: the retry forms do not let htmx swap a 409")
+	}
+	r = g.adminB.post("/admin/deliveries/"+idStr(delivered.ID)+"/retry", nil)
+	wantPage(t, r, http.StatusConflict, "plain refused retry")
+	if line = statusLine(r.Body); !hasTestID(line, "deliveries-problem") || strings.Contains(line, "hx-swap-oob") {
+		t.Errorf("plain refused retry: status line %q, want the problem in the page's own status line", line)
+	}
+}
+
+// TestAdminPagesInSpanish (issue 12, item 5): the admin pages speak Spanish to a
+// Spanish browser, tables have captions, and the audit log names its actions and
+// outcomes in words.
+func TestAdminPagesInSpanish(t *testing.T) {
+	g := newGateway(t)
+	parked := admDecide(g, "es-parked", "Paula Parked", store.VerdictReject, false)
+	admDeliver(g, parked, store.DeliveryOutcome{State: store.StateParked, Error: "503"})
+	es := header{"Accept-Language", "es-ES,es;q=0.9"}
+	pages := []struct {
+		path          string
+		spanish       []string
+		english       []string
+		captionTables int
+	}{
+		{"/admin/users", []string{"Añadir un revisor", "Buscar por nombre o email", "Crear cuenta", "Cuentas de revisor"},
+			[]string{"Add a reviewer", "Create account", "Display name"}, 1},
+		{"/admin/users/" + idStr(g.agent.ID), []string{"Cambiar rol", "Desactivar cuenta", "Actividad reciente en esta cuenta"},
+			[]string{"Change role", "Disable account", "Recent activity on this account"}, 0},
+		{"/admin/reasons", []string{"Motivos de rechazo", "Añadir un motivo", "Etiqueta para los agentes", "Retirar"},
+			[]string{"Add a reason", "Label for agents", ">Retire"}, 1},
+		{"/admin/deliveries", []string{"Aún no entregadas", "Reintentar ahora", "Marcar como resuelta", "Aparcada", "Rechazado"},
+			[]string{"Not yet delivered", "Retry now", "Mark resolved", ">Parked<"}, 1},
+		{"/admin/settings", []string{"Revisión a cuatro ojos", "Conservación y borrado", "Guardar conservación"},
+			[]string{"Four-eyes review", "Retention and erasure", "Save retention"}, 0},
+		{"/admin/audit", []string{"Registro de auditoría", "Comprobar la cadena", "Eventos, los más nuevos primero", "Éxito"},
+			[]string{"Verify chain", "Events, newest first", ">success<"}, 1},
+		{"/admin/audit/export", []string{"Exportar el registro de auditoría", "Descargar", "Cualquier acción"},
+			[]string{"Export the audit log", ">Download<"}, 0},
+	}
+	for _, pg := range pages {
+		r := g.adminB.get(pg.path, es)
+		if r.Code != http.StatusOK {
+			t.Errorf("%s: got %s", pg.path, r)
+			continue
+		}
+		for _, s := range pg.spanish {
+			if !strings.Contains(r.Body, esc(s)) && !strings.Contains(r.Body, s) {
+				t.Errorf("%s: no %q in Spanish", pg.path, s)
+			}
+		}
+		for _, s := range pg.english {
+			if strings.Contains(r.Body, s) {
+				t.Errorf("%s: English %q left in the Spanish page", pg.path, s)
+			}
+		}
+		if got := strings.Count(r.Body, "<caption"); got < pg.captionTables || strings.Count(r.Body, "<table") > got {
+			t.Errorf("%s: %d captions for %d tables", pg.path, got, strings.Count(r.Body, "<table"))
+		}
+	}
+	// In English the audit log shows the action's label with its code.
+	r := g.adminB.get("/admin/audit")
+	if !strings.Contains(r.Body, "Signed in") || !strings.Contains(r.Body, "auth.login") || !strings.Contains(r.Body, ">Success<") {
+		t.Errorf("audit log: want the action's label, its code and the outcome in words")
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/views"
 )
@@ -38,7 +39,7 @@ func statusOf(err error) (int, string) {
 			msg = "" // Echo's default text: say something more helpful below
 		}
 		if he.Code == http.StatusRequestEntityTooLarge {
-			msg = "What you sent is too large."
+			msg = i18n.M("What you sent is too large.")
 		}
 		return he.Code, msg
 	}
@@ -48,7 +49,7 @@ func statusOf(err error) (int, string) {
 		}
 	}
 	if bodyTimedOut(err) {
-		return http.StatusRequestTimeout, "What you sent arrived too slowly; send it again."
+		return http.StatusRequestTimeout, i18n.M("What you sent arrived too slowly; send it again.")
 	}
 	return http.StatusInternalServerError, ""
 }
@@ -78,29 +79,29 @@ func retryAfter(err error) string {
 }
 
 var errorTitles = map[int]string{
-	http.StatusBadRequest:            "That request was not understood",
-	http.StatusUnauthorized:          "Please sign in",
-	http.StatusForbidden:             "Not allowed",
-	http.StatusNotFound:              "Nothing here",
-	http.StatusMethodNotAllowed:      "That action is not available here",
-	http.StatusConflict:              "Conflict",
-	http.StatusUnprocessableEntity:   "Check what you entered",
-	http.StatusRequestEntityTooLarge: "Too large",
-	http.StatusRequestTimeout:        "Too slow",
-	http.StatusTooManyRequests:       "Too many requests",
-	http.StatusInternalServerError:   "Something went wrong on our side",
-	http.StatusServiceUnavailable:    "Temporarily unavailable",
+	http.StatusBadRequest:            i18n.M("That request was not understood"),
+	http.StatusUnauthorized:          i18n.M("Please sign in"),
+	http.StatusForbidden:             i18n.M("Not allowed"),
+	http.StatusNotFound:              i18n.M("Nothing here"),
+	http.StatusMethodNotAllowed:      i18n.M("That action is not available here"),
+	http.StatusConflict:              i18n.M("Conflict"),
+	http.StatusUnprocessableEntity:   i18n.M("Check what you entered"),
+	http.StatusRequestEntityTooLarge: i18n.M("Too large"),
+	http.StatusRequestTimeout:        i18n.M("Too slow"),
+	http.StatusTooManyRequests:       i18n.M("Too many requests"),
+	http.StatusInternalServerError:   i18n.M("Something went wrong on our side"),
+	http.StatusServiceUnavailable:    i18n.M("Temporarily unavailable"),
 }
 
 var errorMessages = map[int]string{
-	http.StatusBadRequest:            "Check what you entered and try again.",
-	http.StatusUnauthorized:          "Your session has ended. Sign in again.",
-	http.StatusForbidden:             "Your account may not do this.",
-	http.StatusNotFound:              "The page or item you asked for does not exist, or you may not see it.",
-	http.StatusMethodNotAllowed:      "Use the buttons and links of the portal.",
-	http.StatusInternalServerError:   "The error was logged. Try again in a moment.",
-	http.StatusServiceUnavailable:    "Try again in a moment.",
-	http.StatusRequestEntityTooLarge: "What you sent is too large.",
+	http.StatusBadRequest:            i18n.M("Check what you entered and try again."),
+	http.StatusUnauthorized:          i18n.M("Your session has ended. Sign in again."),
+	http.StatusForbidden:             i18n.M("Your account may not do this."),
+	http.StatusNotFound:              i18n.M("The page or item you asked for does not exist, or you may not see it."),
+	http.StatusMethodNotAllowed:      i18n.M("Use the buttons and links of the portal."),
+	http.StatusInternalServerError:   i18n.M("The error was logged. Try again in a moment."),
+	http.StatusServiceUnavailable:    i18n.M("Try again in a moment."),
+	http.StatusRequestEntityTooLarge: i18n.M("What you sent is too large."),
 }
 
 // handleError is Echo's error handler: a full page, or a fragment for htmx swaps; never
@@ -114,7 +115,7 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		// Issue 9: the body did not arrive in time (the server's ReadTimeout) and the
 		// server cancelled the request; whatever failed after that, the answer is 408,
 		// rendered outside the cancelled context.
-		status, msg = http.StatusRequestTimeout, "What you sent arrived too slowly; send it again."
+		status, msg = http.StatusRequestTimeout, i18n.M("What you sent arrived too slowly; send it again.")
 		c.SetRequest(c.Request().WithContext(context.WithoutCancel(c.Request().Context())))
 		h.log.Warn("request body too slow", "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "route", c.Path(), "error", err)
 	}
@@ -145,7 +146,7 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		// htmx does not swap error responses by default; app.js shows them in a banner.
 		rerr = render(c, status, views.ErrorFragment(e))
 	} else {
-		rerr = render(c, status, views.ErrorScreen(page(c, title, ""), e))
+		rerr = render(c, status, views.ErrorScreen(h.page(c, title, ""), e))
 	}
 	if rerr != nil {
 		h.log.Error("render error page", "error", rerr)

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
 )
@@ -41,7 +43,7 @@ func parseHistoryFilters(c echo.Context) (historyFilters, error) {
 		From: strings.TrimSpace(q.Get("from")), To: strings.TrimSpace(q.Get("to")),
 	}
 	if utf8.RuneCountInString(f.Search) > store.SearchMaxRunes {
-		return f, echo.NewHTTPError(http.StatusBadRequest, "The search is too long ("+strconv.Itoa(store.SearchMaxRunes)+" characters at most).")
+		return f, echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf(i18n.M("The search is too long (%d characters at most)."), store.SearchMaxRunes))
 	}
 	if !f.State.Valid() {
 		f.State = ""
@@ -52,15 +54,18 @@ func parseHistoryFilters(c echo.Context) (historyFilters, error) {
 	if by, err := strconv.ParseInt(q.Get("by"), 10, 64); err == nil && by > 0 {
 		f.DecidedBy = by
 	}
-	for _, d := range []struct{ name, value string }{{"start", f.From}, {"end", f.To}} {
+	for _, d := range []struct{ msg, value string }{
+		{i18n.M("The start date is not a date: use the date picker or YYYY-MM-DD."), f.From},
+		{i18n.M("The end date is not a date: use the date picker or YYYY-MM-DD."), f.To},
+	} {
 		if _, err := time.Parse(dateLayout, d.value); d.value != "" && err != nil {
-			return f, echo.NewHTTPError(http.StatusBadRequest, "The "+d.name+" date is not a date: use the date picker or YYYY-MM-DD.")
+			return f, echo.NewHTTPError(http.StatusBadRequest, d.msg)
 		}
 	}
 	if after := q.Get("after"); after != "" {
 		n, err := strconv.ParseInt(after, 10, 64)
 		if err != nil || n <= 0 {
-			return f, echo.NewHTTPError(http.StatusBadRequest, "That page link is broken; start from the first page.")
+			return f, echo.NewHTTPError(http.StatusBadRequest, i18n.M("That page link is broken; start from the first page."))
 		}
 		f.After = n
 	}
@@ -113,7 +118,7 @@ func (h *Handler) showHistory(c echo.Context) error {
 	if listOnlyHistory(c) {
 		return render(c, http.StatusOK, views.HistoryList(hp))
 	}
-	return render(c, http.StatusOK, views.HistoryScreen(h.page(c, "Processes", "processes"), hp))
+	return render(c, http.StatusOK, views.HistoryScreen(h.page(c, i18n.M("Processes"), "processes"), hp))
 }
 
 func (h *Handler) historyPage(c echo.Context, f historyFilters) (views.HistoryPage, error) {
@@ -141,7 +146,7 @@ func (h *Handler) historyPage(c echo.Context, f historyFilters) (views.HistoryPa
 			hp.Deciders = append(hp.Deciders, views.Option{Value: strconv.FormatInt(u.ID, 10), Label: u.DisplayName, Selected: u.ID == f.DecidedBy})
 		}
 		if f.DecidedBy != 0 {
-			hp.Deciders = ensureOption(hp.Deciders, strconv.FormatInt(f.DecidedBy, 10), func(v string) string { return "User " + v })
+			hp.Deciders = ensureOption(hp.Deciders, strconv.FormatInt(f.DecidedBy, 10), func(string) string { return i18n.Tf(ctx, "User %d", f.DecidedBy) })
 		}
 	}
 	if f.After != 0 {

@@ -95,7 +95,7 @@ func TestHistoryPageListsEveryProcess(t *testing.T) {
 		"<bdi>" + esc("María Núñez") + "</bdi>", "<bdi>" + esc("\u202eEvil Name") + "</bdi>", "Ref. <bdi>ACME-2</bdi>",
 		`href="/processes/h-purged"`, `href="/processes/h-open"`, "(identity data cleared)",
 		// The navigation entry, current.
-		`href="/processes" class="active" data-testid="nav-processes"`,
+		`href="/processes" class="active" aria-current="page" data-testid="nav-processes"`,
 	} {
 		if !strings.Contains(r.Body, s) {
 			t.Errorf("page lacks %q", s)
@@ -278,6 +278,29 @@ func TestHistoryFragmentAndPages(t *testing.T) {
 	for _, s := range []string{`hx-get="/processes"`, `hx-target="#history-list"`, `hx-push-url="true"`, `id="history-list"`, `maxlength="200"`} {
 		if !strings.Contains(r.Body, s) {
 			t.Errorf("page lacks %q", s)
+		}
+	}
+}
+
+// TestHistoryInSpanish: the history in the request's language: headings, filters, the
+// status and decision labels, the delivery, and a bad date's message.
+func TestHistoryInSpanish(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t)
+	seedHistory(g)
+	es := header{"Accept-Language", "es"}
+	r := g.adminB.get("/processes", es)
+	wantPage(t, r, http.StatusOK, "GET /processes in Spanish")
+	for _, s := range []string{"<h1>Procesos</h1>", "Última actividad", "Cualquier estado", "Con actividad desde",
+		`<caption class="visually-hidden">Procesos, la actividad más reciente primero</caption>`,
+		`<td data-testid="history-verdict">Aceptado</td>`, ">En revisión<", "(datos de identidad borrados)"} {
+		if !strings.Contains(r.Body, s) {
+			t.Errorf("Spanish history lacks %q", s)
+		}
+	}
+	for _, s := range []string{"Last activity", "Any status", "(identity data cleared)"} {
+		if strings.Contains(r.Body, s) {
+			t.Errorf("Spanish history still says %q", s)
 		}
 	}
 }

@@ -48,17 +48,17 @@ func TestInsightsAdminSeesEveryone(t *testing.T) {
 	if len(days) != 31 || days[0][0] != "Day" {
 		t.Fatalf("days table has %d rows, want a head and 30 days", len(days))
 	}
-	if last := days[len(days)-1]; fmt.Sprint(last) != fmt.Sprint([]string{insightsDay, "1", "1", "2"}) {
+	if last := days[len(days)-1]; fmt.Sprint(last) != fmt.Sprint([]string{"4 Mar 2030", "1", "1", "2"}) {
 		t.Errorf("today's row: %q, want one accepted and one rejected", last)
 	}
 	for _, s := range []string{
 		// The chart: an accessible image with a title and description, then its table.
 		`role="img" aria-labelledby="chart-days-title chart-days-desc"`, `<title id="chart-days-title">Decisions per day</title>`,
-		`class="bar-accept"><title>Mar 4: 1 accepted</title>`, `class="bar-reject"><title>Mar 4: 1 rejected</title>`,
+		`class="bar-accept"><title>4 Mar: 1 accepted</title>`, `class="bar-reject"><title>4 Mar: 1 rejected</title>`,
 		// Every table downloads as CSV for the same period.
 		`href="/insights/days.csv?from=2030-02-03&amp;to=2030-03-04"`, `href="/insights/reasons.csv?from=2030-02-03&amp;to=2030-03-04"`,
 		// The admin chooses whose figures; the navigation entry is current.
-		`data-testid="insights-agent"`, "Everyone&#39;s figures.", `href="/insights" class="active" data-testid="nav-insights"`,
+		`data-testid="insights-agent"`, "Everyone&#39;s figures.", `href="/insights" class="active" aria-current="page" data-testid="nav-insights"`,
 		// The backlog counts the processes in review.
 		`data-testid="table-backlog"`,
 	} {
@@ -217,5 +217,52 @@ func TestInsightsBadPeriods(t *testing.T) {
 	wantPage(t, r, http.StatusOK, "7 days")
 	if !strings.Contains(r.Body, `value="2030-02-26"`) || !regexp.MustCompile(`aria-current="true"[^>]*>Last 7 days<`).MatchString(r.Body) {
 		t.Error("the 7-day preset is not applied or not marked")
+	}
+}
+
+// TestInsightsInSpanish: the page speaks the request's language (tables, charts, numbers
+// and days); the CSV of the same table stays English with plain numbers and ISO days,
+// for programs and spreadsheets.
+func TestInsightsInSpanish(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t)
+	seedHistory(g)
+	es := header{"Accept-Language", "es-ES,es;q=0.9"}
+	r := g.adminB.get("/insights", es)
+	wantPage(t, r, http.StatusOK, "GET /insights in Spanish")
+	days := insightTable(t, r.Body, "days")
+	if len(days) != 31 || fmt.Sprint(days[0]) != fmt.Sprint([]string{"Día", "Aceptado", "Rechazado", "Total"}) {
+		t.Fatalf("days table head %q, want it in Spanish", days[0])
+	}
+	if last := days[len(days)-1]; fmt.Sprint(last) != fmt.Sprint([]string{"4 mar 2030", "1", "1", "2"}) {
+		t.Errorf("today's row: %q, want the day in Spanish", last)
+	}
+	for _, s := range []string{
+		`<h1>Estadísticas</h1>`, `<title id="chart-days-title">Decisiones por día</title>`,
+		`<title>4 mar: 1 aceptadas</title>`, "Las cifras de todos.", "Descargar CSV", "Últimos 7 días",
+		`<caption class="visually-hidden">Motivos de rechazo</caption>`, "50,0 %",
+	} {
+		if !strings.Contains(r.Body, s) {
+			t.Errorf("Spanish page lacks %q", s)
+		}
+	}
+	for _, s := range []string{"Decisions per day", "Download CSV", "Last 7 days", "50.0 %"} {
+		if strings.Contains(r.Body, s) {
+			t.Errorf("Spanish page still says %q", s)
+		}
+	}
+	c := g.adminB.get("/insights/days.csv?from=2030-03-03&to=2030-03-04", es)
+	rows, err := csv.NewReader(strings.NewReader(c.Body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"Day", "Accepted", "Rejected", "Total"}, {"2030-03-03", "0", "0", "0"}, {"2030-03-04", "1", "1", "2"}}
+	if fmt.Sprint(rows) != fmt.Sprint(want) {
+		t.Errorf("days.csv asked in Spanish: %q, want %q (English, machine-readable)", rows, want)
+	}
+	// A bad period: the message beside its field, in Spanish, the field marked invalid.
+	bad := g.adminB.get("/insights?from=2030-03-04&to=2030-03-01", es)
+	if bad.Code != http.StatusUnprocessableEntity || !strings.Contains(bad.Body, `aria-invalid="true"`) || strings.Contains(bad.Body, "swap the dates") {
+		t.Errorf("bad period in Spanish: %s", bad)
 	}
 }

@@ -6,6 +6,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
@@ -49,7 +51,7 @@ func (h *Handler) refusePasswordSignIn(c echo.Context, user *store.User, f views
 		return true, err
 	}
 	f.Error = rerr.Message
-	return true, render(c, http.StatusForbidden, views.LoginScreen(views.Page{Title: "Sign in"}, f))
+	return true, render(c, http.StatusForbidden, views.LoginScreen(views.Page{Title: i18n.M("Sign in")}, f))
 }
 
 // startSSO sends the browser to the identity provider, keeping the sign-in's state in
@@ -70,8 +72,8 @@ func (h *Handler) startSSO(c echo.Context) error {
 	if errors.Is(err, auth.ErrOIDCUnavailable) {
 		h.log.Warn("single sign-on unavailable", "error", err)
 		f := views.LoginForm{Next: next, SSO: h.ssoLogin(c, next)}
-		f.Error = h.OIDC.Name() + " cannot be reached right now. Try again in a minute."
-		return render(c, http.StatusServiceUnavailable, views.LoginScreen(views.Page{Title: "Sign in"}, f))
+		f.Error = fmt.Sprintf(i18n.M("%s cannot be reached right now. Try again in a minute."), h.OIDC.Name())
+		return render(c, http.StatusServiceUnavailable, views.LoginScreen(views.Page{Title: i18n.M("Sign in")}, f))
 	}
 	if err != nil {
 		return err
@@ -101,7 +103,7 @@ func (h *Handler) finishSSO(c echo.Context) error {
 	if errors.As(err, &oe) {
 		h.log.Info("single sign-on refused", "reason", oe.Reason, "error", oe.Err)
 		f := views.LoginForm{Error: oe.Message, SSO: h.ssoLogin(c, "")}
-		return render(c, http.StatusUnauthorized, views.LoginScreen(views.Page{Title: "Sign in"}, f))
+		return render(c, http.StatusUnauthorized, views.LoginScreen(views.Page{Title: i18n.M("Sign in")}, f))
 	}
 	if err != nil {
 		return err
@@ -116,9 +118,9 @@ func (h *Handler) finishSSO(c echo.Context) error {
 // ssoThrottled answers too many single sign-on requests from one address.
 func (h *Handler) ssoThrottled(c echo.Context, te *auth.ThrottledError, next string) error {
 	f := views.LoginForm{Next: next, SSO: h.ssoLogin(c, next)}
-	f.Error = "Too many sign-in attempts. Wait " + views.FormatDuration(te.RetryAfter) + " and try again."
+	f.Error = fmt.Sprintf(i18n.M("Too many sign-in attempts. Wait %s and try again."), views.FormatDuration(te.RetryAfter))
 	c.Response().Header().Set("Retry-After", retryAfterSeconds(te))
-	return render(c, http.StatusTooManyRequests, views.LoginScreen(views.Page{Title: "Sign in"}, f))
+	return render(c, http.StatusTooManyRequests, views.LoginScreen(views.Page{Title: i18n.M("Sign in")}, f))
 }
 
 // setSSOCookie sets the state cookie (maxAge < 0 deletes it): HttpOnly, SameSite=Lax
@@ -159,7 +161,7 @@ func (h *Handler) saveSSOSettings(c echo.Context) error {
 	case "on":
 		value = "on"
 	default:
-		return echo.NewHTTPError(http.StatusBadRequest, "Use the check box of the settings page.")
+		return echo.NewHTTPError(http.StatusBadRequest, i18n.M("Use the check box of the settings page."))
 	}
 	if err := h.DB.SetSetting(c.Request().Context(), auth.ActorFrom(c), auth.SettingSSOOnly, value); err != nil {
 		return err

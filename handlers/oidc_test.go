@@ -403,3 +403,28 @@ func TestSSOIsThrottledPerAddress(t *testing.T) {
 		t.Fatalf("sign-in from another address: got %s, want 303", r)
 	}
 }
+
+// TestSSOInSpanish: the unavailable provider's messages, the button and a refusal speak
+// the browser's language (issue 12, item 5).
+func TestSSOInSpanish(t *testing.T) {
+	s := newSSOHarness(t, func(c *auth.OIDCConfig) { c.RetryEvery = time.Nanosecond })
+	es := header{"Accept-Language", "es-ES,es;q=0.9"}
+	b := s.browser()
+	s.op.SetDown(true)
+	if r := b.get("/login", es); !strings.Contains(r.Body, esc("No se puede contactar con Acme ID en este momento, así que el inicio de sesión único no está disponible.")) {
+		t.Errorf("provider down, in Spanish: got %s", r)
+	}
+	if r := b.get("/login/oidc", es); r.Code != http.StatusServiceUnavailable || !strings.Contains(r.Body, esc("No se puede contactar con Acme ID en este momento. Inténtelo de nuevo dentro de un minuto.")) {
+		t.Errorf("start with the provider down, in Spanish: got %s", r)
+	}
+	s.op.SetDown(false)
+	if r := b.get("/login", es); !strings.Contains(r.Body, "Iniciar sesión con Acme ID") || strings.Contains(r.Body, "Sign in with Acme ID") {
+		t.Fatalf("login page in Spanish: want \"Iniciar sesión con Acme ID\", got %s", r)
+	}
+	p := oidctest.Person{Subject: "sub-stranger", Email: "stranger@example.com", EmailVerified: true}
+	r := b.get(s.toProvider(b, "", p), es)
+	wantPage(t, r, http.StatusUnauthorized, "refused callback in Spanish")
+	if want := esc("No hay ninguna cuenta activa del portal de revisión para su dirección de correo electrónico."); !strings.Contains(r.Body, want) {
+		t.Errorf("refusal in Spanish: want %q, got %s", want, r)
+	}
+}

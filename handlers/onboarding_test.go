@@ -146,3 +146,32 @@ func TestOnboardingCreated(t *testing.T) {
 		t.Errorf("queue after the customer finished: %v, want [%s]", ids, sp.ID)
 	}
 }
+
+// TestOnboardingInSpanish: the page and its messages beside the fields in Spanish, the
+// values typed kept (issue 12, item 5).
+func TestOnboardingInSpanish(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t)
+	es := header{"Accept-Language", "es"}
+	r := g.agentB.get("/onboardings/new", es)
+	wantPage(t, r, http.StatusOK, "new onboarding in Spanish")
+	for _, want := range []string{"<h1>Nueva alta</h1>", "Crear un proceso", "País de expedición del documento", "Crear y obtener el enlace"} {
+		if !strings.Contains(r.Body, want) {
+			t.Errorf("new onboarding in Spanish: no %q", want)
+		}
+	}
+	// The countries in the alphabetical order of their Spanish names.
+	if de, ar := strings.Index(r.Body, ">Alemania</option>"), strings.Index(r.Body, ">Argentina</option>"); de < 0 || ar < 0 || de > ar {
+		t.Errorf("countries in Spanish: want Alemania before Argentina (at %d and %d)", de, ar)
+	}
+	r = g.agentB.post("/onboardings", formOf("country", "XXX", "doc", "Selfie", "ref", "mi-ref"), es)
+	wantPage(t, r, http.StatusUnprocessableEntity, "invalid onboarding in Spanish")
+	for _, want := range []string{esc("Elija el país que expidió el documento."), esc("Elija un tipo de documento."), `value="mi-ref"`, `aria-invalid="true"`} {
+		if !strings.Contains(r.Body, want) {
+			t.Errorf("invalid onboarding in Spanish: no %q in %s", want, r)
+		}
+	}
+	if strings.Contains(r.Body, "Choose the country that issued the document.") {
+		t.Errorf("invalid onboarding in Spanish: English message shown")
+	}
+}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
@@ -31,7 +33,7 @@ var olderChoices = []struct {
 	value string
 	label string
 	d     time.Duration
-}{{"", "Any time", 0}, {"1h", "Over 1 hour", time.Hour}, {"4h", "Over 4 hours", 4 * time.Hour}, {"24h", "Over 24 hours", 24 * time.Hour}}
+}{{"", i18n.M("Any time"), 0}, {"1h", i18n.M("Over 1 hour"), time.Hour}, {"4h", i18n.M("Over 4 hours"), 4 * time.Hour}, {"24h", i18n.M("Over 24 hours"), 24 * time.Hour}}
 
 // parseQueueFilters reads the filters; unknown choices fall back to the defaults, a
 // malformed cursor is a 400.
@@ -46,10 +48,10 @@ func parseQueueFilters(c echo.Context) (queueFilters, error) {
 		f.View = viewEscalated
 	}
 	if utf8.RuneCountInString(f.Search) > 200 {
-		return f, echo.NewHTTPError(http.StatusBadRequest, "The search is too long (200 characters at most).")
+		return f, echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf(i18n.M("The search is too long (%d characters at most)."), 200))
 	}
 	if len(f.Country) > 8 || len(f.Doc) > 64 || len(f.Failed) > 64 {
-		return f, echo.NewHTTPError(http.StatusBadRequest, "A filter value is too long.")
+		return f, echo.NewHTTPError(http.StatusBadRequest, i18n.M("A filter value is too long."))
 	}
 	if f.Claim != store.ClaimMine && f.Claim != store.ClaimUnclaimed {
 		f.Claim = store.ClaimAll
@@ -64,7 +66,7 @@ func parseQueueFilters(c echo.Context) (queueFilters, error) {
 		nanos, id, ok := strings.Cut(after, ".")
 		n, err := strconv.ParseInt(nanos, 10, 64)
 		if !ok || err != nil || !review.ValidID(id) {
-			return f, echo.NewHTTPError(http.StatusBadRequest, "That page link is broken; start from the first page.")
+			return f, echo.NewHTTPError(http.StatusBadRequest, i18n.M("That page link is broken; start from the first page."))
 		}
 		f.AfterSince, f.AfterID = time.Unix(0, n).UTC(), id
 	}
@@ -117,6 +119,12 @@ func withQuery(path string, v url.Values) string {
 // showQueue renders the queue, or just its list (with the counters out of band) for
 // htmx swaps and background polling.
 func (h *Handler) showQueue(c echo.Context) error {
+	if left, ok, err := h.releaseLeft(c); ok || err != nil {
+		if err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, left)
+	}
 	f, err := parseQueueFilters(c)
 	if err != nil {
 		return err
@@ -127,25 +135,50 @@ func (h *Handler) showQueue(c echo.Context) error {
 	}
 	switch c.QueryParam("empty") {
 	case "1":
-		qp.Notice = "No unclaimed process matches these filters right now."
+		qp.Notice = i18n.M("No unclaimed process matches these filters right now.")
 	}
 	if c.QueryParam("done") == "skipped" {
 		d, err := h.Review.DeskSettings(c.Request().Context())
 		if err != nil {
 			return err
 		}
-		qp.Notice = "Skipped. That case stays out of your next case for " + views.FormatDuration(d.SkipFor()) + "; others can still take it."
+		qp.Notice = fmt.Sprintf(i18n.M("Skipped. That case stays out of your next case for %s; others can still take it."), views.FormatDuration(d.SkipFor()))
 	}
 	if c.QueryParam("done") == "escalated" {
-		qp.Notice = "Escalated. The case waits in the Escalated view for an administrator."
+		qp.Notice = i18n.M("Escalated. The case waits in the Escalated view for an administrator.")
 	}
 	if listOnly(c) {
 		c.Response().Header().Set("Vary", "HX-Request")
 		return render(c, http.StatusOK, fragments(views.QueueList(qp), views.QueueCounts(qp.Counts, true)))
 	}
-	p := page(c, "Queue", "queue")
+	p := page(c, i18n.M("Queue"), "queue")
 	p.Counts = &qp.Counts
 	return render(c, http.StatusOK, views.QueueScreen(p, qp))
+}
+
+// releaseLeft ends the claim of the process page the agent is leaving for the queue
+// (?left=<id>&seq=<n>) before the queue is listed, and returns the queue's address
+// without those two parameters to go to. Why: a process page releases its claim on
+// pagehide (app.js), and a browser fires pagehide only once the next page's answer has
+// arrived, so the queue was listed while the claim still held and showed the case as
+// "mine" until its next refresh (10 s). app.js therefore adds the page's claim to a
+// same-tab link to the queue. Only the claim with that number is released (a newer claim
+// of the same process, from another tab, stays), only for the agent who holds it, and
+// only on a same-origin navigation: a link from another site releases nothing.
+func (h *Handler) releaseLeft(c echo.Context) (string, bool, error) {
+	q := c.QueryParams()
+	if !q.Has("left") && !q.Has("seq") {
+		return "", false, nil
+	}
+	id, seq := q.Get("left"), claimSeq(q.Get("seq"))
+	if review.ValidID(id) && seq > 0 && sameOriginNavigation(c) && !isHTMX(c) {
+		if err := h.Review.Release(c.Request().Context(), auth.ActorFrom(c), id, seq); err != nil {
+			return "", true, err
+		}
+	}
+	q.Del("left")
+	q.Del("seq")
+	return withQuery("/queue", q), true, nil
 }
 
 // listOnly reports an htmx request for just the queue's list (filtering, polling).
@@ -175,15 +208,16 @@ func (h *Handler) queuePage(c echo.Context, f queueFilters) (views.QueuePage, er
 		Search: f.Search, Query: base.Encode(), Counts: viewCounts(counts),
 		Filtered:  len(base) > 0 && !(len(base) == 1 && f.View != ""),
 		Escalated: f.View == viewEscalated, EscalatedCount: escalated,
+		AgingAmber: targetText(h.Review.Config().AgingAmber), AgingRed: targetText(h.Review.Config().AgingRed),
 		NextCaseURL: withQuery("/queue/next", base),
 		Countries:   options(opts.Countries, f.Country, views.CountryName),
 		DocTypes:    options(opts.DocTypes, f.Doc, views.DocTypeLabel),
 		Validations: options(views.ValidationOrder, f.Failed, views.ShortValidation),
 		Claims: options([]string{store.ClaimAll, store.ClaimUnclaimed, store.ClaimMine}, f.Claim, func(v string) string {
-			return map[string]string{store.ClaimAll: "Everyone's", store.ClaimUnclaimed: "Unclaimed", store.ClaimMine: "Mine"}[v]
+			return map[string]string{store.ClaimAll: i18n.M("Everyone's"), store.ClaimUnclaimed: i18n.M("Unclaimed"), store.ClaimMine: i18n.M("Mine")}[v]
 		}),
 		Sorts: options([]string{"oldest", "newest"}, f.Sort, func(v string) string {
-			return map[string]string{"oldest": "Oldest first", "newest": "Newest first"}[v]
+			return map[string]string{"oldest": i18n.M("Oldest first"), "newest": i18n.M("Newest first")}[v]
 		}),
 	}
 	for _, o := range olderChoices {
@@ -361,5 +395,5 @@ func (h *Handler) trackProcess(c echo.Context) error {
 		qp.TrackID = id
 	}
 	qp.TrackError = e.Message
-	return render(c, codeStatus[e.Code], views.QueueScreen(h.page(c, "Queue", "queue"), qp))
+	return render(c, codeStatus[e.Code], views.QueueScreen(h.page(c, i18n.M("Queue"), "queue"), qp))
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -447,5 +448,103 @@ func TestTrackProcess(t *testing.T) {
 	}
 	if n := g.countProcesses(); n != 1 {
 		t.Errorf("processes after tracking twice: %d, want 1", n)
+	}
+}
+
+// TestQueueLeaveReleasesFirst: a process page leaving for the queue in the same tab
+// names its claim (?left=<id>&seq=<n>, added by app.js); the queue releases that claim
+// before it lists the cases, so the case no longer shows as the agent's. The pagehide
+// release alone arrives only after the queue's answer. Only that claim, only the
+// holder's, only from the portal itself.
+func TestQueueLeaveReleasesFirst(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t)
+	seedQueue(g)
+	r := g.agentB.post("/queue/next?country=DEU", nil)
+	loc := r.location()
+	if r.Code != http.StatusSeeOther || !strings.HasPrefix(loc, "/processes/q-deu-old?claimed=") {
+		t.Fatalf("next case: got %s", r)
+	}
+	seq := strings.TrimPrefix(loc, "/processes/q-deu-old?claimed=")
+	if r := g.agentB.get("/queue"); !hasTestID(r.Body, "claimed-mine") {
+		t.Fatalf("queue while holding the claim: want the row marked as the agent's: %s", r)
+	}
+	held := func(what string) {
+		t.Helper()
+		if p := g.process("q-deu-old"); p.ClaimedBy != g.agent.ID || idStr(p.ClaimSeq) != seq {
+			t.Errorf("%s: the claim moved: %+v", what, p)
+		}
+	}
+	// From another site, with another claim's number, or by another agent: nothing.
+	if r := g.agentB.get("/queue?left=q-deu-old&seq="+seq, header{"Sec-Fetch-Site", "cross-site"}); r.Code != http.StatusSeeOther || r.location() != "/queue" {
+		t.Errorf("cross-site leave: got %s, want 303 to /queue", r)
+	}
+	held("a cross-site leave")
+	n, _ := strconv.ParseInt(seq, 10, 64)
+	g.agentB.get(fmt.Sprintf("/queue?left=q-deu-old&seq=%d", n-1))
+	held("a leave with an older claim's number")
+	g.agentB.get("/queue?left=q-deu-old&seq=0")
+	held("a leave without a claim number")
+	g.agent2B.get("/queue?left=q-deu-old&seq=" + seq)
+	held("another agent's leave")
+	if r := g.agentB.get("/queue?left=q-deu-old&seq="+seq, header{"HX-Request", "true"}, header{"HX-Target", views.IDQueueList}); r.Code != http.StatusSeeOther {
+		t.Errorf("htmx leave: got %s, want 303", r)
+	}
+	held("a leave by htmx")
+
+	// The page's own leave: released before the list, the other filters kept.
+	r = g.agentB.get("/queue?claim=mine&left=q-deu-old&seq="+seq, header{"Sec-Fetch-Site", "same-origin"})
+	if r.Code != http.StatusSeeOther || r.location() != "/queue?claim=mine" {
+		t.Fatalf("leave: got %s, want 303 to /queue?claim=mine", r)
+	}
+	if p := g.process("q-deu-old"); p.ClaimedBy != 0 {
+		t.Fatalf("after leaving: claimed by %d, want nobody", p.ClaimedBy)
+	}
+	r = g.agentB.get(r.location())
+	if r.Code != http.StatusOK || hasTestID(r.Body, "claimed-mine") || strings.Contains(r.Body, `data-id="q-deu-old"`) {
+		t.Errorf("queue after leaving: want no case of the agent's: %s", r)
+	}
+	// The pagehide release that follows finds nothing left to release.
+	g.agentB.post("/processes/q-deu-old/release?seq="+seq, nil, header{"Content-Type", "text/plain"})
+	if got := g.countAudit("process.release", store.OutcomeSuccess); got != 1 {
+		t.Errorf("process.release rows: %d, want 1", got)
+	}
+}
+
+// TestQueueInSpanish: the queue in the request's language; how long a case has waited
+// against the targets is said in words as well as by the row's colour.
+func TestQueueInSpanish(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t)
+	seedQueue(g)
+	r := g.agentB.get("/queue", header{"Accept-Language", "es"})
+	if r.Code != http.StatusOK {
+		t.Fatalf("queue in Spanish: %s", r)
+	}
+	for _, s := range []string{"<h1>Cola de revisión</h1>", "Siguiente caso", "Comprobaciones fallidas", "Cualquier país",
+		"Más antiguos primero", "⚠ Fuera de plazo", "Cerca del plazo", `<caption class="visually-hidden">Procesos pendientes de revisión`,
+		"Seguir un proceso", "Todavía no ha decidido nada."} {
+		if !strings.Contains(r.Body, s) {
+			t.Errorf("Spanish queue lacks %q", s)
+		}
+	}
+	for _, s := range []string{"Review queue", "Next case", "Over target", "Oldest first"} {
+		if strings.Contains(r.Body, s) {
+			t.Errorf("Spanish queue still says %q", s)
+		}
+	}
+	// In English: the oldest case (25 h) is over target, in words.
+	r = g.agentB.get("/queue")
+	if !strings.Contains(r.Body, "⚠ Over target") || !strings.Contains(r.Body, "Near target: waiting over") {
+		t.Errorf("English queue: want the aging in words: %s", r)
+	}
+	// Notices and errors a handler writes are translated where they are shown.
+	r = g.agentB.post("/processes/track", url.Values{"id": {"no such id!"}}, header{"Accept-Language", "es"})
+	if !hasTestID(r.Body, "err-track") || !strings.Contains(r.Body, `aria-invalid="true"`) {
+		t.Errorf("track error: want the message beside the field, marked invalid: %s", r)
+	}
+	r = g.agentB.get("/queue?empty=1", header{"Accept-Language", "es"})
+	if !strings.Contains(r.Body, "Ahora mismo ningún proceso sin tomar coincide con estos filtros.") {
+		t.Errorf("empty notice in Spanish: %s", r)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
@@ -102,7 +103,7 @@ func (h *Handler) saveRetention(c echo.Context) error {
 		if len(e.Fields) == 0 {
 			p.Retention.Errors[e.Field] = e.Message
 		}
-		return render(c, http.StatusUnprocessableEntity, views.AdminSettingsScreen(h.page(c, "Settings", "settings"), p))
+		return render(c, http.StatusUnprocessableEntity, views.AdminSettingsScreen(h.page(c, i18n.M("Settings"), "settings"), p))
 	}
 	if err != nil {
 		return err
@@ -125,7 +126,7 @@ func (h *Handler) retryErasure(c echo.Context) error {
 // erasureNotices are what the settings page says after an erasure action (?erasure=key);
 // only known keys show.
 var erasureNotices = map[string]string{
-	"retried": "Erasure queued again: the portal asks Mobbscan to delete the process now.",
+	"retried": i18n.M("Erasure queued again: the portal asks Mobbscan to delete the process now."),
 }
 
 // eraseControl is the process page's "Erase now" for administrators (nil for agents):
@@ -190,7 +191,7 @@ func (h *Handler) showEraseProcess(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.EraseProcessScreen(h.page(c, "Erase process", "queue"), v))
+	return render(c, http.StatusOK, views.EraseProcessScreen(h.page(c, i18n.M("Erase process"), "queue"), v))
 }
 
 // eraseProcess purges the process at once and queues its erasure at Mobbscan, then shows
@@ -211,7 +212,7 @@ func (h *Handler) eraseProcess(c echo.Context) error {
 			return err
 		}
 		v.Notice = e.Message
-		return render(c, codeStatus[e.Code], views.EraseProcessScreen(h.page(c, "Erase process", "queue"), v))
+		return render(c, codeStatus[e.Code], views.EraseProcessScreen(h.page(c, i18n.M("Erase process"), "queue"), v))
 	}
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ package handlers
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
@@ -29,11 +31,12 @@ const (
 const maxCodeLength = auth.MaxCodeLength
 
 // Messages of the second factor: one for every refused code, whatever was wrong (A6, A8).
-const (
-	msgBadCode        = "That code did not work. Type the 6-digit code your app shows now, or one of your unused recovery codes."
-	msgBadEnrolCode   = "That code did not work. Type the 6-digit code the app shows now for this account."
-	msgEnrolExpired   = "That setup expired. Scan the new QR code below, or type the new key, and try again."
-	msgBadCurrentCode = "That code did not work. Type the 6-digit code your current app shows now, or one of your unused recovery codes."
+// English, marked for the catalogue; the views translate them.
+var (
+	msgBadCode        = i18n.M("That code did not work. Type the 6-digit code your app shows now, or one of your unused recovery codes.")
+	msgBadEnrolCode   = i18n.M("That code did not work. Type the 6-digit code the app shows now for this account.")
+	msgEnrolExpired   = i18n.M("That setup expired. Scan the new QR code below, or type the new key, and try again.")
+	msgBadCurrentCode = i18n.M("That code did not work. Type the 6-digit code your current app shows now, or one of your unused recovery codes.")
 )
 
 // registerSecondFactor adds the second factor's routes: the sign-in step (public: it is
@@ -94,9 +97,9 @@ func (h *Handler) showSecondStep(c echo.Context) error {
 			return err
 		}
 		f.Forced, f.CancelURL = true, auth.LoginPath
-		return render(c, http.StatusOK, views.EnrolScreen(views.Page{Title: "Set up your authenticator app"}, f))
+		return render(c, http.StatusOK, views.EnrolScreen(views.Page{Title: i18n.M("Set up your authenticator app")}, f))
 	}
-	return render(c, http.StatusOK, views.SecondStepScreen(views.Page{Title: "Sign in"}, views.SecondStepForm{MaxLength: maxCodeLength}))
+	return render(c, http.StatusOK, views.SecondStepScreen(views.Page{Title: i18n.M("Sign in")}, views.SecondStepForm{MaxLength: maxCodeLength}))
 }
 
 // verifySecondStep checks the code of a pending sign-in (or confirms the app it must
@@ -119,13 +122,13 @@ func (h *Handler) verifySecondStep(c echo.Context) error {
 				return ferr
 			}
 			f.Forced, f.CancelURL, f.Error, f.Code = true, auth.LoginPath, msg, clip(code)
-			return render(c, status, views.EnrolScreen(views.Page{Title: "Set up your authenticator app"}, f))
+			return render(c, status, views.EnrolScreen(views.Page{Title: i18n.M("Set up your authenticator app")}, f))
 		}
 	} else {
 		method, err = h.Authenticator.VerifySecondFactor(ctx, a, u, code)
 		if msg, status := codeRefusal(c, err, msgBadCode); msg != "" {
 			f := views.SecondStepForm{MaxLength: maxCodeLength, Error: msg, Code: clip(code)}
-			return render(c, status, views.SecondStepScreen(views.Page{Title: "Sign in"}, f))
+			return render(c, status, views.SecondStepScreen(views.Page{Title: i18n.M("Sign in")}, f))
 		}
 	}
 	if err != nil {
@@ -146,7 +149,7 @@ func (h *Handler) verifySecondStep(c echo.Context) error {
 		next = "/account/password"
 	}
 	if codes != nil {
-		return render(c, http.StatusOK, views.RecoveryCodesScreen(views.Page{Title: "Recovery codes"},
+		return render(c, http.StatusOK, views.RecoveryCodesScreen(views.Page{Title: i18n.M("Recovery codes")},
 			views.RecoveryCodesPage{Codes: codes, ContinueURL: next, Enrolled: true}))
 	}
 	return c.Redirect(http.StatusSeeOther, next)
@@ -159,7 +162,7 @@ func codeRefusal(c echo.Context, err error, bad string) (string, int) {
 	switch {
 	case errors.As(err, &te):
 		c.Response().Header().Set("Retry-After", retryAfterSeconds(te))
-		return "Too many wrong codes. Wait " + views.FormatDuration(te.RetryAfter) + " and try again.", http.StatusTooManyRequests
+		return fmt.Sprintf(i18n.M("Too many wrong codes. Wait %s and try again."), views.FormatDuration(te.RetryAfter)), http.StatusTooManyRequests
 	case errors.Is(err, auth.ErrBadCode):
 		return bad, http.StatusUnprocessableEntity
 	case errors.Is(err, auth.ErrNoEnrolment):
@@ -211,7 +214,7 @@ func (h *Handler) showEnrolment(c echo.Context) error {
 		return err
 	}
 	f.Replacing, f.CancelURL = st.Enrolled, "/account"
-	return render(c, http.StatusOK, views.EnrolScreen(h.page(c, "Set up your authenticator app", "account"), f))
+	return render(c, http.StatusOK, views.EnrolScreen(h.page(c, i18n.M("Set up your authenticator app"), "account"), f))
 }
 
 // confirmEnrolment checks the first code of the new app (and, to replace an app, one
@@ -230,12 +233,12 @@ func (h *Handler) confirmEnrolment(c echo.Context) error {
 		if errors.Is(err, auth.ErrBadCurrentCode) {
 			f.Error, f.CurrentError = "", msgBadCurrentCode
 		}
-		return render(c, status, views.EnrolScreen(h.page(c, "Set up your authenticator app", "account"), f))
+		return render(c, status, views.EnrolScreen(h.page(c, i18n.M("Set up your authenticator app"), "account"), f))
 	}
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.RecoveryCodesScreen(h.page(c, "Recovery codes", "account"),
+	return render(c, http.StatusOK, views.RecoveryCodesScreen(h.page(c, i18n.M("Recovery codes"), "account"),
 		views.RecoveryCodesPage{Codes: codes, ContinueURL: "/account", Enrolled: true}))
 }
 
@@ -244,16 +247,16 @@ func (h *Handler) renewRecoveryCodes(c echo.Context) error {
 	u := auth.UserFrom(c)
 	code := c.FormValue("code")
 	codes, err := h.Authenticator.NewRecoveryCodes(c.Request().Context(), auth.ActorFrom(c), u, code)
-	if msg, status := codeRefusal(c, err, "That code did not work. Type the 6-digit code your app shows now."); msg != "" {
+	if msg, status := codeRefusal(c, err, i18n.M("That code did not work. Type the 6-digit code your app shows now.")); msg != "" {
 		return h.renderAccount(c, status, func(s *views.SecondFactorCard) { s.Error, s.Code = msg, clip(code) })
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return h.renderAccount(c, http.StatusConflict, func(s *views.SecondFactorCard) { s.Error = "Set up an authenticator app first." })
+		return h.renderAccount(c, http.StatusConflict, func(s *views.SecondFactorCard) { s.Error = i18n.M("Set up an authenticator app first.") })
 	}
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.RecoveryCodesScreen(h.page(c, "Recovery codes", "account"),
+	return render(c, http.StatusOK, views.RecoveryCodesScreen(h.page(c, i18n.M("Recovery codes"), "account"),
 		views.RecoveryCodesPage{Codes: codes, ContinueURL: "/account"}))
 }
 
@@ -276,7 +279,7 @@ func (h *Handler) renderAccount(c echo.Context, status int, edit func(*views.Sec
 		return err
 	}
 	edit(&a.SecondFactor)
-	return render(c, status, views.AccountScreen(h.page(c, "My account", "account"), a))
+	return render(c, status, views.AccountScreen(h.page(c, i18n.M("My account"), "account"), a))
 }
 
 // userSecondFactor is the "Second factor" card of an admin's page of account u.
@@ -304,23 +307,23 @@ func (h *Handler) resetUserSecondFactor(c echo.Context) error {
 		return err
 	}
 	if c.FormValue("confirm") != "yes" {
-		return h.renderUser(c, http.StatusUnprocessableEntity, u, "", "", views.FormErrors{"": "Tick the box to confirm the reset of the second factor."})
+		return h.renderUser(c, http.StatusUnprocessableEntity, u, "", "", views.FormErrors{"": i18n.M("Tick the box to confirm the reset of the second factor.")})
 	}
 	switch err := h.Authenticator.ResetSecondFactor(c.Request().Context(), a, u.ID, "reset by an administrator"); {
 	case errors.Is(err, store.ErrNotFound):
-		return h.renderUser(c, http.StatusConflict, u, "", "", views.FormErrors{"": "This account has no second factor to reset."})
+		return h.renderUser(c, http.StatusConflict, u, "", "", views.FormErrors{"": i18n.M("This account has no second factor to reset.")})
 	case err != nil:
 		return err
 	}
-	return h.renderUser(c, http.StatusOK, u, "", "Second factor reset. The account's sessions were ended.", nil)
+	return h.renderUser(c, http.StatusOK, u, "", i18n.M("Second factor reset. The account's sessions were ended."), nil)
 }
 
 // secondFactorPolicyForm is the settings card with policy checked.
 func secondFactorPolicyForm(policy store.SecondFactorPolicy) views.SecondFactorPolicyForm {
 	help := map[store.SecondFactorPolicy]string{
-		store.SecondFactorNobody:   "Everyone may set up an authenticator app on “My account”; nobody has to.",
-		store.SecondFactorAdmins:   "Administrators without an authenticator app set one up at their next sign-in.",
-		store.SecondFactorEveryone: "Every account without an authenticator app sets one up at its next sign-in.",
+		store.SecondFactorNobody:   i18n.M("Everyone may set up an authenticator app on “My account”; nobody has to."),
+		store.SecondFactorAdmins:   i18n.M("Administrators without an authenticator app set one up at their next sign-in."),
+		store.SecondFactorEveryone: i18n.M("Every account without an authenticator app sets one up at its next sign-in."),
 	}
 	f := views.SecondFactorPolicyForm{}
 	for _, p := range store.SecondFactorPolicies {
@@ -341,8 +344,8 @@ func (h *Handler) saveSecondFactorPolicy(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		page.SecondFactor.Error = "Choose who must use a second factor."
-		return render(c, http.StatusUnprocessableEntity, views.AdminSettingsScreen(h.page(c, "Settings", "settings"), page))
+		page.SecondFactor.Error = i18n.M("Choose who must use a second factor.")
+		return render(c, http.StatusUnprocessableEntity, views.AdminSettingsScreen(h.page(c, i18n.M("Settings"), "settings"), page))
 	}
 	if err := h.Authenticator.SetSecondFactorPolicy(c.Request().Context(), a, p); err != nil {
 		return err

@@ -409,3 +409,50 @@ func TestMoveToANewPhone(t *testing.T) {
 		t.Fatal("the app was not replaced")
 	}
 }
+
+// TestSecondFactorInSpanish: the second step, its refusals (the throttle's included),
+// the set-up page and the "My account" card in Spanish (issue 12, item 5).
+func TestSecondFactorInSpanish(t *testing.T) {
+	f := newFixture(t)
+	es := header{"Accept-Language", "es"}
+	r := f.agentB.get("/account/second-factor", es)
+	wantPage(t, r, http.StatusOK, "enrolment page in Spanish")
+	for _, want := range []string{"Configure su aplicación de autenticación", `alt="Código QR para escanear con su aplicación de autenticación"`} {
+		if !strings.Contains(r.Body, want) {
+			t.Errorf("enrolment page in Spanish: no %q", want)
+		}
+	}
+	secret := secretOf(t, r)
+	r = f.agentB.post("/account/second-factor", formOf("code", f.wrongCode(secret)), es)
+	if want := esc("Ese código no ha funcionado. Escriba el código de 6 cifras que muestra ahora la aplicación para esta cuenta."); r.Code != http.StatusUnprocessableEntity || !strings.Contains(r.Body, want) || !strings.Contains(r.Body, `aria-invalid="true"`) {
+		t.Fatalf("wrong enrolment code in Spanish: want 422 with %q on an invalid field, got %s", want, r)
+	}
+	r = f.agentB.post("/account/second-factor", formOf("code", f.code(secret)), es)
+	if !strings.Contains(r.Body, "Sus códigos de recuperación") {
+		t.Fatalf("recovery codes in Spanish: got %s", r)
+	}
+	r = f.agentB.get("/account", es)
+	for _, want := range []string{"Segundo factor", "Activado", "10 códigos de recuperación sin usar."} {
+		if !strings.Contains(r.Body, want) {
+			t.Errorf("account card in Spanish: no %q", want)
+		}
+	}
+
+	f.clock.Advance(30 * time.Second)
+	b := f.browser().from("198.51.100.9")
+	b.startSignIn("agent@example.com", pwAgent)
+	if r := b.get("/login/second-factor", es); !strings.Contains(r.Body, "Escriba el código de su aplicación de autenticación") {
+		t.Fatalf("second step in Spanish: got %s", r)
+	}
+	bad := esc("Ese código no ha funcionado. Escriba el código de 6 cifras que muestra ahora su aplicación, o uno de sus códigos de recuperación sin usar.")
+	r = b.post("/login/second-factor", formOf("code", "999999"), es)
+	if r.Code != http.StatusUnprocessableEntity || !strings.Contains(r.Body, bad) || strings.Contains(r.Body, msgBadCode) {
+		t.Fatalf("wrong code in Spanish: want 422 with the Spanish message only, got %s", r)
+	}
+	for i := 0; i < 10 && r.Code != http.StatusTooManyRequests; i++ { // until the codes lock
+		r = b.post("/login/second-factor", formOf("code", "999999"), es)
+	}
+	if r.Code != http.StatusTooManyRequests || !strings.Contains(r.Body, "Demasiados códigos incorrectos. Espere ") {
+		t.Fatalf("locked codes in Spanish: want 429 with the Spanish message, got %s", r)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mobbscan-review/portal/auth"
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
 	"github.com/mobbscan-review/portal/views"
@@ -34,7 +35,7 @@ func (h *Handler) listUsers(c echo.Context, q string) ([]views.UserRow, error) {
 func (h *Handler) showUsers(c echo.Context) error {
 	q := c.QueryParam("q")
 	if utf8.RuneCountInString(q) > 200 {
-		return echo.NewHTTPError(http.StatusBadRequest, "The search is too long.")
+		return echo.NewHTTPError(http.StatusBadRequest, i18n.M("The search is too long."))
 	}
 	rows, err := h.listUsers(c, q)
 	if err != nil {
@@ -48,7 +49,7 @@ func (h *Handler) showUsers(c echo.Context) error {
 
 func (h *Handler) renderUsers(c echo.Context, status int, q string, rows []views.UserRow, f views.NewUserForm) error {
 	f.MaxEmail, f.MaxName = review.LimitUserEmail.Max, review.LimitUserName.Max
-	return render(c, status, views.UsersScreen(h.page(c, "Reviewers", "users"), views.UsersPage{Query: q, Users: rows, Form: f}))
+	return render(c, status, views.UsersScreen(h.page(c, i18n.M("Reviewers"), "users"), views.UsersPage{Query: q, Users: rows, Form: f}))
 }
 
 // validateNewUser checks the "add a reviewer" form by the account rules of review (the
@@ -72,7 +73,7 @@ func (h *Handler) createUser(c echo.Context) error {
 		err := h.DB.CreateUser(ctx, auth.ActorFrom(c), u)
 		switch {
 		case errors.Is(err, store.ErrConflict):
-			f.Errors["email"] = "An account with this email already exists."
+			f.Errors["email"] = i18n.M("An account with this email already exists.")
 		case err != nil:
 			return err
 		}
@@ -88,7 +89,7 @@ func (h *Handler) createUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.renderUser(c, http.StatusCreated, u, link, "Account created.", nil)
+	return h.renderUser(c, http.StatusCreated, u, link, i18n.M("Account created."), nil)
 }
 
 // newPasswordLink issues a one-time set-password link: 256 random bits, stored hashed.
@@ -138,7 +139,7 @@ func (h *Handler) renderUser(c echo.Context, status int, u *store.User, link, fl
 		return err
 	}
 	me := auth.UserFrom(c)
-	p := page(c, u.DisplayName, "users")
+	p := h.page(c, u.DisplayName, "users")
 	if flash != "" {
 		p.Flash = flash
 	}
@@ -155,7 +156,7 @@ func (h *Handler) renderUser(c echo.Context, status int, u *store.User, link, fl
 func auditRows(events []store.AuditEvent) []views.AuditRow {
 	rows := make([]views.AuditRow, 0, len(events))
 	for _, e := range events {
-		rows = append(rows, views.AuditRow{At: e.At, Actor: e.Actor, IP: e.IP, Action: e.Action,
+		rows = append(rows, views.AuditRow{At: e.At, Actor: e.Actor, IP: e.IP, Action: e.Action, ActionLabel: store.Action(e.Action).Label(),
 			Object: e.ObjectType + " " + e.ObjectID, Outcome: e.Outcome, Detail: e.Detail})
 	}
 	return rows
@@ -165,7 +166,7 @@ func auditRows(events []store.AuditEvent) []views.AuditRow {
 // so that nobody locks the last admin out by accident.
 func notSelf(c echo.Context, u *store.User) error {
 	if me := auth.UserFrom(c); me.ID == u.ID {
-		return echo.NewHTTPError(http.StatusConflict, "You cannot change your own role or status; ask another admin.")
+		return echo.NewHTTPError(http.StatusConflict, i18n.M("You cannot change your own role or status; ask another admin."))
 	}
 	return nil
 }
@@ -180,7 +181,7 @@ func (h *Handler) changeUserRole(c echo.Context) error {
 	}
 	role := c.FormValue("role")
 	if !store.ValidRole(role) {
-		return h.renderUser(c, http.StatusUnprocessableEntity, u, "", "", views.FormErrors{"": "Choose agent or admin."})
+		return h.renderUser(c, http.StatusUnprocessableEntity, u, "", "", views.FormErrors{"": i18n.M("Choose agent or admin.")})
 	}
 	if role != u.Role {
 		if err := h.DB.SetUserRole(c.Request().Context(), auth.ActorFrom(c), u.ID, role); err != nil {
@@ -225,7 +226,7 @@ func (h *Handler) issuePasswordLink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.renderUser(c, http.StatusOK, u, link, "New set-password link issued.", nil)
+	return h.renderUser(c, http.StatusOK, u, link, i18n.M("New set-password link issued."), nil)
 }
 
 func (h *Handler) endUserSessions(c echo.Context) error {

@@ -227,6 +227,7 @@ type formats struct {
 }
 
 type pattern struct {
+	parts []string // the format's fixed text between its verbs: a message lacking one cannot match
 	re    *regexp.Regexp
 	verbs []byte // the verb of each argument, in order: 's', 'd', 'q', 'v'
 	key   string
@@ -243,11 +244,15 @@ func (f *formats) compile() {
 		}
 		var b strings.Builder
 		var verbs []byte
+		parts := []string{}
 		b.WriteString("^")
 		last := 0
 		ok := true
 		for _, m := range verbRE.FindAllStringIndex(key, -1) {
 			b.WriteString(regexp.QuoteMeta(key[last:m[0]]))
+			if fixed := key[last:m[0]]; fixed != "" {
+				parts = append(parts, fixed)
+			}
 			v := key[m[0]:m[1]]
 			last = m[1]
 			if v == "%%" {
@@ -274,7 +279,10 @@ func (f *formats) compile() {
 		}
 		b.WriteString(regexp.QuoteMeta(key[last:]))
 		b.WriteString("$")
-		f.list = append(f.list, pattern{re: regexp.MustCompile("(?s)" + b.String()), verbs: verbs, key: key})
+		if key[last:] != "" {
+			parts = append(parts, key[last:])
+		}
+		f.list = append(f.list, pattern{parts: parts, re: regexp.MustCompile("(?s)" + b.String()), verbs: verbs, key: key})
 	}
 	// The most specific format first: the one with the most fixed text.
 	sort.Slice(f.list, func(i, j int) bool {
@@ -293,6 +301,9 @@ func fixedLen(key string) int { return len(verbRE.ReplaceAllString(key, "")) }
 func (f *formats) translate(s string) string {
 	f.once.Do(f.compile)
 	for _, p := range f.list {
+		if !containsAll(s, p.parts) {
+			continue
+		}
 		m := p.re.FindStringSubmatch(s)
 		if m == nil {
 			continue
@@ -321,4 +332,13 @@ func (f *formats) translate(s string) string {
 		return fmt.Sprintf(es[p.key], args...)
 	}
 	return s
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/store"
 )
 
@@ -22,12 +23,12 @@ const (
 
 // The limits of an account's email and display name (the users table checks the same).
 var (
-	LimitUserName  = TextLimit{Field: FieldName, What: "The display name", Max: 100, Required: true}
-	LimitUserEmail = TextLimit{Field: FieldEmail, What: "The email address", Max: 254, Required: true}
+	LimitUserName  = TextLimit{Field: FieldName, What: i18n.M("The display name"), Max: 100, Required: true}
+	LimitUserEmail = TextLimit{Field: FieldEmail, What: i18n.M("The email address"), Max: 254, Required: true}
 )
 
 // msgEmailShape is the message of an email that is not a plain address.
-const msgEmailShape = "Enter an email address like name@example.com."
+var msgEmailShape = i18n.M("Enter an email address like name@example.com.")
 
 // CheckNewUser checks an account's email, display name and role, returning the trimmed
 // email and name, and a message per wrong field (nil when all are right).
@@ -42,10 +43,10 @@ func CheckNewUser(email, name, role string) (string, string, map[string]string) 
 	if cerr := refuseCharacters(FieldName, LimitUserName.What, name, false); cerr != nil {
 		errs[FieldName] = cerr.Message
 	} else if n := utf8.RuneCountInString(name); n == 0 || n > LimitUserName.Max {
-		errs[FieldName] = "Enter a display name of 1 to 100 characters."
+		errs[FieldName] = i18n.M("Enter a display name of 1 to 100 characters.")
 	}
 	if !store.ValidRole(role) {
-		errs[FieldRole] = "Choose agent or admin."
+		errs[FieldRole] = i18n.M("Choose agent or admin.")
 	}
 	if len(errs) == 0 {
 		return email, name, nil
@@ -58,7 +59,7 @@ func CheckNewUser(email, name, role string) (string, string, map[string]string) 
 func CheckEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", errorf(CodeInvalid, FieldEmail, msgEmailShape)
+		return "", &Error{Code: CodeInvalid, Field: FieldEmail, Message: msgEmailShape}
 	}
 	if err := refuseCharacters(FieldEmail, LimitUserEmail.What, s, false); err != nil {
 		return s, err
@@ -67,7 +68,7 @@ func CheckEmail(s string) (string, error) {
 		return s, err
 	}
 	if addr, err := mail.ParseAddress(s); err != nil || addr.Address != s || len(s) > LimitUserEmail.Max || !strings.Contains(s, ".") {
-		return s, errorf(CodeInvalid, FieldEmail, msgEmailShape)
+		return s, &Error{Code: CodeInvalid, Field: FieldEmail, Message: msgEmailShape}
 	}
 	return s, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/store"
 )
 
@@ -23,7 +24,7 @@ const (
 
 // LimitExportActor is the actor filter of the audit export: an account's id or email
 // (254 characters is the longest email address).
-var LimitExportActor = TextLimit{Field: FieldExportActor, What: "The account", Max: 254}
+var LimitExportActor = TextLimit{Field: FieldExportActor, What: i18n.M("The account"), Max: 254}
 
 // exportDay is how periods are written as whole days (UTC).
 const exportDay = "2006-01-02"
@@ -82,18 +83,18 @@ func CheckAuditExport(ctx context.Context, db *store.DB, in AuditExportInput, no
 	errs := map[string]string{}
 	from, fromDay, err := parseExportTime(strings.TrimSpace(in.From), false)
 	if err != nil {
-		errs[FieldExportFrom] = "Write the start as a day (2026-01-31) or a date and time (2026-01-31T08:00:00Z)."
+		errs[FieldExportFrom] = i18n.M("Write the start as a day (2026-01-31) or a date and time (2026-01-31T08:00:00Z).")
 	}
 	to, toDay, err2 := parseExportTime(strings.TrimSpace(in.To), true)
 	if err2 != nil {
-		errs[FieldExportTo] = "Write the end as a day (2026-01-31) or a date and time (2026-01-31T18:00:00Z)."
+		errs[FieldExportTo] = i18n.M("Write the end as a day (2026-01-31) or a date and time (2026-01-31T18:00:00Z).")
 	}
 	if err == nil && err2 == nil {
 		switch {
 		case from.After(now):
-			errs[FieldExportFrom] = "The period starts in the future; nothing can have been recorded yet."
+			errs[FieldExportFrom] = i18n.M("The period starts in the future; nothing can have been recorded yet.")
 		case !to.IsZero() && !to.After(from):
-			errs[FieldExportTo] = "The period ends before it starts; check the two dates."
+			errs[FieldExportTo] = i18n.M("The period ends before it starts; check the two dates.")
 		}
 	}
 	if to.IsZero() || to.After(now) {
@@ -117,7 +118,7 @@ func CheckAuditExport(ctx context.Context, db *store.DB, in AuditExportInput, no
 		u, err := exportActor(ctx, db, actor)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			errs[FieldExportActor] = fmt.Sprintf("There is no account %q; give an account's email or its number.", actor)
+			errs[FieldExportActor] = fmt.Sprintf(i18n.M("There is no account %q; give an account's email or its number."), actor)
 		case err != nil:
 			return x, err
 		default:
@@ -126,7 +127,7 @@ func CheckAuditExport(ctx context.Context, db *store.DB, in AuditExportInput, no
 	}
 	if a := strings.TrimSpace(in.Action); a != "" {
 		if !knownAction(a) {
-			errs[FieldExportAction] = "There is no action called that; choose one from the list."
+			errs[FieldExportAction] = i18n.M("There is no action called that; choose one from the list.")
 		}
 		x.Filter.Action = store.Action(a)
 	}
@@ -136,10 +137,10 @@ func CheckAuditExport(ctx context.Context, db *store.DB, in AuditExportInput, no
 	case f.Valid():
 		x.Format = f
 	default:
-		errs[FieldExportFormat] = "Choose CSV or JSON Lines."
+		errs[FieldExportFormat] = i18n.M("Choose CSV or JSON Lines.")
 	}
 	if len(errs) > 0 {
-		return x, &Error{Code: CodeInvalid, Message: "The export was not started: check the fields marked.", Fields: errs}
+		return x, &Error{Code: CodeInvalid, Message: i18n.M("The export was not started: check the fields marked."), Fields: errs}
 	}
 	return x, nil
 }

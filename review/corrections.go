@@ -1,12 +1,13 @@
 package review
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/mobbscan-review/portal/i18n"
 )
 
 // Correction is one personal-data field an agent changed before accepting.
@@ -86,19 +87,21 @@ func unknownFieldsError(names []string, count int) *Error {
 	if count == 1 && len(names) == 1 && names[0] == corrMRZ {
 		return errorf(CodeInvalid, FieldFields, "The machine-readable zone (MRZ) cannot be corrected; correct the fields read from it instead.")
 	}
-	msg := "The corrections include a field this process does not have"
-	if count > 1 {
-		msg = "The corrections include fields this process does not have"
-	}
-	if len(names) > 0 {
-		shown := min(len(names), 3)
-		list := strings.Join(names[:shown], ", ")
-		if count > shown {
-			list += fmt.Sprintf(" and %d more", count-shown)
+	if len(names) == 0 {
+		if count > 1 {
+			return errorf(CodeInvalid, FieldFields, "The corrections include fields this process does not have; reload the page and try again.")
 		}
-		msg += " (" + list + ")"
+		return errorf(CodeInvalid, FieldFields, "The corrections include a field this process does not have; reload the page and try again.")
 	}
-	return errorf(CodeInvalid, FieldFields, "%s; reload the page and try again.", msg)
+	shown := min(len(names), 3)
+	list := strings.Join(names[:shown], ", ") // field keys, as sent: not translated
+	switch {
+	case count > shown:
+		return errorf(CodeInvalid, FieldFields, "The corrections include fields this process does not have (%s and %d more); reload the page and try again.", list, count-shown)
+	case count > 1:
+		return errorf(CodeInvalid, FieldFields, "The corrections include fields this process does not have (%s); reload the page and try again.", list)
+	}
+	return errorf(CodeInvalid, FieldFields, "The corrections include a field this process does not have (%s); reload the page and try again.", list)
 }
 
 // validCorrectionKey reports whether key is [A-Za-z0-9_]{1,64}.
@@ -207,27 +210,27 @@ func correctionMax(key string) int {
 func correctionWhat(key string) string {
 	switch key {
 	case corrName:
-		return "The given name"
+		return i18n.M("The given name")
 	case corrSurname:
-		return "The surname"
+		return i18n.M("The surname")
 	case corrDocumentNumber:
-		return "The document number"
+		return i18n.M("The document number")
 	case corrPersonalNumber:
-		return "The personal number"
+		return i18n.M("The personal number")
 	case corrDateOfBirth:
-		return "The date of birth"
+		return i18n.M("The date of birth")
 	case corrDateOfExpiry:
-		return "The expiry date"
+		return i18n.M("The expiry date")
 	case corrGender:
-		return "The sex"
+		return i18n.M("The sex")
 	case corrNationality:
-		return "The nationality"
+		return i18n.M("The nationality")
 	case corrAddress:
-		return "The address"
+		return i18n.M("The address")
 	case corrCity:
-		return "The city"
+		return i18n.M("The city")
 	case corrPostCode:
-		return "The post code"
+		return i18n.M("The post code")
 	}
 	var b strings.Builder
 	b.WriteString("The")
@@ -266,11 +269,11 @@ func asciiUpper(s string) (string, bool) {
 func showRune(r rune) string {
 	switch {
 	case r == ' ':
-		return "the space"
+		return i18n.M("the space")
 	case unicode.IsGraphic(r) && !unicode.Is(unicode.Zs, r):
 		return "“" + string(r) + "”"
 	}
-	return "an invisible character"
+	return i18n.M("an invisible character")
 }
 
 // normaliseName checks a given name or surname (letters of any script with their
@@ -369,6 +372,13 @@ func parseCorrectionDate(field, what, s string) (time.Time, *Error) {
 	}
 	d, err := time.Parse(time.DateOnly, s)
 	if err != nil {
+		// One format per date field: "%s %s" could not be taken apart again to translate it.
+		switch what {
+		case correctionWhat(corrDateOfBirth):
+			return time.Time{}, errorf(CodeInvalid, field, "The date of birth %s does not exist; check the day and the month.", s)
+		case correctionWhat(corrDateOfExpiry):
+			return time.Time{}, errorf(CodeInvalid, field, "The expiry date %s does not exist; check the day and the month.", s)
+		}
 		return time.Time{}, errorf(CodeInvalid, field, "%s %s does not exist; check the day and the month.", what, s)
 	}
 	return d, nil

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/mobbscan"
 	"github.com/mobbscan-review/portal/store"
 )
@@ -184,7 +186,7 @@ func (s *Service) corrections(ctx context.Context, id string, in DecideInput) (m
 		for _, fe := range errs {
 			e.Fields[fe.Field] = fe.Message
 		}
-		e.Message = "Some corrections are not valid; see the messages beside the fields."
+		e.Message = i18n.M("Some corrections are not valid; see the messages beside the fields.")
 		if len(errs) == 1 {
 			e.Message = errs[0].Message
 		}
@@ -394,7 +396,7 @@ func (s *Service) deliver(ctx context.Context, d *store.Decision) store.Delivery
 		// The last attempt may have reached the gateway: read before sending again.
 		st, err := s.Client.Status(ctx, d.ProcessID)
 		if errors.Is(err, mobbscan.ErrNotFound) {
-			return store.DeliveryOutcome{State: store.StateConflict, Audit: true, Error: "Mobbscan no longer knows this process"}
+			return store.DeliveryOutcome{State: store.StateConflict, Audit: true, Error: i18n.M("Mobbscan no longer knows this process")}
 		}
 		if err != nil {
 			return s.retryOutcome(d, err, true)
@@ -404,7 +406,7 @@ func (s *Service) deliver(ctx context.Context, d *store.Decision) store.Delivery
 			return store.DeliveryOutcome{State: store.StateDelivered, GatewayStatus: string(st.Status), Audit: true}
 		case st.Status.Final():
 			return store.DeliveryOutcome{State: store.StateConflict, GatewayStatus: string(st.Status), Audit: true,
-				Error: "Mobbscan already holds another verdict: " + string(st.Status)}
+				Error: fmt.Sprintf(i18n.M("Mobbscan already holds another verdict: %s"), st.Status)}
 		}
 	}
 	var err error
@@ -437,15 +439,15 @@ func (s *Service) deliver(ctx context.Context, d *store.Decision) store.Delivery
 		if cur == want {
 			return store.DeliveryOutcome{State: store.StateDelivered, GatewayStatus: string(cur), Audit: true}
 		}
-		msg := "Mobbscan refused the decision: the process is not in review"
+		msg := i18n.M("Mobbscan refused the decision: the process is not in review")
 		if cur != "" {
-			msg += " (status " + string(cur) + ")"
+			msg = fmt.Sprintf(i18n.M("Mobbscan refused the decision: the process is not in review (status %s)"), cur)
 		}
 		return store.DeliveryOutcome{State: store.StateConflict, GatewayStatus: string(cur), Audit: true, Error: msg}
 	case errors.Is(err, mobbscan.ErrNotFound):
-		return store.DeliveryOutcome{State: store.StateConflict, Audit: true, Error: "Mobbscan no longer knows this process"}
+		return store.DeliveryOutcome{State: store.StateConflict, Audit: true, Error: i18n.M("Mobbscan no longer knows this process")}
 	case errors.Is(err, mobbscan.ErrBadRequest):
-		return store.DeliveryOutcome{State: store.StateParked, Audit: true, Error: "Mobbscan refused the request: " + err.Error()}
+		return store.DeliveryOutcome{State: store.StateParked, Audit: true, Error: fmt.Sprintf(i18n.M("Mobbscan refused the request: %s"), err)}
 	}
 	return s.retryOutcome(d, err, ge != nil && ge.Ambiguous() || errors.Is(err, mobbscan.ErrBadResponse))
 }
@@ -471,7 +473,7 @@ func (s *Service) retryOutcome(d *store.Decision, err error, ambiguous bool) sto
 	park, next := s.outboxRetry(d.DeliverableSince, d.Attempts, err)
 	if park {
 		return store.DeliveryOutcome{State: store.StateParked, Ambiguous: ambiguous || d.Ambiguous, Audit: true,
-			Error: "not delivered within " + s.cfg.ParkAfter.String() + "; last error: " + err.Error()}
+			Error: fmt.Sprintf(i18n.M("not delivered within %s; last error: %s"), s.cfg.ParkAfter, err)}
 	}
 	return store.DeliveryOutcome{State: store.StateQueued, Next: next, Ambiguous: ambiguous || d.Ambiguous, Error: err.Error()}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/mobbscan"
 	"github.com/mobbscan-review/portal/store"
 )
@@ -67,15 +68,15 @@ func ParseDeskSettings(skip, sample string) (DeskSettings, error) {
 	e := &Error{Code: CodeInvalid, Fields: map[string]string{}}
 	n, err := strconv.Atoi(strings.TrimSpace(skip))
 	if err != nil || n < 1 || n > MaxSkipMinutes {
-		e.Fields[FieldSkipMinutes] = fmt.Sprintf("Enter how many minutes a skipped case stays out of the agent's next case: a whole number from 1 to %d.", MaxSkipMinutes)
+		e.Fields[FieldSkipMinutes] = fmt.Sprintf(i18n.M("Enter how many minutes a skipped case stays out of the agent's next case: a whole number from 1 to %d."), MaxSkipMinutes)
 	}
 	d.SkipMinutes = n
 	m, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(sample), "%"))
 	if err != nil || m < 0 || m > MaxSamplePercent {
-		e.Fields[FieldSamplePercent] = "Enter the share to sample as a whole percentage from 0 (off) to 100."
+		e.Fields[FieldSamplePercent] = i18n.M("Enter the share to sample as a whole percentage from 0 (off) to 100.")
 	}
 	d.SamplePercent = m
-	return d, e.fieldsOrNil(FieldSkipMinutes, "Both settings need correcting; see the messages beside the fields.")
+	return d, e.fieldsOrNil(FieldSkipMinutes, i18n.M("Both settings need correcting; see the messages beside the fields."))
 }
 
 // SetDeskSettings stores the desk settings (admins only); the store audits each change.
@@ -209,14 +210,14 @@ func (s *Service) sendBack(ctx context.Context, sb *store.SendBack) store.Erasur
 		return store.ErasureOutcome{State: store.ErasureDone, Ambiguous: sb.Ambiguous, Audit: true, Note: "Mobbscan put the process back into manual review"}
 	case errors.Is(err, mobbscan.ErrNotFound), errors.Is(err, mobbscan.ErrBadRequest), errors.Is(err, mobbscan.ErrConflict):
 		return store.ErasureOutcome{State: store.ErasureFailed, Ambiguous: sb.Ambiguous, Audit: true,
-			Error: "Mobbscan refused to put the process back into review: " + err.Error()}
+			Error: fmt.Sprintf(i18n.M("Mobbscan refused to put the process back into review: %s"), err)}
 	}
 	var ge *mobbscan.Error
 	ambiguous := errors.As(err, &ge) && ge.Ambiguous() || errors.Is(err, mobbscan.ErrBadResponse)
 	park, next := s.outboxRetry(sb.DeliverableSince, sb.Attempts, err)
 	if park {
 		return store.ErasureOutcome{State: store.ErasureParked, Ambiguous: ambiguous || sb.Ambiguous, Audit: true,
-			Error: "not sent back within " + s.cfg.ParkAfter.String() + "; last error: " + err.Error()}
+			Error: fmt.Sprintf(i18n.M("not sent back within %s; last error: %s"), s.cfg.ParkAfter, err)}
 	}
 	return store.ErasureOutcome{State: store.ErasureQueued, Next: next, Ambiguous: ambiguous || sb.Ambiguous, Error: err.Error()}
 }

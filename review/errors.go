@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/mobbscan"
 	"github.com/mobbscan-review/portal/store"
 )
@@ -101,17 +102,17 @@ func translate(err error) error {
 	}
 	switch {
 	case errors.Is(err, store.ErrAlreadyDecided):
-		return &Error{Code: CodeConflict, Message: "This process was already decided. Nothing was changed.", Err: err}
+		return &Error{Code: CodeConflict, Message: i18n.M("This process was already decided. Nothing was changed."), Err: err}
 	case errors.Is(err, store.ErrNotReviewable):
-		return &Error{Code: CodeConflict, Message: "This process is not awaiting review (it is decided, not finished or deleted). Nothing was changed.", Err: err}
+		return &Error{Code: CodeConflict, Message: i18n.M("This process is not awaiting review (it is decided, not finished or deleted). Nothing was changed."), Err: err}
 	case errors.Is(err, store.ErrReasonInactive):
-		return &Error{Code: CodeInvalid, Field: FieldReason, Message: "That reason is unknown or retired; choose another.", Err: err}
+		return &Error{Code: CodeInvalid, Field: FieldReason, Message: i18n.M("That reason is unknown or retired; choose another."), Err: err}
 	case errors.Is(err, store.ErrNotFound):
-		return &Error{Code: CodeNotFound, Message: "There is no such item.", Err: err}
+		return &Error{Code: CodeNotFound, Message: i18n.M("There is no such item."), Err: err}
 	case errors.Is(err, store.ErrConflict):
-		return &Error{Code: CodeConflict, Message: "Someone else changed this in the meantime. Reload and try again.", Err: err}
+		return &Error{Code: CodeConflict, Message: i18n.M("Someone else changed this in the meantime. Reload and try again."), Err: err}
 	case errors.Is(err, store.ErrInvalid):
-		return &Error{Code: CodeInvalid, Message: "What was sent is not valid.", Err: err}
+		return &Error{Code: CodeInvalid, Message: i18n.M("What was sent is not valid."), Err: err}
 	}
 	return err
 }
@@ -123,9 +124,9 @@ func gatewayError(err error, notFound Code) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, mobbscan.ErrNotFound):
-		return &Error{Code: notFound, Message: "Mobbscan does not know this process (it may have been deleted).", Err: err}
+		return &Error{Code: notFound, Message: i18n.M("Mobbscan does not know this process (it may have been deleted)."), Err: err}
 	case errors.Is(err, mobbscan.ErrBadRequest):
-		return &Error{Code: CodeInvalid, Message: "Mobbscan refused the request as invalid.", Err: err}
+		return &Error{Code: CodeInvalid, Message: i18n.M("Mobbscan refused the request as invalid."), Err: err}
 	}
-	return &Error{Code: CodeUnavailable, Message: "Mobbscan is not answering; try again in a moment.", Err: err}
+	return &Error{Code: CodeUnavailable, Message: i18n.M("Mobbscan is not answering; try again in a moment."), Err: err}
 }

@@ -1,9 +1,12 @@
 package review
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/mobbscan-review/portal/i18n"
 )
 
 // Form field names the workflow's errors refer to (Error.Field).
@@ -28,13 +31,13 @@ type TextLimit struct {
 // The limits of everything a person types, declared once: the forms (maxlength), the
 // workflow and the messages all read them from here.
 var (
-	LimitAddition     = TextLimit{Field: FieldAddition, What: "The addition to the customer", Max: 500}
-	LimitNote         = TextLimit{Field: FieldNote, What: "The internal note", Max: 2000, MultiLine: true}
-	LimitOverturnNote = TextLimit{Field: FieldNote, What: "The reason for overturning", Max: 500, Required: true}
-	LimitResolveNote  = TextLimit{Field: FieldNote, What: "The note", Max: 500, Required: true}
-	LimitReasonLabel  = TextLimit{Field: "label", What: "The label", Max: 100, Required: true}
-	LimitCustomerRef  = TextLimit{Field: "ref", What: "The customer reference", Max: 100}
-	LimitReasonText   = TextLimit{Field: FieldReasonText, What: "The wording for the customer", Max: 500, Required: true}
+	LimitAddition     = TextLimit{Field: FieldAddition, What: i18n.M("The addition to the customer"), Max: 500}
+	LimitNote         = TextLimit{Field: FieldNote, What: i18n.M("The internal note"), Max: 2000, MultiLine: true}
+	LimitOverturnNote = TextLimit{Field: FieldNote, What: i18n.M("The reason for overturning"), Max: 500, Required: true}
+	LimitResolveNote  = TextLimit{Field: FieldNote, What: i18n.M("The note"), Max: 500, Required: true}
+	LimitReasonLabel  = TextLimit{Field: "label", What: i18n.M("The label"), Max: 100, Required: true}
+	LimitCustomerRef  = TextLimit{Field: "ref", What: i18n.M("The customer reference"), Max: 100}
+	LimitReasonText   = TextLimit{Field: FieldReasonText, What: i18n.M("The wording for the customer"), Max: 500, Required: true}
 	LimitCorrection   = 200 // runes of a corrected value (the generic rule; some fields are stricter)
 )
 
@@ -51,7 +54,7 @@ func (l TextLimit) Check(s string) (string, error) {
 	s = strings.TrimSpace(normaliseLineBreaks(s))
 	if s == "" {
 		if l.Required {
-			return "", &Error{Code: CodeInvalid, Field: l.Field, Message: "Enter " + lowerWhat(l.What) + "."}
+			return "", &Error{Code: CodeInvalid, Field: l.Field, Message: fmt.Sprintf(i18n.M("Enter %s."), lowerWhat(l.What))}
 		}
 		return "", nil
 	}
@@ -72,8 +75,31 @@ func normaliseLineBreaks(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
 }
 
+// whatInSentence names each limit, and each corrected date, in the middle of a
+// sentence ("Enter the note."), marked for the catalogue: a message's arguments are
+// translated on their own, so the lower-case forms need their own entries.
+var whatInSentence = map[string]string{
+	"The addition to the customer":   i18n.M("the addition to the customer"),
+	"The internal note":              i18n.M("the internal note"),
+	"The reason for overturning":     i18n.M("the reason for overturning"),
+	"The note":                       i18n.M("the note"),
+	"The label":                      i18n.M("the label"),
+	"The customer reference":         i18n.M("the customer reference"),
+	"The wording for the customer":   i18n.M("the wording for the customer"),
+	"The reason for escalating":      i18n.M("the reason for escalating"),
+	"The reason for sending it back": i18n.M("the reason for sending it back"),
+	"The display name":               i18n.M("the display name"),
+	"The email address":              i18n.M("the email address"),
+	"The account":                    i18n.M("the account"),
+	"The date of birth":              i18n.M("the date of birth"),
+	"The expiry date":                i18n.M("the expiry date"),
+}
+
 // lowerWhat turns "The note" into "the note" for the middle of a sentence.
 func lowerWhat(what string) string {
+	if s, ok := whatInSentence[what]; ok {
+		return s
+	}
 	if rest, ok := strings.CutPrefix(what, "The "); ok {
 		return "the " + rest
 	}
@@ -122,30 +148,30 @@ func refuseCharacters(field, what, s string, multiLine bool) *Error {
 func forbiddenCharacter(r rune) (one, many string) {
 	switch {
 	case r == '\n':
-		return "a line break", "line breaks"
+		return i18n.M("a line break"), i18n.M("line breaks")
 	case r == '\t':
-		return "a tab", "tabs"
+		return i18n.M("a tab"), i18n.M("tabs")
 	case unicode.Is(unicode.Cc, r):
-		return "an invisible control character", "control characters"
+		return i18n.M("an invisible control character"), i18n.M("control characters")
 	case r == '\u061C', r == '\u200E', r == '\u200F',
 		r >= '\u202A' && r <= '\u202E', r >= '\u2066' && r <= '\u2069':
-		return "an invisible direction-control character", "direction-control characters"
+		return i18n.M("an invisible direction-control character"), i18n.M("direction-control characters")
 	case r == '\u2028':
-		return "an invisible line separator", "line separators"
+		return i18n.M("an invisible line separator"), i18n.M("line separators")
 	case r == '\u2029':
-		return "an invisible paragraph separator", "paragraph separators"
+		return i18n.M("an invisible paragraph separator"), i18n.M("paragraph separators")
 	case r == '\uFEFF':
-		return "an invisible formatting character", "invisible formatting characters"
+		return i18n.M("an invisible formatting character"), i18n.M("invisible formatting characters")
 	}
 	return "", ""
 }
 
 // Limits of running the desk (escalation, send-back).
 var (
-	LimitEscalationNote = TextLimit{Field: "escalation_note", What: "The reason for escalating", Max: 1000, Required: true, MultiLine: true}
-	LimitSendBackReason = TextLimit{Field: "send_back_reason", What: "The reason for sending it back", Max: 500, Required: true}
+	LimitEscalationNote = TextLimit{Field: "escalation_note", What: i18n.M("The reason for escalating"), Max: 1000, Required: true, MultiLine: true}
+	LimitSendBackReason = TextLimit{Field: "send_back_reason", What: i18n.M("The reason for sending it back"), Max: 500, Required: true}
 )
 
 // Limits of case notes (issue 11): the internal notes of a case's timeline. Line breaks
 // are allowed, every other control character refused (the C5 rule of Check).
-var LimitCaseNote = TextLimit{Field: FieldNote, What: "The note", Max: 2000, Required: true, MultiLine: true}
+var LimitCaseNote = TextLimit{Field: FieldNote, What: i18n.M("The note"), Max: 2000, Required: true, MultiLine: true}

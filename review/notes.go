@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/store"
 )
 
@@ -29,5 +30,5 @@ func (s *Service) AddNote(ctx context.Context, a store.Actor, processID, body st
 
 // noteToCorrectError: the correction names no note of this process.
 func noteToCorrectError(err error) *Error {
-	return &Error{Code: CodeInvalid, Field: FieldNote, Message: "The note you are correcting is not a note of this process. Reload the page and try again.", Err: err}
+	return &Error{Code: CodeInvalid, Field: FieldNote, Message: i18n.M("The note you are correcting is not a note of this process. Reload the page and try again."), Err: err}
 }

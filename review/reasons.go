@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/store"
 )
 
@@ -30,7 +31,7 @@ func checkReason(in ReasonInput, withCode bool) (ReasonInput, error) {
 	fields := map[string]string{}
 	in.Code = strings.TrimSpace(in.Code)
 	if withCode && !reasonCodeRE.MatchString(in.Code) {
-		fields[FieldReasonCode] = fmt.Sprintf("Use 2 to %d characters: lower-case letters a–z, digits, - and _.", MaxReasonCode)
+		fields[FieldReasonCode] = fmt.Sprintf(i18n.M("Use 2 to %d characters: lower-case letters a–z, digits, - and _."), MaxReasonCode)
 	}
 	var err error
 	if in.Label, err = LimitReasonLabel.Check(in.Label); err != nil {
@@ -40,7 +41,7 @@ func checkReason(in ReasonInput, withCode bool) (ReasonInput, error) {
 		fields[LimitReasonText.Field] = ErrorOf(err).Message
 	}
 	if len(fields) > 0 {
-		return in, &Error{Code: CodeInvalid, Message: "Check the reason's fields.", Fields: fields}
+		return in, &Error{Code: CodeInvalid, Message: i18n.M("Check the reason's fields."), Fields: fields}
 	}
 	return in, nil
 }
@@ -65,8 +66,8 @@ func (s *Service) CreateReason(ctx context.Context, a store.Actor, in ReasonInpu
 	r := &store.Reason{Code: in.Code, Label: in.Label, CustomerText: in.CustomerText}
 	if err := s.DB.CreateReason(ctx, a, r); err != nil {
 		if ErrorCode(translate(err)) == CodeConflict {
-			return nil, &Error{Code: CodeInvalid, Fields: map[string]string{FieldReasonCode: "A reason with this code already exists (retired ones keep their code). Choose another."},
-				Message: "A reason with this code already exists.", Err: err}
+			return nil, &Error{Code: CodeInvalid, Fields: map[string]string{FieldReasonCode: i18n.M("A reason with this code already exists (retired ones keep their code). Choose another.")},
+				Message: i18n.M("A reason with this code already exists."), Err: err}
 		}
 		return nil, translate(err)
 	}

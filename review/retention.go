@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/mobbscan"
 	"github.com/mobbscan-review/portal/store"
 )
@@ -96,7 +97,7 @@ func ParseRetention(keep, erase string) (Retention, error) {
 	e := &Error{Code: CodeInvalid, Fields: map[string]string{}}
 	n, err := strconv.Atoi(strings.TrimSpace(keep))
 	if err != nil || n < MinRetentionDays || n > MaxRetentionDays {
-		e.Fields[FieldRetentionDays] = fmt.Sprintf("Enter the number of days to keep identity data: a whole number from %d to %d.",
+		e.Fields[FieldRetentionDays] = fmt.Sprintf(i18n.M("Enter the number of days to keep identity data: a whole number from %d to %d."),
 			MinRetentionDays, MaxRetentionDays)
 	}
 	r.KeepDays = n
@@ -106,11 +107,11 @@ func ParseRetention(keep, erase string) (Retention, error) {
 	}
 	m, err := strconv.Atoi(erase)
 	if err != nil || m != 0 && (m < MinRetentionDays || m > MaxRetentionDays) {
-		e.Fields[FieldEraseAfterDays] = fmt.Sprintf("Enter 0 to never erase processes at Mobbscan, or a whole number of days from %d to %d.",
+		e.Fields[FieldEraseAfterDays] = fmt.Sprintf(i18n.M("Enter 0 to never erase processes at Mobbscan, or a whole number of days from %d to %d."),
 			MinRetentionDays, MaxRetentionDays)
 	}
 	r.EraseDays = m
-	return r, e.fieldsOrNil(FieldRetentionDays, "Both periods need correcting; see the messages beside the fields.")
+	return r, e.fieldsOrNil(FieldRetentionDays, i18n.M("Both periods need correcting; see the messages beside the fields."))
 }
 
 // SetRetention stores the retention settings (admins only); the store audits each
@@ -356,7 +357,7 @@ func (s *Service) erase(ctx context.Context, e *store.Erasure) store.ErasureOutc
 	if ec, err := s.DB.LoadErasureCase(ctx, e.ProcessID); err == nil {
 		if werr := stillInWorkflow(ec); werr != nil {
 			return store.ErasureOutcome{State: store.ErasureFailed, Ambiguous: e.Ambiguous, Audit: true,
-				Error: "not sent: " + ErrorOf(werr).Message}
+				Error: fmt.Sprintf(i18n.M("not sent: %s"), ErrorOf(werr).Message)}
 		}
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return s.erasureRetry(e, err, false)
@@ -373,7 +374,7 @@ func (s *Service) erase(ctx context.Context, e *store.Erasure) store.ErasureOutc
 		return store.ErasureOutcome{State: store.ErasureDone, Ambiguous: e.Ambiguous, Audit: true, Note: note}
 	case errors.Is(err, mobbscan.ErrBadRequest), errors.Is(err, mobbscan.ErrConflict):
 		return store.ErasureOutcome{State: store.ErasureFailed, Ambiguous: e.Ambiguous, Audit: true,
-			Error: "Mobbscan refused to delete the process: " + err.Error()}
+			Error: fmt.Sprintf(i18n.M("Mobbscan refused to delete the process: %s"), err)}
 	}
 	var ge *mobbscan.Error
 	ambiguous := errors.As(err, &ge) && ge.Ambiguous() || errors.Is(err, mobbscan.ErrBadResponse)
@@ -386,7 +387,7 @@ func (s *Service) erasureRetry(e *store.Erasure, err error, ambiguous bool) stor
 	park, next := s.outboxRetry(e.DeliverableSince, e.Attempts, err)
 	if park {
 		return store.ErasureOutcome{State: store.ErasureParked, Ambiguous: ambiguous || e.Ambiguous, Audit: true,
-			Error: "not erased within " + s.cfg.ParkAfter.String() + "; last error: " + err.Error()}
+			Error: fmt.Sprintf(i18n.M("not erased within %s; last error: %s"), s.cfg.ParkAfter, err)}
 	}
 	return store.ErasureOutcome{State: store.ErasureQueued, Next: next, Ambiguous: ambiguous || e.Ambiguous, Error: err.Error()}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/mobbscan"
 	"github.com/mobbscan-review/portal/store"
 )
@@ -116,7 +117,11 @@ func SnapshotOf(p *mobbscan.Process) store.Snapshot {
 	s.CreatedAt, s.UpdatedAt = p.CreationDate, p.LastUpdateDate
 	s.Country = clip(strings.ToUpper(p.CountryID), 8)
 	s.DocType = clip(p.DocType, 64)
-	s.HolderName = clip(strings.TrimSpace(strings.Join(nonEmpty(p.PersonalData.Name, p.PersonalData.Surname), " ")), 300)
+	nationality := p.PersonalData.Nationality
+	if strings.TrimSpace(nationality) == "" {
+		nationality = p.CountryID
+	}
+	s.HolderName = clip(HolderName(p.PersonalData.Name, p.PersonalData.Surname, nationality), 300)
 	s.CustomerRef = clip(customerRef(p.ExtraData), 200)
 	failed := p.ValidationResult.Failed
 	if len(failed) == 0 {
@@ -245,7 +250,7 @@ func (s *Service) Track(ctx context.Context, a store.Actor, id string) (*store.P
 	info, err := s.Client.Process(ctx, id)
 	if err != nil {
 		if e := ErrorOf(gatewayError(err, CodeInvalid)); e.Code == CodeInvalid {
-			e.Field, e.Message = "id", "Mobbscan does not know this verification id. Nothing was added."
+			e.Field, e.Message = "id", i18n.M("Mobbscan does not know this verification id. Nothing was added.")
 			return nil, e
 		}
 		return nil, errorf(CodeUnavailable, "id", "Mobbscan is not answering, so the id could not be checked. Try again in a moment.")
@@ -336,16 +341,16 @@ func DetailsOf(p *mobbscan.Process) *Details {
 		d.Validations = append(d.Validations, [2]string{f.Key, f.Value})
 	}
 	if dec := p.Decision; dec != nil {
-		verdict := map[string]string{mobbscan.VerdictAccepted: "Accepted", mobbscan.VerdictRejected: "Rejected"}[dec.Verdict]
+		verdict := map[string]string{mobbscan.VerdictAccepted: i18n.M("Accepted"), mobbscan.VerdictRejected: i18n.M("Rejected")}[dec.Verdict]
 		if verdict == "" {
 			verdict = dec.Verdict
 		}
-		d.Decision = append(d.Decision, [2]string{"Verdict", verdict})
+		d.Decision = append(d.Decision, [2]string{i18n.M("Verdict"), verdict})
 		if dec.RejectionComment != "" {
-			d.Decision = append(d.Decision, [2]string{"Reason sent to the customer", dec.RejectionComment})
+			d.Decision = append(d.Decision, [2]string{i18n.M("Reason sent to the customer"), dec.RejectionComment})
 		}
 		if !dec.DecidedAt.IsZero() {
-			d.Decision = append(d.Decision, [2]string{"Decided at", dec.DecidedAt.UTC().Format("2006-01-02 15:04 UTC")})
+			d.Decision = append(d.Decision, [2]string{i18n.M("Decided at"), dec.DecidedAt.UTC().Format("2006-01-02 15:04 UTC")})
 		}
 	}
 	return d
@@ -443,7 +448,7 @@ func (s *Service) Evidence(ctx context.Context, a store.Actor, id string, kind s
 	}
 	if err != nil {
 		if e := ErrorOf(gatewayError(err, CodeNotFound)); e.Code == CodeNotFound {
-			e.Message = "Mobbscan has no such evidence for this process."
+			e.Message = i18n.M("Mobbscan has no such evidence for this process.")
 			return nil, "", e
 		}
 		return nil, "", gatewayError(err, CodeNotFound)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mobbscan-review/portal/i18n"
 	"github.com/mobbscan-review/portal/store"
 )
 
@@ -82,10 +83,21 @@ func MissingForAccept(c *store.Case) []store.EvidenceKind {
 	return missing
 }
 
-// MissingLabel names a missing item for the agent.
+// MissingLabel names a missing item for the agent, in the middle of a sentence.
 func MissingLabel(k store.EvidenceKind) string {
-	if k == store.ProcessData {
-		return "the identity data and checks"
+	switch k {
+	case store.ProcessData:
+		return i18n.M("the identity data and checks")
+	case store.EvidenceDocumentFront:
+		return i18n.M("document front")
+	case store.EvidenceDocumentBack:
+		return i18n.M("document back")
+	case store.EvidenceFaceDocument:
+		return i18n.M("portrait on the document")
+	case store.EvidenceFaceNow:
+		return i18n.M("live selfie")
+	case store.EvidenceVideo:
+		return i18n.M("liveness video")
 	}
 	return strings.ToLower(k.Label()[:1]) + k.Label()[1:]
 }
@@ -95,11 +107,13 @@ func evidenceFirst(c *store.Case) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	names := make([]string, len(missing))
-	for i, k := range missing {
-		names[i] = MissingLabel(k)
+	// The list is built with a marked format, not strings.Join, so that the catalogue
+	// can take it apart and translate each item.
+	list := MissingLabel(missing[0])
+	for _, k := range missing[1:] {
+		list = fmt.Sprintf(i18n.M("%s, %s"), list, MissingLabel(k))
 	}
-	return errorf(CodeConflict, "", "Accepting needs the evidence seen first; not loaded yet: %s. Reload it, or reject the process.", strings.Join(names, ", "))
+	return errorf(CodeConflict, "", "Accepting needs the evidence seen first; not loaded yet: %s. Reload it, or reject the process.", list)
 }
 
 // mayDecide (D1, D6, D7): only the holder of the page's claim decides a process awaiting
@@ -289,7 +303,7 @@ func ScoreLevel(v float64) string {
 }
 
 // ScoreThresholdsText explains the levels to people.
-var ScoreThresholdsText = fmt.Sprintf("Below %d %% is doubtful; %d %% and above is a strong result.",
+var ScoreThresholdsText = fmt.Sprintf(i18n.M("Below %d %% is doubtful; %d %% and above is a strong result."),
 	int(ScoreDoubtfulFrom*100), int(ScoreGoodFrom*100))
 
 // evidenceTypes allow-lists the content types each kind of evidence may have (P1).
@@ -350,7 +364,7 @@ func MayDecideEscalated(a store.Actor, p *store.Process) error {
 
 func orSomeone(name string) string {
 	if name == "" {
-		return "an agent"
+		return i18n.M("an agent")
 	}
 	return name
 }

@@ -509,3 +509,7 @@ func (p SecondFactorPolicy) Label() string {
 	}
 	return string(p)
 }
+
+// ProcessEventKinds lists the process events (store/timeline.go), for whatever names
+// them all (the message catalogue's test).
+var ProcessEventKinds = []ProcessEventKind{EventNotified, EventIndexed, EventStatus, EventGone}

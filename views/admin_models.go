@@ -8,6 +8,9 @@ const (
 	IDAdminReasonEdit   = "reason-edit"
 	IDAdminDeliveryList = "admin-delivery-list"
 	IDAdminAuditVerify  = "admin-audit-verify"
+	// IDAdminDeliveryStatus is the deliveries page's status line (role=status), on the
+	// page from the start so that what an htmx answer puts in it is announced.
+	IDAdminDeliveryStatus = "admin-delivery-status"
 )
 
 // AdminReasonRow is one reason of the catalogue as the admin list shows it.
@@ -49,38 +52,39 @@ type AdminDeliveryRow struct {
 	ProcessID   string
 	ProcessURL  string
 	Holder      string
-	Verdict     string // "Accept" or "Reject"
+	Verdict     string // the verdict's label, English ("Accepted", "Rejected"); the view translates it
 	VerdictCode string // "accept" or "reject"
 	Reason      string
 	DecidedBy   string
 	DecidedAt   time.Time
 	State       string // store state
-	StateLabel  string
+	StateLabel  string // English; the view translates it
 	StateClass  string // "ok", "off" or ""
 	Attempts    int
 	NextAttempt time.Time // zero unless queued
-	LastError   string
+	LastError   string    // the gateway's words, shown as they are
 	DeliveredAt time.Time
 	RetryURL    string // set when "Retry now" applies
 	MaxNote     int    // the resolve note's length limit
 	ResolveURL  string // set when "Mark resolved" applies
 	Note        string // the resolve note typed, after a refused submit
-	NoteError   string
+	NoteError   string // English; the view translates it
 }
 
 // AdminDeliveriesPage lists the decisions not yet delivered and the recent deliveries.
 type AdminDeliveriesPage struct {
 	Pending   []AdminDeliveryRow
 	More      bool   // more undelivered decisions than shown
-	Notice    string // what the last action did
+	Notice    string // what the last action did (English; the view translates it)
+	Problem   string // why the last action was refused (English; the view translates it)
 	Delivered []AdminDeliveryRow
 }
 
 // AdminSetting is one on/off setting.
 type AdminSetting struct {
 	Key   string
-	Label string
-	Help  string
+	Label string // English; the view translates it
+	Help  string // English; the view translates it
 	On    bool
 }
 
@@ -135,7 +139,7 @@ type AdminErasureRow struct {
 type AdminErasures struct {
 	Rows   []AdminErasureRow
 	More   bool   // more than shown
-	Notice string // what the last action did
+	Notice string // what the last action did (English; the view translates it)
 }
 
 // EraseControl is the "Erase now" control of the process page, for administrators.
@@ -166,16 +170,18 @@ type AdminEraseProcessPage struct {
 
 // AdminAuditRow is one audit event on the audit page.
 type AdminAuditRow struct {
-	ID        int64
-	At        time.Time
-	Actor     string
-	IP        string
-	RequestID string
-	Action    string
-	Object    string // "process 4f…", "" when none
-	ObjectURL string // the audit log filtered on this object
-	Outcome   string
-	Detail    string
+	ID          int64
+	At          time.Time
+	Actor       string
+	IP          string
+	RequestID   string
+	Action      string // the action's code, "auth.login"
+	ActionLabel string // store.Action.Label(), English; the view translates it
+	ObjectKind  string // the object's kind for people, English ("Process"); "" when none
+	ObjectID    string
+	ObjectURL   string // the audit log filtered on this object
+	Outcome     string
+	Detail      string
 }
 
 // AdminAuditVerify is the result of checking the hash chain.
@@ -183,7 +189,7 @@ type AdminAuditVerify struct {
 	Intact   bool
 	Events   int    // events checked (all of them when intact)
 	BrokenID int64  // the first broken event
-	Problem  string // what is wrong with it
+	Problem  string // what is wrong with it (the store's words, English)
 }
 
 // AdminAuditPage is the audit log with filters and keyset pagination.

@@ -1,9 +1,12 @@
 package views
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/mobbscan-review/portal/i18n"
 )
 
 // Charts are drawn on the server as inline SVG (no chart JavaScript, nothing the CSP
@@ -11,6 +14,8 @@ import (
 // component (insights.templ) writes them as elements, escaped like any other text.
 // Colours come from classes in app.css, never from style attributes. Every chart has a
 // title and a description for assistive technology and is followed by its data table.
+// Titles, descriptions and labels come translated; the numbers the charts write are
+// formatted in the language of ctx.
 
 // Chart is a chart laid out in a viewBox of Width × Height units.
 type Chart struct {
@@ -81,7 +86,7 @@ func niceMax(v int) int {
 
 // StackedBars lays out vertical bars, one per category, each stacking the series in
 // order from the axis up, with at most about eight category labels under the axis.
-func StackedBars(id, title, desc string, categories []string, series []ChartSeries) Chart {
+func StackedBars(ctx context.Context, id, title, desc string, categories []string, series []ChartSeries) Chart {
 	const width, height, left, right, top, bottom = 720.0, 260.0, 44.0, 12.0, 12.0, 40.0
 	c := Chart{ID: id, Title: title, Desc: desc, Width: int(width), Height: int(height)}
 	for _, s := range series {
@@ -113,7 +118,7 @@ func StackedBars(id, title, desc string, categories []string, series []ChartSeri
 		}
 		y := base - float64(v)/float64(scale)*plotH
 		c.Lines = append(c.Lines, ChartLine{X1: left, Y1: y, X2: width - right, Y2: y})
-		c.Texts = append(c.Texts, ChartText{X: left - 6, Y: y + 4, Text: strconv.Itoa(v), Anchor: "end", Class: "chart-axis"})
+		c.Texts = append(c.Texts, ChartText{X: left - 6, Y: y + 4, Text: i18n.Number(ctx, v), Anchor: "end", Class: "chart-axis"})
 	}
 	slot := plotW / float64(len(categories))
 	gap := math.Min(slot*0.2, 6)
@@ -127,7 +132,7 @@ func StackedBars(id, title, desc string, categories []string, series []ChartSeri
 			}
 			h := float64(s.Values[i]) / float64(scale) * plotH
 			y -= h
-			c.Bars = append(c.Bars, ChartBar{X: x, Y: y, W: slot - gap, H: h, Class: s.Class, Tip: fmt.Sprintf("%s: %d %s", cat, s.Values[i], s.Label)})
+			c.Bars = append(c.Bars, ChartBar{X: x, Y: y, W: slot - gap, H: h, Class: s.Class, Tip: fmt.Sprintf("%s: %s %s", cat, i18n.Number(ctx, s.Values[i]), s.Label)})
 		}
 		if i%every == 0 {
 			c.Texts = append(c.Texts, ChartText{X: x + (slot-gap)/2, Y: base + 16, Text: cat, Anchor: "middle", Class: "chart-axis"})
@@ -145,7 +150,7 @@ type ChartRow struct {
 
 // HorizontalBars lays out one labelled horizontal bar per row, longest scale at the
 // largest value, with the value written after each bar.
-func HorizontalBars(id, title, desc string, rows []ChartRow) Chart {
+func HorizontalBars(ctx context.Context, id, title, desc string, rows []ChartRow) Chart {
 	const width, labelW, valueW, rowH, pad = 520.0, 170.0, 50.0, 26.0, 8.0
 	c := Chart{ID: id, Title: title, Desc: desc, Width: int(width), Height: int(pad*2 + rowH*float64(max(len(rows), 1)))}
 	peak := 0
@@ -166,9 +171,9 @@ func HorizontalBars(id, title, desc string, rows []ChartRow) Chart {
 		w := float64(r.Value) / float64(peak) * plotW
 		c.Texts = append(c.Texts, ChartText{X: labelW - 8, Y: y + rowH/2 + 4, Text: clipLabel(r.Label, 24), Anchor: "end", Class: "chart-label"})
 		if r.Value > 0 {
-			c.Bars = append(c.Bars, ChartBar{X: labelW, Y: y + 4, W: math.Max(w, 1), H: rowH - 8, Class: class, Tip: fmt.Sprintf("%s: %d", r.Label, r.Value)})
+			c.Bars = append(c.Bars, ChartBar{X: labelW, Y: y + 4, W: math.Max(w, 1), H: rowH - 8, Class: class, Tip: fmt.Sprintf("%s: %s", r.Label, i18n.Number(ctx, r.Value))})
 		}
-		c.Texts = append(c.Texts, ChartText{X: labelW + w + 6, Y: y + rowH/2 + 4, Text: strconv.Itoa(r.Value), Anchor: "start", Class: "chart-value"})
+		c.Texts = append(c.Texts, ChartText{X: labelW + w + 6, Y: y + rowH/2 + 4, Text: i18n.Number(ctx, r.Value), Anchor: "start", Class: "chart-value"})
 	}
 	return c
 }

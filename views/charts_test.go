@@ -22,7 +22,7 @@ func finite(t *testing.T, c Chart) {
 // TestStackedBars: bar heights are proportional to the values on one scale, the series
 // stack from the axis up, and long periods get at most about eight labels.
 func TestStackedBars(t *testing.T) {
-	c := StackedBars("c", "T", "D", []string{"Mon", "Tue", "Wed"}, []ChartSeries{
+	c := StackedBars(context.Background(), "c", "T", "D", []string{"Mon", "Tue", "Wed"}, []ChartSeries{
 		{Label: "accepted", Class: "bar-accept", Values: []int{2, 0, 4}},
 		{Label: "rejected", Class: "bar-reject", Values: []int{1, 0, 0}},
 	})
@@ -48,7 +48,7 @@ func TestStackedBars(t *testing.T) {
 		days[i] = "d"
 	}
 	vals[100] = 7
-	long := StackedBars("l", "T", "D", days, []ChartSeries{{Label: "x", Values: vals}})
+	long := StackedBars(context.Background(), "l", "T", "D", days, []ChartSeries{{Label: "x", Values: vals}})
 	finite(t, long)
 	labels := 0
 	for _, x := range long.Texts {
@@ -59,10 +59,10 @@ func TestStackedBars(t *testing.T) {
 	if labels < 4 || labels > 9 {
 		t.Errorf("366 days: %d labels, want about 8", labels)
 	}
-	if e := StackedBars("e", "T", "D", []string{"a"}, []ChartSeries{{Values: []int{0}}}); !e.Empty || len(e.Bars) != 0 {
+	if e := StackedBars(context.Background(), "e", "T", "D", []string{"a"}, []ChartSeries{{Values: []int{0}}}); !e.Empty || len(e.Bars) != 0 {
 		t.Errorf("no data: %+v", e)
 	}
-	if e := StackedBars("e", "T", "D", nil, nil); !e.Empty {
+	if e := StackedBars(context.Background(), "e", "T", "D", nil, nil); !e.Empty {
 		t.Errorf("no days: %+v", e)
 	}
 }
@@ -70,7 +70,7 @@ func TestStackedBars(t *testing.T) {
 // TestHorizontalBars: the largest value spans the plot, others in proportion; a zero
 // row keeps its label and value but draws no bar.
 func TestHorizontalBars(t *testing.T) {
-	c := HorizontalBars("h", "T", "D", []ChartRow{{Label: "Expired", Value: 10}, {Label: "Blurred", Value: 5, Class: "bar-reject"}, {Label: "None", Value: 0}})
+	c := HorizontalBars(context.Background(), "h", "T", "D", []ChartRow{{Label: "Expired", Value: 10}, {Label: "Blurred", Value: 5, Class: "bar-reject"}, {Label: "None", Value: 0}})
 	finite(t, c)
 	if len(c.Bars) != 2 || c.Bars[0].Class != "bar-neutral" || c.Bars[1].Class != "bar-reject" {
 		t.Fatalf("bars %+v", c.Bars)
@@ -85,7 +85,7 @@ func TestHorizontalBars(t *testing.T) {
 	if strings.Join(texts, ",") != "Expired,10,Blurred,5,None,0" {
 		t.Errorf("texts %q", texts)
 	}
-	if e := HorizontalBars("e", "T", "D", []ChartRow{{Label: "a"}}); !e.Empty {
+	if e := HorizontalBars(context.Background(), "e", "T", "D", []ChartRow{{Label: "a"}}); !e.Empty {
 		t.Errorf("all zero: %+v", e)
 	}
 	if got := clipLabel(strings.Repeat("é", 40), 30); len([]rune(got)) != 30 || !strings.HasSuffix(got, "…") {
@@ -96,7 +96,7 @@ func TestHorizontalBars(t *testing.T) {
 // TestChartSVG: the chart is an image named by its title and description, its texts
 // escaped, no style attribute (the CSP forbids inline styles), and an empty chart says so.
 func TestChartSVG(t *testing.T) {
-	c := HorizontalBars("chart-x", "Reasons <b>", "Rejections by reason.", []ChartRow{{Label: `<script>alert(1)</script>`, Value: 3}})
+	c := HorizontalBars(context.Background(), "chart-x", "Reasons <b>", "Rejections by reason.", []ChartRow{{Label: `<script>alert(1)</script>`, Value: 3}})
 	var buf bytes.Buffer
 	if err := ChartSVG(c).Render(context.Background(), &buf); err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func TestChartSVG(t *testing.T) {
 		t.Errorf("SVG has a script or a style attribute:\n%s", out)
 	}
 	buf.Reset()
-	if err := ChartSVG(HorizontalBars("chart-e", "T", "D", nil)).Render(context.Background(), &buf); err != nil {
+	if err := ChartSVG(HorizontalBars(context.Background(), "chart-e", "T", "D", nil)).Render(context.Background(), &buf); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(buf.String(), "<svg") || !strings.Contains(buf.String(), "Nothing to chart") {

@@ -1,27 +1,30 @@
 package views
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/mobbscan-review/portal/i18n"
 )
 
 // validationLabels says what a failed automatic check means, in plain words.
 var validationLabels = map[string][2]string{
 	// code: {label when failed, label when passed}
-	"validationDocumentNotExpired":           {"Document has expired", "Document is not expired"},
-	"validationDocumentNotSpecimen":          {"Document looks like a specimen", "Document is not a specimen"},
-	"validationFrontAppearence":              {"Front of the document looks wrong", "Front of the document looks right"},
-	"validationBackAppearence":               {"Back of the document looks wrong", "Back of the document looks right"},
-	"validationFrontPhotocopy":               {"Front may be a photocopy or a screen", "Front is not a photocopy"},
-	"validationBackPhotocopy":                {"Back may be a photocopy or a screen", "Back is not a photocopy"},
-	"validationLegalAge":                     {"Holder is under the legal age", "Holder is of legal age"},
-	"validationMRZ":                          {"Machine-readable zone does not check out", "Machine-readable zone checks out"},
-	"validationPersonalNumberBothSidesMatch": {"Personal number differs between the sides", "Personal number matches on both sides"},
-	"validationFacialMatching":               {"Face does not match the document photo", "Face matches the document photo"},
-	"validationLiveness":                     {"Liveness check failed (possible spoof)", "Liveness check passed"},
-	"validationIdentityVerification":         {"Identity verification failed", "Identity verification passed"},
+	"validationDocumentNotExpired":           {i18n.M("Document has expired"), i18n.M("Document is not expired")},
+	"validationDocumentNotSpecimen":          {i18n.M("Document looks like a specimen"), i18n.M("Document is not a specimen")},
+	"validationFrontAppearence":              {i18n.M("Front of the document looks wrong"), i18n.M("Front of the document looks right")},
+	"validationBackAppearence":               {i18n.M("Back of the document looks wrong"), i18n.M("Back of the document looks right")},
+	"validationFrontPhotocopy":               {i18n.M("Front may be a photocopy or a screen"), i18n.M("Front is not a photocopy")},
+	"validationBackPhotocopy":                {i18n.M("Back may be a photocopy or a screen"), i18n.M("Back is not a photocopy")},
+	"validationLegalAge":                     {i18n.M("Holder is under the legal age"), i18n.M("Holder is of legal age")},
+	"validationMRZ":                          {i18n.M("Machine-readable zone does not check out"), i18n.M("Machine-readable zone checks out")},
+	"validationPersonalNumberBothSidesMatch": {i18n.M("Personal number differs between the sides"), i18n.M("Personal number matches on both sides")},
+	"validationFacialMatching":               {i18n.M("Face does not match the document photo"), i18n.M("Face matches the document photo")},
+	"validationLiveness":                     {i18n.M("Liveness check failed (possible spoof)"), i18n.M("Liveness check passed")},
+	"validationIdentityVerification":         {i18n.M("Identity verification failed"), i18n.M("Identity verification passed")},
 }
 
 // ValidationOrder is Mobbeel's list of checks, for the queue's filter.
@@ -49,38 +52,38 @@ func ValidationLabel(code string, failed bool) string {
 		s = code
 	}
 	if failed {
-		return "Failed: " + s
+		return fmt.Sprintf(i18n.M("Failed: %s"), s)
 	}
-	return "Passed: " + s
+	return fmt.Sprintf(i18n.M("Passed: %s"), s)
 }
 
 // ShortValidation is the compact badge text of a failed check.
 func ShortValidation(code string) string {
 	switch code {
 	case "validationFacialMatching":
-		return "Face mismatch"
+		return i18n.M("Face mismatch")
 	case "validationLiveness":
-		return "Liveness"
+		return i18n.M("Liveness")
 	case "validationDocumentNotExpired":
-		return "Expired"
+		return i18n.M("Expired")
 	case "validationLegalAge":
-		return "Under age"
+		return i18n.M("Under age")
 	case "validationMRZ":
-		return "MRZ"
+		return i18n.M("MRZ")
 	case "validationFrontPhotocopy":
-		return "Front copy"
+		return i18n.M("Front copy")
 	case "validationBackPhotocopy":
-		return "Back copy"
+		return i18n.M("Back copy")
 	case "validationFrontAppearence":
-		return "Front look"
+		return i18n.M("Front look")
 	case "validationBackAppearence":
-		return "Back look"
+		return i18n.M("Back look")
 	case "validationDocumentNotSpecimen":
-		return "Specimen"
+		return i18n.M("Specimen")
 	case "validationPersonalNumberBothSidesMatch":
-		return "Number mismatch"
+		return i18n.M("Number mismatch")
 	case "validationIdentityVerification":
-		return "Identity"
+		return i18n.M("Identity")
 	}
 	return ValidationLabel(code, true)
 }
@@ -88,36 +91,36 @@ func ShortValidation(code string) string {
 // StatusLabel says a status and stage in plain words, with a CSS class.
 func StatusLabel(status, stage string, gone bool) (string, string) {
 	if gone {
-		return "Deleted at Mobbscan", "unknown"
+		return i18n.M("Deleted at Mobbscan"), "unknown"
 	}
 	switch status {
 	case "VERIFIED":
-		return "Accepted", "accepted"
+		return i18n.M("Accepted"), "accepted"
 	case "NOT_VERIFIED":
-		return "Rejected", "rejected"
+		return i18n.M("Rejected"), "rejected"
 	case "PENDING":
 		switch stage {
 		case "", "REVIEW":
-			return "Awaiting review", "review"
+			return i18n.M("Awaiting review"), "review"
 		case "CREATED":
-			return "Waiting for the customer to start", "waiting"
+			return i18n.M("Waiting for the customer to start"), "waiting"
 		case "IN_PROGRESS":
-			return "Customer is capturing", "waiting"
+			return i18n.M("Customer is capturing"), "waiting"
 		case "EXPIRED":
-			return "Expired: the customer never finished", "unknown"
+			return i18n.M("Expired: the customer never finished"), "unknown"
 		}
-		return "Pending (" + strings.ToLower(stage) + ")", "waiting"
+		return fmt.Sprintf(i18n.M("Pending (%s)"), strings.ToLower(stage)), "waiting"
 	}
-	return "Unknown status", "unknown"
+	return i18n.M("Unknown status"), "unknown"
 }
 
 // Countries offered when creating a process (ISO 3166 alpha-3).
 var Countries = [][2]string{
-	{"ARG", "Argentina"}, {"AUT", "Austria"}, {"BEL", "Belgium"}, {"BRA", "Brazil"}, {"CHL", "Chile"},
-	{"CHN", "China"}, {"COL", "Colombia"}, {"DEU", "Germany"}, {"ESP", "Spain"}, {"FRA", "France"},
-	{"GBR", "United Kingdom"}, {"GRC", "Greece"}, {"IRL", "Ireland"}, {"ITA", "Italy"}, {"MEX", "Mexico"},
-	{"NLD", "Netherlands"}, {"POL", "Poland"}, {"PRT", "Portugal"}, {"ROU", "Romania"}, {"UKR", "Ukraine"},
-	{"USA", "United States"},
+	{"ARG", i18n.M("Argentina")}, {"AUT", i18n.M("Austria")}, {"BEL", i18n.M("Belgium")}, {"BRA", i18n.M("Brazil")}, {"CHL", i18n.M("Chile")},
+	{"CHN", i18n.M("China")}, {"COL", i18n.M("Colombia")}, {"DEU", i18n.M("Germany")}, {"ESP", i18n.M("Spain")}, {"FRA", i18n.M("France")},
+	{"GBR", i18n.M("United Kingdom")}, {"GRC", i18n.M("Greece")}, {"IRL", i18n.M("Ireland")}, {"ITA", i18n.M("Italy")}, {"MEX", i18n.M("Mexico")},
+	{"NLD", i18n.M("Netherlands")}, {"POL", i18n.M("Poland")}, {"PRT", i18n.M("Portugal")}, {"ROU", i18n.M("Romania")}, {"UKR", i18n.M("Ukraine")},
+	{"USA", i18n.M("United States")},
 }
 
 // CountryName returns a country's name for an alpha-3 code, or the code.
@@ -134,20 +137,20 @@ func CountryName(code string) string {
 func DocTypeLabel(t string) string {
 	switch t {
 	case "IDCard":
-		return "ID card"
+		return i18n.M("ID card")
 	case "Passport":
-		return "Passport"
+		return i18n.M("Passport")
 	case "DriverLicense":
-		return "Driving licence"
+		return i18n.M("Driving licence")
 	}
 	return t
 }
 
 // personalLabels name the identity data fields.
 var personalLabels = map[string]string{
-	"name": "Given names", "surname": "Surname", "documentNumber": "Document number", "personalNumber": "Personal number",
-	"dateOfBirth": "Date of birth", "dateOfExpiry": "Expiry date", "gender": "Sex", "nationality": "Nationality",
-	"address": "Address", "city": "City", "postCode": "Post code", "mrz": "MRZ",
+	"name": i18n.M("Given names"), "surname": i18n.M("Surname"), "documentNumber": i18n.M("Document number"), "personalNumber": i18n.M("Personal number"),
+	"dateOfBirth": i18n.M("Date of birth"), "dateOfExpiry": i18n.M("Expiry date"), "gender": i18n.M("Sex"), "nationality": i18n.M("Nationality"),
+	"address": i18n.M("Address"), "city": i18n.M("City"), "postCode": i18n.M("Post code"), "mrz": i18n.M("MRZ"),
 }
 
 // PersonalLabel names an identity data field; unknown keys become words.
@@ -163,9 +166,11 @@ func PersonalLabel(key string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// PersonalValue formats an identity data value for reading: dates as "12 Apr 1990"
-// with the age or the time left, anything else as sent.
-func PersonalValue(key, value string, now time.Time) string {
+// PersonalValue formats an identity data value for reading in the language of ctx:
+// dates as "12 Apr 1990" / "12 abr 1990" with the age or whether it expired, anything
+// else as sent. A date of the document is a calendar day: it is shown as written,
+// whatever the reader's time zone.
+func PersonalValue(ctx context.Context, key, value string, now time.Time) string {
 	if key != "dateOfBirth" && key != "dateOfExpiry" {
 		return value
 	}
@@ -173,7 +178,8 @@ func PersonalValue(key, value string, now time.Time) string {
 	if err != nil {
 		return value
 	}
-	out := d.Format("2 Jan 2006")
+	// Noon in the reader's zone is the same calendar day there, for i18n.Date.
+	out := i18n.Date(ctx, time.Date(d.Year(), d.Month(), d.Day(), 12, 0, 0, 0, i18n.From(ctx).Zone))
 	switch key {
 	case "dateOfBirth":
 		years := now.Year() - d.Year()
@@ -181,11 +187,11 @@ func PersonalValue(key, value string, now time.Time) string {
 			years--
 		}
 		if years >= 0 && years < 150 {
-			out += fmt.Sprintf(" (%d years old)", years)
+			out = i18n.Tf(ctx, "%s (%d years old)", out, years)
 		}
 	case "dateOfExpiry":
 		if d.Before(now) {
-			out += " (expired)"
+			out = i18n.Tf(ctx, "%s (expired)", out)
 		}
 	}
 	return out
