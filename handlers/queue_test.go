@@ -522,7 +522,7 @@ func TestQueueInSpanish(t *testing.T) {
 		t.Fatalf("queue in Spanish: %s", r)
 	}
 	for _, s := range []string{"<h1>Cola de revisión</h1>", "Siguiente caso", "Comprobaciones fallidas", "Cualquier país",
-		"Más antiguos primero", "⚠ Fuera de plazo", "Cerca del plazo", `<caption class="visually-hidden">Procesos pendientes de revisión`,
+		"Más antiguos primero", "⚠ Atrasado", "Fuera de plazo", `<caption class="visually-hidden">Procesos pendientes de revisión`,
 		"Seguir un proceso", "Todavía no ha decidido nada."} {
 		if !strings.Contains(r.Body, s) {
 			t.Errorf("Spanish queue lacks %q", s)
@@ -535,7 +535,7 @@ func TestQueueInSpanish(t *testing.T) {
 	}
 	// In English: the oldest case (25 h) is over target, in words.
 	r = g.agentB.get("/queue")
-	if !strings.Contains(r.Body, "⚠ Over target") || !strings.Contains(r.Body, "Near target: waiting over") {
+	if !strings.Contains(r.Body, "⚠ Overdue") || !strings.Contains(r.Body, "Over target: waiting over") {
 		t.Errorf("English queue: want the aging in words: %s", r)
 	}
 	// Notices and errors a handler writes are translated where they are shown.
