@@ -235,8 +235,9 @@ func bulkIndex(ctx context.Context, db *store.DB, n int) error {
 	return nil
 }
 
-// runPages runs GET path with benchClients concurrent clients and reports the p99.
-func runPages(b *testing.B, app *benchApp, path string) {
+// runPages runs GET path with benchClients concurrent clients and reports the p99;
+// acceptLanguage, when given, is sent as the Accept-Language header.
+func runPages(b *testing.B, app *benchApp, path string, acceptLanguage ...string) {
 	b.ReportAllocs()
 	p := (benchClients + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0)
 	b.SetParallelism(p)
@@ -250,6 +251,9 @@ func runPages(b *testing.B, app *benchApp, path string) {
 			req := httptest.NewRequest(http.MethodGet, path, nil)
 			req.RemoteAddr = "192.0.2.10:40000"
 			req.AddCookie(app.cookie)
+			for _, l := range acceptLanguage {
+				req.Header.Set("Accept-Language", l)
+			}
 			rec := httptest.NewRecorder()
 			start := time.Now()
 			app.e.ServeHTTP(rec, req)
@@ -277,6 +281,12 @@ func runPages(b *testing.B, app *benchApp, path string) {
 // first, over an index of 100,000 processes, through every middleware.
 func BenchmarkQueuePage(b *testing.B) {
 	runPages(b, sharedBenchApp(b), "/queue?country=ESP")
+}
+
+// BenchmarkQueuePageSpanish: BenchmarkQueuePage in Spanish (issue 12): every string of
+// the page through the catalogue, labels and messages matched back to their formats.
+func BenchmarkQueuePageSpanish(b *testing.B) {
+	runPages(b, sharedBenchApp(b), "/queue?country=ESP", "es-ES,es;q=0.9")
 }
 
 // BenchmarkTrivialHandler: a handler that writes "ok", behind the same middleware and
