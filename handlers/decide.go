@@ -404,13 +404,3 @@ func (h *Handler) overturnDecision(c echo.Context) error {
 	}
 	return c.Redirect(http.StatusSeeOther, processURL(d.ProcessID))
 }
-
-// saveAccountSettings stores the agent's own preferences.
-func (h *Handler) saveAccountSettings(c echo.Context) error {
-	u := auth.UserFrom(c)
-	on := c.FormValue("next_after_decision") == "on"
-	if err := h.DB.SetNextAfterDecision(c.Request().Context(), auth.ActorFrom(c), u.ID, on); err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, "/account?done=settings")
-}

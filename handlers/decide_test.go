@@ -843,7 +843,7 @@ func TestDecideDoubleSubmit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if r := g.agentB.post("/account/settings", url.Values{}); r.Code != http.StatusSeeOther {
+			if r := g.agentB.post("/account/preferences", url.Values{}); r.Code != http.StatusSeeOther {
 				t.Fatalf("settings: got %s", r) // back to the queue, so no next case is claimed
 			}
 			id := decSeed(t, g, nil)
@@ -988,9 +988,9 @@ func TestDecideRejectSuccess(t *testing.T) {
 	}
 
 	// The account setting off: back to the queue.
-	r = g.agentB.post("/account/settings", url.Values{})
-	if r.Code != http.StatusSeeOther || r.location() != "/account?done=settings" {
-		t.Fatalf("settings: got %s, want 303 to /account?done=settings", r)
+	r = g.agentB.post("/account/preferences", url.Values{})
+	if r.Code != http.StatusSeeOther || r.location() != "/account?done=prefs" {
+		t.Fatalf("settings: got %s, want 303 to /account?done=prefs", r)
 	}
 	if got := g.countAudit("user.setting", store.OutcomeSuccess); got != 1 {
 		t.Errorf("user.setting audit rows: %d, want 1", got)
@@ -1010,7 +1010,7 @@ func TestDecideRejectSuccess(t *testing.T) {
 			if tt.setting != "" {
 				form.Set("next_after_decision", tt.setting)
 			}
-			if r := g.agentB.post("/account/settings", form); r.Code != http.StatusSeeOther {
+			if r := g.agentB.post("/account/preferences", form); r.Code != http.StatusSeeOther {
 				t.Fatalf("settings: got %s, want 303", r)
 			}
 			id := decSeed(t, g, nil)

@@ -346,8 +346,8 @@ func (h *Handler) nextCase(c echo.Context) error {
 		return err
 	}
 	done := ""
-	if c.QueryParam("done") == "decided" {
-		done = "decided"
+	if d := c.QueryParam("done"); d == "decided" || d == "decided-second" {
+		done = d // the decision's confirmation, carried to the next case or the empty queue
 	}
 	return h.claimNextCase(c, f, done)
 }

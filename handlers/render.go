@@ -106,7 +106,6 @@ var flashMessages = map[string]string{
 	"sessions":  i18n.M("Sessions ended."),
 	"signedout": i18n.M("You have signed out."),
 	"decided":   i18n.M("Decision recorded. It is being delivered to Mobbscan."),
-	"settings":  i18n.M("Your settings are saved."),
 	"prefs":     i18n.M("Your preferences are saved."),
 
 	"reason-created":    i18n.M("Reason added at the end of the catalogue."),

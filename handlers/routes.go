@@ -120,7 +120,6 @@ func New(cfg Config, deps Deps) *echo.Echo {
 	u.POST("/processes/:id/delivery/retry", h.retryDelivery)
 	u.POST("/decisions/:did/confirm", h.confirmDecision)
 	u.POST("/decisions/:did/overturn", h.overturnDecision)
-	u.POST("/account/settings", h.saveAccountSettings)
 	u.POST("/account/preferences", h.savePreferences) // language, theme, time zone (issue 12)
 	u.GET("/processes/:id/evidence/:kind", h.streamEvidence)
 	u.GET("/processes/:id/evidence.zip", h.streamZIP)

@@ -118,7 +118,6 @@ func init() {
 		"Sessions ended.":                                       "Sesiones cerradas.",
 		"Decision recorded. It is being delivered to Mobbscan.": "Decisión registrada. Se está entregando a Mobbscan.",
 		"Decision recorded. It waits for a second review; nothing is sent to Mobbscan until another agent confirms it.": "Decisión registrada. Espera una segunda revisión; no se envía nada a Mobbscan hasta que otro agente la confirme.",
-		"Your settings are saved.":                  "Sus ajustes se han guardado.",
 		"Your preferences are saved.":               "Sus preferencias se han guardado.",
 		"Reason added at the end of the catalogue.": "Motivo añadido al final del catálogo.",
 		"Reason saved.":                             "Motivo guardado.",
