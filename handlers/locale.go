@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -81,14 +82,22 @@ func browserZone(c echo.Context) (*time.Location, bool) {
 	return loadZone(ck.Value)
 }
 
-// loadZone returns the IANA time zone a cookie or a preference names.
+// loadZone returns the IANA time zone a cookie or a preference names. Zones are read
+// once and kept: time.LoadLocation parses the zone database on every call, and only
+// real zone names (a few hundred) are kept.
 func loadZone(name string) (*time.Location, bool) {
 	if name == "" || len(name) > 64 || name == "Local" {
 		return nil, false
+	}
+	if z, ok := zones.Load(name); ok {
+		return z.(*time.Location), true
 	}
 	z, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, false
 	}
+	zones.Store(name, z)
 	return z, true
 }
+
+var zones sync.Map // zone name → *time.Location
