@@ -393,9 +393,9 @@ func parseTime(s string) time.Time {
 			return time.Time{}
 		}
 		if n >= 1e11 { // milliseconds
-			return time.UnixMilli(n).UTC()
+			return inRange(time.UnixMilli(n).UTC())
 		}
-		return time.Unix(n, 0).UTC()
+		return inRange(time.Unix(n, 0).UTC())
 	}
 	for _, layout := range timeLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
