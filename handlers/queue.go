@@ -119,12 +119,6 @@ func withQuery(path string, v url.Values) string {
 // showQueue renders the queue, or just its list (with the counters out of band) for
 // htmx swaps and background polling.
 func (h *Handler) showQueue(c echo.Context) error {
-	if left, ok, err := h.releaseLeft(c); ok || err != nil {
-		if err != nil {
-			return err
-		}
-		return c.Redirect(http.StatusSeeOther, left)
-	}
 	f, err := parseQueueFilters(c)
 	if err != nil {
 		return err
@@ -154,31 +148,6 @@ func (h *Handler) showQueue(c echo.Context) error {
 	p := page(c, i18n.M("Queue"), "queue")
 	p.Counts = &qp.Counts
 	return render(c, http.StatusOK, views.QueueScreen(p, qp))
-}
-
-// releaseLeft ends the claim of the process page the agent is leaving for the queue
-// (?left=<id>&seq=<n>) before the queue is listed, and returns the queue's address
-// without those two parameters to go to. Why: a process page releases its claim on
-// pagehide (app.js), and a browser fires pagehide only once the next page's answer has
-// arrived, so the queue was listed while the claim still held and showed the case as
-// "mine" until its next refresh (10 s). app.js therefore adds the page's claim to a
-// same-tab link to the queue. Only the claim with that number is released (a newer claim
-// of the same process, from another tab, stays), only for the agent who holds it, and
-// only on a same-origin navigation: a link from another site releases nothing.
-func (h *Handler) releaseLeft(c echo.Context) (string, bool, error) {
-	q := c.QueryParams()
-	if !q.Has("left") && !q.Has("seq") {
-		return "", false, nil
-	}
-	id, seq := q.Get("left"), claimSeq(q.Get("seq"))
-	if review.ValidID(id) && seq > 0 && sameOriginNavigation(c) && !isHTMX(c) {
-		if err := h.Review.Release(c.Request().Context(), auth.ActorFrom(c), id, seq); err != nil {
-			return "", true, err
-		}
-	}
-	q.Del("left")
-	q.Del("seq")
-	return withQuery("/queue", q), true, nil
 }
 
 // listOnly reports an htmx request for just the queue's list (filtering, polling).

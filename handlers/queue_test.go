@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -448,66 +447,6 @@ func TestTrackProcess(t *testing.T) {
 	}
 	if n := g.countProcesses(); n != 1 {
 		t.Errorf("processes after tracking twice: %d, want 1", n)
-	}
-}
-
-// TestQueueLeaveReleasesFirst: a process page leaving for the queue in the same tab
-// names its claim (?left=<id>&seq=<n>, added by app.js); the queue releases that claim
-// before it lists the cases, so the case no longer shows as the agent's. The pagehide
-// release alone arrives only after the queue's answer. Only that claim, only the
-// holder's, only from the portal itself.
-func TestQueueLeaveReleasesFirst(t *testing.T) {
-	t.Parallel()
-	g := newGateway(t)
-	seedQueue(g)
-	r := g.agentB.post("/queue/next?country=DEU", nil)
-	loc := r.location()
-	if r.Code != http.StatusSeeOther || !strings.HasPrefix(loc, "/processes/q-deu-old?claimed=") {
-		t.Fatalf("next case: got %s", r)
-	}
-	seq := strings.TrimPrefix(loc, "/processes/q-deu-old?claimed=")
-	if r := g.agentB.get("/queue"); !hasTestID(r.Body, "claimed-mine") {
-		t.Fatalf("queue while holding the claim: want the row marked as the agent's: %s", r)
-	}
-	held := func(what string) {
-		t.Helper()
-		if p := g.process("q-deu-old"); p.ClaimedBy != g.agent.ID || idStr(p.ClaimSeq) != seq {
-			t.Errorf("%s: the claim moved: %+v", what, p)
-		}
-	}
-	// From another site, with another claim's number, or by another agent: nothing.
-	if r := g.agentB.get("/queue?left=q-deu-old&seq="+seq, header{"Sec-Fetch-Site", "cross-site"}); r.Code != http.StatusSeeOther || r.location() != "/queue" {
-		t.Errorf("cross-site leave: got %s, want 303 to /queue", r)
-	}
-	held("a cross-site leave")
-	n, _ := strconv.ParseInt(seq, 10, 64)
-	g.agentB.get(fmt.Sprintf("/queue?left=q-deu-old&seq=%d", n-1))
-	held("a leave with an older claim's number")
-	g.agentB.get("/queue?left=q-deu-old&seq=0")
-	held("a leave without a claim number")
-	g.agent2B.get("/queue?left=q-deu-old&seq=" + seq)
-	held("another agent's leave")
-	if r := g.agentB.get("/queue?left=q-deu-old&seq="+seq, header{"HX-Request", "true"}, header{"HX-Target", views.IDQueueList}); r.Code != http.StatusSeeOther {
-		t.Errorf("htmx leave: got %s, want 303", r)
-	}
-	held("a leave by htmx")
-
-	// The page's own leave: released before the list, the other filters kept.
-	r = g.agentB.get("/queue?claim=mine&left=q-deu-old&seq="+seq, header{"Sec-Fetch-Site", "same-origin"})
-	if r.Code != http.StatusSeeOther || r.location() != "/queue?claim=mine" {
-		t.Fatalf("leave: got %s, want 303 to /queue?claim=mine", r)
-	}
-	if p := g.process("q-deu-old"); p.ClaimedBy != 0 {
-		t.Fatalf("after leaving: claimed by %d, want nobody", p.ClaimedBy)
-	}
-	r = g.agentB.get(r.location())
-	if r.Code != http.StatusOK || hasTestID(r.Body, "claimed-mine") || strings.Contains(r.Body, `data-id="q-deu-old"`) {
-		t.Errorf("queue after leaving: want no case of the agent's: %s", r)
-	}
-	// The pagehide release that follows finds nothing left to release.
-	g.agentB.post("/processes/q-deu-old/release?seq="+seq, nil, header{"Content-Type", "text/plain"})
-	if got := g.countAudit("process.release", store.OutcomeSuccess); got != 1 {
-		t.Errorf("process.release rows: %d, want 1", got)
 	}
 }
 

@@ -826,7 +826,7 @@
   });
   window.addEventListener("pageshow", function () { submitting = false; });
   window.addEventListener("pagehide", function () {
-    if (submitting || claimLost) return;
+    if (submitting || claimLost || leftReleased) return; // leftReleased: see "Leaving for the queue"
     within(document, "[data-release-url]").forEach(function (el) {
       const url = el.getAttribute("data-release-url");
       let queued = false;
@@ -837,29 +837,33 @@
     });
   });
 
-  // Leaving for the queue in this tab: the link names the claim this page holds
-  // (?left=<id>&seq=<n>) and the queue releases it before listing the cases
-  // (handlers.releaseLeft). pagehide fires only once the queue's answer has arrived, so
-  // its release alone left the case shown as "mine" until the queue's next refresh.
-  // Not for a link opened in another tab: this page stays open and keeps its claim.
+  // Leaving for the queue in this tab: the claim is released (the same POST as on
+  // pagehide) before the queue is requested. pagehide fires only once the next page's
+  // answer has arrived, so its release alone left the case listed as "mine" until the
+  // queue's next refresh. The queue is opened whether or not the release answers (within
+  // 2 s); pagehide then tries once more. Not for a link opened in another tab: this page
+  // stays open and keeps its claim.
+  let leaving = false, leftReleased = false;
   document.addEventListener("click", function (ev) {
     if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
-    if (submitting || claimLost) return;
+    if (submitting || claimLost || leaving) return;
     const a = ev.target.closest ? ev.target.closest("a[href]") : null;
     if (!a || (a.target && a.target !== "_self") || a.hasAttribute("download")) return;
-    const holder = document.querySelector("[data-release-url]");
-    if (!holder) return;
     const to = new URL(a.href, location.href);
     if (to.origin !== location.origin || to.pathname !== "/queue") return;
-    const rel = new URL(holder.getAttribute("data-release-url"), location.href);
-    const m = /^\/processes\/([^/]+)\/release$/.exec(rel.pathname);
-    const seq = rel.searchParams.get("seq");
-    if (!m || !seq) return;
-    to.searchParams.set("left", decodeURIComponent(m[1]));
-    to.searchParams.set("seq", seq);
+    const holders = within(document, "[data-release-url]");
+    if (holders.length === 0) return;
     ev.preventDefault();
-    location.assign(to.pathname + to.search + to.hash);
+    leaving = true;
+    const released = holders.map(function (el) {
+      return fetch(el.getAttribute("data-release-url"), { method: "POST", credentials: "same-origin", keepalive: true })
+        .then(function (r) { return r.ok; }, function () { return false; });
+    });
+    const go = function () { location.assign(to.pathname + to.search + to.hash); };
+    Promise.all(released).then(function (oks) { leftReleased = oks.every(Boolean); });
+    Promise.race([Promise.all(released), new Promise(function (done) { setTimeout(done, 2000); })]).then(go, go);
   });
+  window.addEventListener("pageshow", function () { leaving = leftReleased = false; });
 
   // A lost claim matters more than the picture being looked at.
   document.addEventListener("portal:claim-lost", function () { Viewer.close(); });
