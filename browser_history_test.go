@@ -77,10 +77,16 @@ func TestBrowserHistory(t *testing.T) {
 		t.Errorf("row shows %q, want %q", got, name)
 	}
 
-	// The link opens the process.
-	step(t, ana, "open the process", chromedp.Click(row+` a[data-open]`), chromedp.WaitVisible(`[data-testid=process-head]`))
-	if loc := value(t, ana, "location", chromedp.Location()); !strings.HasSuffix(loc, "/processes/"+id) {
-		t.Fatalf("after the link: at %s, want /processes/%s", loc, id)
+	// The link opens the process (once the search's swap has settled, so the link clicked
+	// is the one on the page; opening a process in review from the portal claims it, which
+	// adds ?claimed=<n> to its address).
+	poll(t, ana, "the search settled", `!document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling")`)
+	value(t, ana, "open the process", chromedp.Evaluate[bool](fmt.Sprintf(`(document.querySelector(%q).click(), true)`, row+` a[data-open]`)))
+	// Polled, not WaitVisible: the page opened from the portal claims the process with a
+	// POST and is loaded again, and a wait begun on the first document never sees the second.
+	poll(t, ana, "the process page", `location.pathname.startsWith("/processes/") && !!document.querySelector("[data-testid=process-head]") && !document.querySelector("[data-testid=opening]")`)
+	if path := value(t, ana, "path", chromedp.Evaluate[string](`location.pathname`)); path != "/processes/"+id {
+		t.Fatalf("after the link: at %s, want /processes/%s", path, id)
 	}
 
 	// Back to the same search.
