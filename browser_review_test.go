@@ -354,6 +354,8 @@ func TestBrowserTakeoverLocksThePanel(t *testing.T) {
 
 	openForReview(t, ana, p, ids[0])
 	step(t, ana, "reject panel", chromedp.Click(`[data-testid=go-reject]`), chromedp.WaitVisible(`#reject-addition`))
+	// The panel moves the focus to its reasons once open: type after that, not into it.
+	poll(t, ana, "focus on the reasons", `document.activeElement && document.activeElement.matches("#reject-reasons input[type=radio]")`)
 	step(t, ana, "type", chromedp.SendKeys(`#reject-addition`, "Typed by Ana before the takeover"))
 
 	step(t, bo, "bo opens", chromedp.Navigate(p.URL+"/processes/"+ids[0]), chromedp.WaitVisible(`[data-testid=take-over]`))
