@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,8 @@ import (
 // and each batch walks the table by id (or the actor index, in id order) with no sort, so
 // a batch costs the same at any depth of the log.
 func TestAuditExportPlans(t *testing.T) {
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
+	SQLiteOnly(t, "reads SQLite's query plans")
+	db, err := Open(context.Background(), TargetForTest(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ var (
 	ErrInvalid  = errors.New("invalid")
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations
 var migrationFS embed.FS
 
 // timeLayout is fixed-width UTC so that stored times sort as text.
@@ -55,7 +55,8 @@ func nullTime(s sql.NullString) time.Time {
 // DB is the portal's database.
 type DB struct {
 	db    *sql.DB
-	path  string
+	path  string   // the SQLite file or the PostgreSQL URL
+	pg    bool     // PostgreSQL (engine.go)
 	stmts sync.Map // query text → *sql.Stmt, for the hot read paths
 	// observe tells committed audit rows to the metrics (observe.go).
 	observe observers
@@ -74,20 +75,29 @@ func DSN(path string) string {
 	return "file:" + filepath.ToSlash(path) + "?" + q.Encode()
 }
 
-// Open opens (creating if needed) the database at path and applies pending migrations.
-func Open(ctx context.Context, path string) (*DB, error) {
-	sqldb, err := sql.Open("sqlite", DSN(path))
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+// Open opens the database target names and applies pending migrations: a PostgreSQL
+// URL (postgres://…), or else the path of a SQLite file, created if needed.
+func Open(ctx context.Context, target string) (*DB, error) {
+	var sqldb *sql.DB
+	if IsPostgres(target) {
+		var err error
+		if sqldb, err = openPostgres(ctx, target); err != nil {
+			return nil, err
+		}
+	} else {
+		var err error
+		if sqldb, err = sql.Open("sqlite", DSN(target)); err != nil {
+			return nil, fmt.Errorf("open %s: %w", target, err)
+		}
+		sqldb.SetMaxOpenConns(8)
+		sqldb.SetMaxIdleConns(8)
+		if err := sqldb.PingContext(ctx); err != nil {
+			sqldb.Close()
+			return nil, fmt.Errorf("open %s: %w", target, err)
+		}
 	}
-	sqldb.SetMaxOpenConns(8)
-	sqldb.SetMaxIdleConns(8)
-	db := &DB{db: sqldb, path: path, Now: time.Now}
-	if err := sqldb.PingContext(ctx); err != nil {
-		sqldb.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	if err := db.migrate(ctx); err != nil {
+	db := &DB{db: sqldb, path: target, pg: IsPostgres(target), Now: time.Now}
+	if err := db.withMigrationLock(ctx, func() error { return db.migrate(ctx) }); err != nil {
 		sqldb.Close()
 		return nil, err
 	}
@@ -157,11 +167,10 @@ func (db *DB) now() time.Time { return db.Now().UTC() }
 
 // migrate applies the embedded numbered migrations, each in its own transaction.
 func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL) STRICT`); err != nil {
+	if _, err := db.db.ExecContext(ctx, db.schemaMigrationsDDL()); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	names, err := fs.Glob(migrationFS, db.migrationsDir()+"/*.sql")
 	if err != nil {
 		return fmt.Errorf("list migrations: %w", err)
 	}
@@ -200,7 +209,8 @@ func (db *DB) applyMigration(ctx context.Context, version int, name string) erro
 	})
 }
 
-// tx runs fn in an immediate transaction, committing when fn returns nil.
+// tx runs fn in a write transaction serialized with every other (an immediate one on
+// SQLite, under the write lock on PostgreSQL: engine.go), committing when fn returns nil.
 func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -208,6 +218,10 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	}
 	committed := false
 	defer func() { db.observe.done(tx, committed) }() // metrics: audit rows told after commit only (observe.go)
+	if err := db.lockWrites(ctx, tx); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("begin: %w", err)
+	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return err
@@ -220,7 +234,11 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 // IntegrityCheck runs PRAGMA integrity_check and returns an error unless it says ok.
+// PostgreSQL checks its own pages as it reads them; there it only asks for an answer.
 func (db *DB) IntegrityCheck(ctx context.Context) error {
+	if db.pg {
+		return db.Ping(ctx)
+	}
 	var res string
 	if err := db.queryRow(ctx, "PRAGMA integrity_check").Scan(&res); err != nil {
 		return fmt.Errorf("integrity check: %w", err)
@@ -229,11 +247,6 @@ func (db *DB) IntegrityCheck(ctx context.Context) error {
 		return fmt.Errorf("integrity check: %s", res)
 	}
 	return nil
-}
-
-// isUniqueViolation reports whether err is a SQLite UNIQUE constraint failure.
-func isUniqueViolation(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
 func boolInt(b bool) int {
@@ -245,7 +258,11 @@ func boolInt(b bool) int {
 
 // Backup writes a consistent copy of the live database to path with VACUUM INTO (an
 // online backup: readers and writers carry on) and checks the copy's integrity.
+// On PostgreSQL it returns ErrBackupEngine: pg_dump is the tool there.
 func (db *DB) Backup(ctx context.Context, path string) error {
+	if db.pg {
+		return ErrBackupEngine
+	}
 	if _, err := db.db.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
 		return fmt.Errorf("backup to %s: %w", path, err)
 	}

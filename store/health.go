@@ -6,8 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+	"time"
 )
 
 // Why the database cannot be written, for the health check (O3). CheckWritable wraps
@@ -30,6 +29,9 @@ func (db *DB) CheckWritable(ctx context.Context) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		// The upsert rewrites its row in place and never needs a page, so it alone
 		// would not notice a database that can no longer grow.
+		if db.pg {
+			return upsertProbe(ctx, tx, now)
+		}
 		var pages, free, maxPages int64
 		if err := tx.QueryRowContext(ctx, `SELECT p.page_count, f.freelist_count, m.max_page_count
 			FROM pragma_page_count() p, pragma_freelist_count() f, pragma_max_page_count() m`).Scan(&pages, &free, &maxPages); err != nil {
@@ -38,9 +40,7 @@ func (db *DB) CheckWritable(ctx context.Context) error {
 		if free == 0 && pages >= maxPages {
 			return ErrDiskFull
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO health_probe (id, at) VALUES (1, ?)
-			ON CONFLICT (id) DO UPDATE SET at = excluded.at`, formatTime(now))
-		return err
+		return upsertProbe(ctx, tx, now)
 	})
 	if err == nil {
 		return nil
@@ -51,20 +51,8 @@ func (db *DB) CheckWritable(ctx context.Context) error {
 	return fmt.Errorf("health probe: %w", err)
 }
 
-// writeFailure maps SQLite's result code to one of the sentinels above (nil when it is
-// none of them).
-func writeFailure(err error) error {
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return nil
-	}
-	switch se.Code() & 0xff { // the primary code of an extended one
-	case sqlite3.SQLITE_FULL:
-		return ErrDiskFull
-	case sqlite3.SQLITE_READONLY:
-		return ErrReadOnly
-	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-		return ErrBusy
-	}
-	return nil
+func upsertProbe(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO health_probe (id, at) VALUES (1, ?)
+		ON CONFLICT (id) DO UPDATE SET at = excluded.at`, formatTime(now))
+	return err
 }

@@ -5,14 +5,13 @@ package store
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 )
 
 func openHealthDB(t *testing.T) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
+	db, err := Open(context.Background(), TargetForTest(t))
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +33,8 @@ func queryPlan(t *testing.T, db *DB, query string, args ...any) []string {
 // from an index that holds the filters' columns before ak, in ak order, so the page
 // stops at its last row (no sort); a search is driven by the full-text index in ak order.
 func TestHistoryPlansReadOnlyWhatTheyShow(t *testing.T) {
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
+	SQLiteOnly(t, "reads SQLite's query plans")
+	db, err := Open(context.Background(), TargetForTest(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,8 @@ func historyPlanCheck(t *testing.T, db *DB, q HistoryQuery, exact bool) {
 // query, and never scans processes. (In the queue-like query SQLite walks the queue's
 // index in order and checks each process against the set of matches.)
 func TestSearchMatchPlans(t *testing.T) {
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
+	SQLiteOnly(t, "reads SQLite's query plans")
+	db, err := Open(context.Background(), TargetForTest(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +176,7 @@ func TestHistoryKeyPacksSecondsBeforeSeq(t *testing.T) {
 		}
 	}
 	// The key the migration computes for a process agrees with historyKey.
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
+	db, err := Open(context.Background(), TargetForTest(t))
 	if err != nil {
 		t.Fatal(err)
 	}

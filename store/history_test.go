@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -264,7 +263,7 @@ func TestHistoryDatesOutsideTheKeyRange(t *testing.T) {
 // has processes and decisions (an existing installation, where 0010 came first).
 func TestHistoryMigrationIndexesExistingProcesses(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "portal.db")
+	path := store.TargetForTest(t)
 	db, err := store.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)

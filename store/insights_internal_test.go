@@ -3,14 +3,13 @@ package store
 import (
 	"context"
 	"math"
-	"path/filepath"
 	"testing"
 )
 
 // TestInsightBucketsMatchTheMigration: the bucket bounds the reading side computes are
 // those the triggers look up in insight_buckets (migration 0018).
 func TestInsightBucketsMatchTheMigration(t *testing.T) {
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
+	db, err := Open(context.Background(), TargetForTest(t))
 	if err != nil {
 		t.Fatal(err)
 	}

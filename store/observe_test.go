@@ -16,7 +16,7 @@ import (
 
 func openObserved(t *testing.T) (*DB, *eventLog) {
 	t.Helper()
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
+	db, err := Open(context.Background(), TargetForTest(t))
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}

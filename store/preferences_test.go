@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"github.com/mobbscan-review/portal/store"
@@ -12,7 +11,7 @@ import (
 // Preferences round trip on a real SQLite file, survive reopening it, and are audited.
 func TestPreferencesRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "portal.db")
+	path := store.TargetForTest(t)
 	db, err := store.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)

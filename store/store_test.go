@@ -14,7 +14,7 @@ import (
 
 func openDB(t *testing.T) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
+	db, err := store.Open(context.Background(), store.TargetForTest(t))
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}

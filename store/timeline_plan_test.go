@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"math"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -13,7 +12,8 @@ import (
 // costs the same however many rows the tables hold and stops after its limit. (The
 // audit rows of a process's decisions are few, and sorted.)
 func TestTimelinePlansReadOnlyOneProcess(t *testing.T) {
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
+	SQLiteOnly(t, "reads SQLite's query plans")
+	db, err := Open(context.Background(), TargetForTest(t))
 	if err != nil {
 		t.Fatal(err)
 	}
