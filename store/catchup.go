@@ -18,7 +18,7 @@ import (
 // for a retry.
 func (db *DB) PullForwardDeliveries(ctx context.Context, limit int) (int, error) {
 	now := formatTime(db.now())
-	res, err := db.db.ExecContext(ctx, `UPDATE decisions SET next_attempt_at = ?, updated_at = ?
+	res, err := db.exec(ctx, `UPDATE decisions SET next_attempt_at = ?, updated_at = ?
 		WHERE id IN (SELECT id FROM decisions WHERE state = 'queued' AND next_attempt_at > ? AND attempts > 0
 			ORDER BY next_attempt_at LIMIT ?)`, now, now, now, limit)
 	return affected(res, err, "pull forward deliveries")
@@ -35,7 +35,7 @@ func (db *DB) PullForwardDeliveries(ctx context.Context, limit int) (int, error)
 // would make it proportional to the failed ones only. limit bounds the rows written.
 func (db *DB) PullForwardSyncs(ctx context.Context, limit int) (int, error) {
 	now := formatTime(db.now())
-	res, err := db.db.ExecContext(ctx, `UPDATE processes SET sync_due_at = ?
+	res, err := db.exec(ctx, `UPDATE processes SET sync_due_at = ?
 		WHERE id IN (SELECT id FROM processes WHERE final = 0 AND gone = 0 AND sync_due_at > ? AND sync_failures > 0
 			ORDER BY sync_due_at LIMIT ?)`, now, now, limit)
 	return affected(res, err, "pull forward status re-reads")
@@ -47,7 +47,7 @@ func (db *DB) PullForwardSyncs(ctx context.Context, limit int) (int, error) {
 // retry.
 func (db *DB) PullForwardNotifications(ctx context.Context, limit int) (int, error) {
 	now := formatTime(db.now())
-	res, err := db.db.ExecContext(ctx, `UPDATE webhook_inbox SET next_attempt_at = ?
+	res, err := db.exec(ctx, `UPDATE webhook_inbox SET next_attempt_at = ?
 		WHERE process_id IN (SELECT process_id FROM webhook_inbox WHERE next_attempt_at > ? AND attempts > 0
 			ORDER BY next_attempt_at LIMIT ?)`, now, now, limit)
 	return affected(res, err, "pull forward notifications")

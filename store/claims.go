@@ -197,7 +197,7 @@ func (db *DB) RecordServed(ctx context.Context, a Actor, id string, kind Evidenc
 		}
 		detail := string(kind)
 		if inClaim {
-			res, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO evidence_views (process_id, user_id, claimed_at, kind, viewed_at) VALUES (?, ?, ?, ?, ?)",
+			res, err := tx.ExecContext(ctx, "INSERT INTO evidence_views (process_id, user_id, claimed_at, kind, viewed_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
 				id, a.UserID, claimedAt, string(kind), now)
 			if err != nil {
 				return fmt.Errorf("served: %w", err)

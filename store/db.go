@@ -233,6 +233,22 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
+// exec runs one write statement on its own: directly on SQLite, whose writes are
+// serialized anyway, and in a write transaction on PostgreSQL so that it is serialized
+// with every other write there too (engine.go).
+func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if !db.pg {
+		return db.db.ExecContext(ctx, q, args...)
+	}
+	var res sql.Result
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = tx.ExecContext(ctx, q, args...)
+		return err
+	})
+	return res, err
+}
+
 // IntegrityCheck runs PRAGMA integrity_check and returns an error unless it says ok.
 // PostgreSQL checks its own pages as it reads them; there it only asks for an answer.
 func (db *DB) IntegrityCheck(ctx context.Context) error {
@@ -248,6 +264,13 @@ func (db *DB) IntegrityCheck(ctx context.Context) error {
 	}
 	return nil
 }
+
+// containsPattern is a LIKE pattern (with ESCAPE '\') matching text that contains s.
+func containsPattern(s string) string {
+	return "%" + likeEscaper.Replace(s) + "%"
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 func boolInt(b bool) int {
 	if b {

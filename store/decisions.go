@@ -142,18 +142,17 @@ func (db *DB) Decide(ctx context.Context, a Actor, nd NewDecision, rule Rule) (*
 		if nd.SecondReview {
 			state, next = StateSecondReview, nil
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO decisions (process_id, verdict, reason_id, comment, internal_note, confirmations,
+		err = tx.QueryRowContext(ctx, `INSERT INTO decisions (process_id, verdict, reason_id, comment, internal_note, confirmations,
 			corrections, decided_by, decided_at, state, next_attempt_at, updated_at, deliverable_since)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			nd.ProcessID, nd.Verdict, reason, nd.Comment, nd.InternalNote, joinList(nd.Confirmations), corrections,
-			a.UserID, formatTime(now), state, next, formatTime(now), next)
+			a.UserID, formatTime(now), state, next, formatTime(now), next).Scan(&id)
 		if isUniqueViolation(err) {
 			return ErrAlreadyDecided
 		}
 		if err != nil {
 			return fmt.Errorf("record decision: %w", err)
 		}
-		id, _ = res.LastInsertId()
 		// Who may decide was the rule's to judge; this only keeps D1 if a second
 		// decision ever got past the unique index.
 		if err := db.execOne(ctx, tx, `UPDATE processes SET decided = 1, reviewable = 0, review_since = NULL, claimed_by = NULL,
@@ -271,7 +270,7 @@ func (db *DB) NextDeliveryDue(ctx context.Context) (time.Time, error) {
 // StartDelivery marks a queued decision as being sent and counts the attempt. It
 // reports false when the decision is not queued any more (someone else took it).
 func (db *DB) StartDelivery(ctx context.Context, id int64) (bool, error) {
-	res, err := db.db.ExecContext(ctx, "UPDATE decisions SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'queued'",
+	res, err := db.exec(ctx, "UPDATE decisions SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'queued'",
 		formatTime(db.now()), id)
 	if err != nil {
 		return false, fmt.Errorf("start delivery: %w", err)
@@ -335,7 +334,7 @@ func (db *DB) FinishDelivery(ctx context.Context, d *Decision, o DeliveryOutcome
 // RecoverDeliveries puts decisions left "sending" by a crash back in the queue, marked
 // ambiguous so that the worker reads the status before sending again (D3, D4).
 func (db *DB) RecoverDeliveries(ctx context.Context) (int64, error) {
-	res, err := db.db.ExecContext(ctx, "UPDATE decisions SET state = 'queued', ambiguous = 1, next_attempt_at = ?, updated_at = ? WHERE state = 'sending'",
+	res, err := db.exec(ctx, "UPDATE decisions SET state = 'queued', ambiguous = 1, next_attempt_at = ?, updated_at = ? WHERE state = 'sending'",
 		formatTime(db.now()), formatTime(db.now()))
 	if err != nil {
 		return 0, fmt.Errorf("recover deliveries: %w", err)

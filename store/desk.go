@@ -245,15 +245,16 @@ func (db *DB) queueSendBack(ctx context.Context, tx *sql.Tx, a Actor, c *Case, r
 	if a.UserID != 0 {
 		by = a.UserID
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO send_backs (process_id, state, requested_by, requested_at, reason, deliverable_since,
-		next_attempt_at, updated_at) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?)`, c.Process.ID, by, now, reason, now, now, now)
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO send_backs (process_id, state, requested_by, requested_at, reason, deliverable_since,
+		next_attempt_at, updated_at) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?) RETURNING id`, c.Process.ID, by, now, reason, now, now, now).Scan(&id)
 	if isUniqueViolation(err) {
 		return 0, fmt.Errorf("process %s is already being sent back: %w", c.Process.ID, ErrConflict)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("queue send-back of %s: %w", c.Process.ID, err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 // RetrySendBack puts a failed or parked send-back back in the queue now, if rule allows.
@@ -394,7 +395,7 @@ func (db *DB) PullForwardSendBacks(ctx context.Context, limit int) (int, error) 
 // their states and these three moves; table is a constant of this package.
 
 func (db *DB) outboxStart(ctx context.Context, table string, id int64) (bool, error) {
-	res, err := db.db.ExecContext(ctx, "UPDATE "+table+` SET state = 'sending', attempts = attempts + 1, next_attempt_at = NULL, updated_at = ?
+	res, err := db.exec(ctx, "UPDATE "+table+` SET state = 'sending', attempts = attempts + 1, next_attempt_at = NULL, updated_at = ?
 		WHERE id = ? AND state = 'queued'`, formatTime(db.now()), id)
 	if err != nil {
 		return false, fmt.Errorf("start %s %d: %w", strings.TrimSuffix(table, "s"), id, err)
@@ -405,7 +406,7 @@ func (db *DB) outboxStart(ctx context.Context, table string, id int64) (bool, er
 
 func (db *DB) outboxRecover(ctx context.Context, table string) (int64, error) {
 	now := formatTime(db.now())
-	res, err := db.db.ExecContext(ctx, "UPDATE "+table+" SET state = 'queued', ambiguous = 1, next_attempt_at = ?, updated_at = ? WHERE state = 'sending'",
+	res, err := db.exec(ctx, "UPDATE "+table+" SET state = 'queued', ambiguous = 1, next_attempt_at = ?, updated_at = ? WHERE state = 'sending'",
 		now, now)
 	if err != nil {
 		return 0, fmt.Errorf("recover %s: %w", table, err)
@@ -415,7 +416,7 @@ func (db *DB) outboxRecover(ctx context.Context, table string) (int64, error) {
 
 func (db *DB) outboxPullForward(ctx context.Context, table string, limit int) (int, error) {
 	now := formatTime(db.now())
-	res, err := db.db.ExecContext(ctx, "UPDATE "+table+" SET next_attempt_at = ?, updated_at = ? WHERE id IN (SELECT id FROM "+table+
+	res, err := db.exec(ctx, "UPDATE "+table+" SET next_attempt_at = ?, updated_at = ? WHERE id IN (SELECT id FROM "+table+
 		" WHERE state = 'queued' AND next_attempt_at > ? AND attempts > 0 ORDER BY next_attempt_at LIMIT ?)", now, now, now, limit)
 	if err != nil {
 		return 0, fmt.Errorf("pull forward %s: %w", table, err)

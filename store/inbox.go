@@ -83,7 +83,7 @@ func (db *DB) IngestNotification(ctx context.Context, n Notification, s Snapshot
 // DropNotification removes a notification that needs no more work (the gateway does not
 // know the process), unless a newer one arrived.
 func (db *DB) DropNotification(ctx context.Context, n Notification) error {
-	_, err := db.db.ExecContext(ctx, "DELETE FROM webhook_inbox WHERE process_id = ? AND version = ?", n.ProcessID, n.Version)
+	_, err := db.exec(ctx, "DELETE FROM webhook_inbox WHERE process_id = ? AND version = ?", n.ProcessID, n.Version)
 	return err
 }
 
@@ -92,7 +92,7 @@ func (db *DB) RetryNotification(ctx context.Context, n Notification, errText str
 	if len(errText) > 500 {
 		errText = errText[:500]
 	}
-	_, err := db.db.ExecContext(ctx, "UPDATE webhook_inbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE process_id = ?",
+	_, err := db.exec(ctx, "UPDATE webhook_inbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE process_id = ?",
 		errText, formatTime(next), n.ProcessID)
 	return err
 }

@@ -80,12 +80,10 @@ func (db *DB) AddNote(ctx context.Context, a Actor, nn NewNote, rule Rule) (*Not
 			}
 			corrects, detail = nn.Corrects, fmt.Sprintf("; corrects note %d", nn.Corrects)
 		}
-		res, err := tx.ExecContext(ctx, "INSERT INTO notes (process_id, author_id, at, body, corrects) VALUES (?, ?, ?, ?, ?)",
-			nn.ProcessID, a.UserID, formatTime(c.Now), nn.Body, corrects)
-		if err != nil {
+		if err := tx.QueryRowContext(ctx, "INSERT INTO notes (process_id, author_id, at, body, corrects) VALUES (?, ?, ?, ?, ?) RETURNING id",
+			nn.ProcessID, a.UserID, formatTime(c.Now), nn.Body, corrects).Scan(&id); err != nil {
 			return fmt.Errorf("add note: %w", err)
 		}
-		id, _ = res.LastInsertId()
 		return db.appendAudit(ctx, tx, a, ActionNoteAdd, "process", nn.ProcessID, OutcomeSuccess, fmt.Sprintf("note %d%s", id, detail))
 	})
 	if err != nil {

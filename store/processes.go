@@ -301,7 +301,7 @@ func firstNonZero(ts ...time.Time) time.Time {
 
 // MarkSynced records a successful status check that changed nothing.
 func (db *DB) MarkSynced(ctx context.Context, id string, nextSync time.Time) error {
-	_, err := db.db.ExecContext(ctx, "UPDATE processes SET synced_at = ?, sync_due_at = ?, sync_failures = 0, sync_error = '' WHERE id = ?",
+	_, err := db.exec(ctx, "UPDATE processes SET synced_at = ?, sync_due_at = ?, sync_failures = 0, sync_error = '' WHERE id = ?",
 		formatTime(db.now()), formatTime(nextSync), id)
 	return err
 }
@@ -311,7 +311,7 @@ func (db *DB) MarkSyncFailed(ctx context.Context, id, errText string, nextSync t
 	if len(errText) > 500 {
 		errText = errText[:500]
 	}
-	_, err := db.db.ExecContext(ctx, "UPDATE processes SET sync_due_at = ?, sync_failures = sync_failures + 1, sync_error = ? WHERE id = ?",
+	_, err := db.exec(ctx, "UPDATE processes SET sync_due_at = ?, sync_failures = sync_failures + 1, sync_error = ? WHERE id = ?",
 		formatTime(nextSync), errText, id)
 	return err
 }

@@ -52,7 +52,7 @@ func (q QueueQuery) clauses(now time.Time) (from, where string, args []any) {
 		from = " FROM (" + sub + ") c CROSS JOIN processes p ON p.id = c.id LEFT JOIN users u ON u.id = p.claimed_by"
 		args = append(args, subArgs...)
 		if q.Failed != "" {
-			add("instr(p.failed, ?) > 0", ","+q.Failed+",")
+			add(`p.failed LIKE ? ESCAPE '\'`, containsPattern(","+q.Failed+","))
 		}
 	case driveFailed:
 		from = " FROM queue_failed f JOIN processes p ON p.id = f.process_id LEFT JOIN users u ON u.id = p.claimed_by"

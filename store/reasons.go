@@ -69,15 +69,14 @@ func (db *DB) GetReason(ctx context.Context, id int64) (*Reason, error) {
 func (db *DB) CreateReason(ctx context.Context, a Actor, r *Reason) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		now := formatTime(db.now())
-		res, err := tx.ExecContext(ctx, `INSERT INTO reasons (code, label, customer_text, position, active, created_at, updated_at)
-			VALUES (?, ?, ?, (SELECT coalesce(max(position), 0) + 1 FROM reasons), 1, ?, ?)`, r.Code, r.Label, r.CustomerText, now, now)
+		err := tx.QueryRowContext(ctx, `INSERT INTO reasons (code, label, customer_text, position, active, created_at, updated_at)
+			VALUES (?, ?, ?, (SELECT coalesce(max(position), 0) + 1 FROM reasons), 1, ?, ?) RETURNING id`, r.Code, r.Label, r.CustomerText, now, now).Scan(&r.ID)
 		if isUniqueViolation(err) {
 			return fmt.Errorf("reason code %q in use: %w", r.Code, ErrConflict)
 		}
 		if err != nil {
 			return fmt.Errorf("create reason: %w", err)
 		}
-		r.ID, _ = res.LastInsertId()
 		return db.appendAudit(ctx, tx, a, ActionReasonCreate, "reason", fmt.Sprint(r.ID), OutcomeSuccess, r.Code)
 	})
 }

@@ -323,15 +323,14 @@ func (db *DB) queueErasure(ctx context.Context, tx *sql.Tx, a Actor, ec *Erasure
 		if a.UserID != 0 {
 			by = a.UserID
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO erasures (process_id, state, requested_by, requested_at, deliverable_since,
-			next_attempt_at, updated_at) VALUES (?, 'queued', ?, ?, ?, ?, ?)`, pid, by, now, now, now, now)
+		err := tx.QueryRowContext(ctx, `INSERT INTO erasures (process_id, state, requested_by, requested_at, deliverable_since,
+			next_attempt_at, updated_at) VALUES (?, 'queued', ?, ?, ?, ?, ?) RETURNING id`, pid, by, now, now, now, now).Scan(&id)
 		if isUniqueViolation(err) {
 			return 0, fmt.Errorf("process %s already has an erasure: %w", pid, ErrConflict)
 		}
 		if err != nil {
 			return 0, fmt.Errorf("queue erasure of %s: %w", pid, err)
 		}
-		id, _ = res.LastInsertId()
 		what = fmt.Sprintf("erasure %d queued", id)
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE processes SET erase_queued_at = ? WHERE id = ? AND erase_queued_at IS NULL", now, pid); err != nil {

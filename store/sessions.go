@@ -39,13 +39,12 @@ func (db *DB) CreateSession(ctx context.Context, a Actor, s *Session) error {
 		if s.Method == "" {
 			s.Method = SignInPassword
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, method)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, s.TokenHash, s.UserID, formatTime(s.CreatedAt), formatTime(s.LastSeenAt),
-			formatTime(s.ExpiresAt), s.IP, s.UserAgent, s.Method)
+		err := tx.QueryRowContext(ctx, `INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, method)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, s.TokenHash, s.UserID, formatTime(s.CreatedAt), formatTime(s.LastSeenAt),
+			formatTime(s.ExpiresAt), s.IP, s.UserAgent, s.Method).Scan(&s.ID)
 		if err != nil {
 			return fmt.Errorf("create session: %w", err)
 		}
-		s.ID, _ = res.LastInsertId()
 		if err := db.appendAudit(ctx, tx, a, ActionLogin, "user", fmt.Sprint(s.UserID), OutcomeSuccess, "method: "+string(s.Method)); err != nil {
 			return err
 		}
@@ -59,7 +58,7 @@ const MaxSessionsPerUser = 10
 
 // capSessions ends userID's oldest sessions beyond MaxSessionsPerUser, one audit row each.
 func (db *DB) capSessions(ctx context.Context, tx *sql.Tx, a Actor, userID int64) error {
-	rows, err := tx.QueryContext(ctx, "SELECT id FROM sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?",
+	rows, err := tx.QueryContext(ctx, "SELECT id FROM sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC OFFSET ?",
 		userID, MaxSessionsPerUser)
 	if err != nil {
 		return fmt.Errorf("cap sessions: %w", err)
@@ -125,7 +124,7 @@ func (db *DB) SessionByTokenHash(ctx context.Context, tokenHash string) (*Sessio
 
 // TouchSession records activity on a session.
 func (db *DB) TouchSession(ctx context.Context, id int64, at time.Time) error {
-	_, err := db.db.ExecContext(ctx, "UPDATE sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?", formatTime(at), id, formatTime(at))
+	_, err := db.exec(ctx, "UPDATE sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?", formatTime(at), id, formatTime(at))
 	return err
 }
 
@@ -182,7 +181,7 @@ func (db *DB) endUserSessions(ctx context.Context, tx *sql.Tx, a Actor, userID i
 // than idle, and returns how many went.
 func (db *DB) DeleteExpiredSessions(ctx context.Context, idle time.Duration) (int64, error) {
 	now := db.now()
-	res, err := db.db.ExecContext(ctx, "DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?",
+	res, err := db.exec(ctx, "DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?",
 		formatTime(now), formatTime(now.Add(-idle)))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", err)

@@ -283,6 +283,6 @@ func (db *DB) TakePendingSignIn(ctx context.Context, tokenHash string) error {
 
 // DeletePendingSignIn drops a pending sign-in (the user went back to the password).
 func (db *DB) DeletePendingSignIn(ctx context.Context, tokenHash string) error {
-	_, err := db.db.ExecContext(ctx, "DELETE FROM pending_signins WHERE token_hash = ?", tokenHash)
+	_, err := db.exec(ctx, "DELETE FROM pending_signins WHERE token_hash = ?", tokenHash)
 	return err
 }

@@ -65,15 +65,14 @@ func (db *DB) createUser(ctx context.Context, tx *sql.Tx, a Actor, u *User) erro
 		return fmt.Errorf("create user: role %q: %w", u.Role, ErrInvalid)
 	}
 	now := db.now()
-	res, err := tx.ExecContext(ctx, `INSERT INTO users (email, display_name, role, password_hash, must_change_password, active, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, u.Email, u.DisplayName, u.Role, u.PasswordHash, boolInt(u.MustChangePassword), boolInt(u.Active), formatTime(now), formatTime(now))
+	err := tx.QueryRowContext(ctx, `INSERT INTO users (email, display_name, role, password_hash, must_change_password, active, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, u.Email, u.DisplayName, u.Role, u.PasswordHash, boolInt(u.MustChangePassword), boolInt(u.Active), formatTime(now), formatTime(now)).Scan(&u.ID)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("create user: email in use: %w", ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
-	u.ID, _ = res.LastInsertId()
 	u.CreatedAt, u.UpdatedAt = now, now
 	return db.appendAudit(ctx, tx, a, ActionUserCreate, "user", fmt.Sprint(u.ID), OutcomeSuccess, "role="+u.Role)
 }
@@ -97,9 +96,10 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*User, error) {
 
 // ListUsers returns accounts whose email or display name contains query, by email.
 func (db *DB) ListUsers(ctx context.Context, query string) ([]*User, error) {
-	q := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.TrimSpace(query)) + "%"
+	// lower() on both sides: SQLite's LIKE ignores case, PostgreSQL's does not.
+	q := strings.ToLower(containsPattern(strings.TrimSpace(query)))
 	rows, err := db.query(ctx, "SELECT "+userColumns+` FROM users
-		WHERE email LIKE ? ESCAPE '\' OR display_name LIKE ? ESCAPE '\' ORDER BY email LIMIT 500`, q, q)
+		WHERE lower(email) LIKE ? ESCAPE '\' OR lower(display_name) LIKE ? ESCAPE '\' ORDER BY email LIMIT 500`, q, q)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -167,7 +167,7 @@ func (db *DB) setPassword(ctx context.Context, tx *sql.Tx, a Actor, id int64, ha
 // RehashPassword replaces a hash with a stronger one of the same password. It is not a
 // password change: sessions stay.
 func (db *DB) RehashPassword(ctx context.Context, id int64, hash string) error {
-	_, err := db.db.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", hash, id)
+	_, err := db.exec(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", hash, id)
 	return err
 }
 
