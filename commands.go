@@ -76,7 +76,7 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 			return fmt.Errorf("password refused, nothing was changed: %w", err)
 		}
 	}
-	db, err := openStore(ctx, cfg.DataDir)
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func auditCommand(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg.DataDir)
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -196,20 +196,23 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	cfg, _, err := parseConfig("backup", nil, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	if cfg.DatabaseURL != "" {
+		return store.ErrBackupEngine
+	}
 	if *to == "" {
 		return errors.New("usage: portal backup --to FILE [--data-dir D]")
 	}
 	if _, err := os.Stat(*to); err == nil {
 		return fmt.Errorf("%s exists; choose a new file", *to)
 	}
-	cfg, _, err := parseConfig("backup", nil, getenv, stdout)
-	if err != nil {
-		return err
-	}
 	if *dataDir != "" {
 		cfg.DataDir = *dataDir
 	}
-	db, err := openStore(ctx, cfg.DataDir)
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -257,7 +260,7 @@ func auditExportCommand(ctx context.Context, args []string, getenv func(string) 
 	if *dataDir != "" {
 		cfg.DataDir = *dataDir
 	}
-	db, err := openStore(ctx, cfg.DataDir)
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ func TestUserResetSecondFactor(t *testing.T) {
 	if err := run(ctx, []string{"user", "add", "--email", "boss@example.com", "--role", "admin"}, getenv, out); err != nil {
 		t.Fatalf("user add: %v", err)
 	}
-	db, err := openStore(ctx, dir)
+	db, err := openStore(ctx, config{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestUserResetSecondFactor(t *testing.T) {
 	if !strings.Contains(out.String(), "second factor of boss@example.com removed") {
 		t.Fatalf("output:\n%s", out.String())
 	}
-	db, err = openStore(ctx, dir)
+	db, err = openStore(ctx, config{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

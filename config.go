@@ -14,6 +14,7 @@ import (
 
 	"github.com/mobbscan-review/portal/auth"
 	"github.com/mobbscan-review/portal/review"
+	"github.com/mobbscan-review/portal/store"
 )
 
 // config is the portal's configuration: flags override PORTAL_* environment variables,
@@ -21,6 +22,7 @@ import (
 type config struct {
 	Addr           string
 	DataDir        string
+	DatabaseURL    string // PostgreSQL (issue 13); empty: SQLite at DataDir/portal.db
 	BaseURL        string
 	Env            string
 	SessionIdle    time.Duration
@@ -170,6 +172,14 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	}
 	if err := c.readOIDC(getenv); err != nil { // single sign-on (issue 9, item 2)
 		return c, fs, err
+	}
+	// The database URL carries a password, so it comes from the environment (or a file)
+	// only, never a flag that process listings would show.
+	if c.DatabaseURL, err = envValue(getenv, "DATABASE_URL"); err != nil {
+		return c, fs, err
+	}
+	if c.DatabaseURL != "" && !store.IsPostgres(c.DatabaseURL) {
+		return c, fs, errors.New("PORTAL_DATABASE_URL: want a PostgreSQL URL, postgres://user:password@host:5432/dbname (leave it empty for SQLite in the data folder)")
 	}
 	if c.Env != "development" && c.Env != "production" {
 		return c, fs, fmt.Errorf("environment %q: want development or production", c.Env)

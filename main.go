@@ -82,11 +82,16 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-func openStore(ctx context.Context, dataDir string) (*store.DB, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+// openStore opens PostgreSQL when PORTAL_DATABASE_URL is set, else SQLite in the data
+// folder.
+func openStore(ctx context.Context, cfg config) (*store.DB, error) {
+	if cfg.DatabaseURL != "" {
+		return store.Open(ctx, cfg.DatabaseURL)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-	return store.Open(ctx, filepath.Join(dataDir, "portal.db"))
+	return store.Open(ctx, filepath.Join(cfg.DataDir, "portal.db"))
 }
 
 // app is the wired portal, for serve and for tests.
@@ -105,7 +110,7 @@ type app struct {
 // workers, when set, reports the background workers' states to /healthz.
 func newApp(ctx context.Context, cfg config, stdout io.Writer, hasherParams auth.Params, client *mobbscan.Client, webhookToken string, workers func() map[string]string) (*app, error) {
 	log := newLogger(stdout, cfg.LogLevel)
-	db, err := openStore(ctx, cfg.DataDir)
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +201,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
-	a.log.Info("portal listening", "url", portalURL, "env", cfg.Env, "data_dir", cfg.DataDir)
+	a.log.Info("portal listening", "url", portalURL, "env", cfg.Env, "data_dir", cfg.DataDir, "database", a.db.Engine())
 	if sb != nil {
 		a.log.Info("using the EMBEDDED Mobbscan SANDBOX (simulated gateway, synthetic people); set PORTAL_MOBBSCAN_URL, PORTAL_MOBBSCAN_API_KEY and PORTAL_MOBBSCAN_API_SECRET to use a real gateway",
 			"sandbox_url", sb.URL)

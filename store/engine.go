@@ -43,6 +43,14 @@ const (
 	migrationLockKey int64 = 0x706f7274616c6d67
 )
 
+// Engine names the engine, for logs: "postgresql" or "sqlite".
+func (db *DB) Engine() string {
+	if db.pg {
+		return "postgresql"
+	}
+	return "sqlite"
+}
+
 // openPostgres opens the PostgreSQL database at url through pgx's database/sql driver,
 // wrapped to rebind placeholders.
 func openPostgres(ctx context.Context, url string) (*sql.DB, error) {
