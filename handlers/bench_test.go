@@ -50,6 +50,7 @@ import (
 	"github.com/mobbscan-review/portal/mobbscan"
 	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
+	"github.com/mobbscan-review/portal/store/pgtest"
 )
 
 // TestMain removes the shared benchmark database after the run.
@@ -58,6 +59,7 @@ func TestMain(m *testing.M) {
 	if benchDir != "" {
 		os.RemoveAll(benchDir)
 	}
+	pgtest.Stop() // the throwaway cluster BenchmarkEnginesQueuePage may have started
 	os.Exit(code)
 }
 

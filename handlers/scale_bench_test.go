@@ -62,11 +62,12 @@ func benchHistory() int {
 	return 2_000_000
 }
 
-// scaleApp builds an application over an empty database in dir, signed in as an agent.
-func scaleApp(b *testing.B, dir string) *benchApp {
+// scaleApp builds an application over an empty database at target (a SQLite file or a
+// PostgreSQL URL), signed in as an agent.
+func scaleApp(b *testing.B, target string) *benchApp {
 	b.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(dir, "portal.db"))
+	db, err := store.Open(ctx, target)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -221,7 +222,7 @@ func throughput(b *testing.B, app *benchApp, path string, d time.Duration) float
 
 func BenchmarkQueueScale(b *testing.B) {
 	ctx := context.Background()
-	app := scaleApp(b, b.TempDir())
+	app := scaleApp(b, filepath.Join(b.TempDir(), "portal.db"))
 	start := time.Now()
 	history := benchHistory()
 	if err := bulkProcesses(ctx, app.db, 0, history, false); err != nil {

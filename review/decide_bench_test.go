@@ -12,6 +12,7 @@ import (
 	"github.com/mobbscan-review/portal/mobbscan/sandbox"
 	"github.com/mobbscan-review/portal/review"
 	"github.com/mobbscan-review/portal/store"
+	"github.com/mobbscan-review/portal/store/pgtest"
 )
 
 // BenchmarkDecideToDelivered measures decisions per second end to end, one at a time:
@@ -21,8 +22,21 @@ import (
 // holds the verdict. The b.N processes are seeded, indexed, claimed by the agent and
 // marked as shown to them (the data and every image, D6 and D7) before the timer starts.
 func BenchmarkDecideToDelivered(b *testing.B) {
+	benchDecideToDelivered(b, filepath.Join(b.TempDir(), "portal.db"))
+}
+
+// BenchmarkEnginesDecideToDelivered is BenchmarkDecideToDelivered on each engine in one
+// run, for the ratio in the README (issue 13): SQLite in a file, PostgreSQL on the test
+// server (loopback, fsync off on the throwaway cluster: the ratio shows what the
+// engine's round trips cost, not a disk).
+func BenchmarkEnginesDecideToDelivered(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchDecideToDelivered(b, filepath.Join(b.TempDir(), "portal.db")) })
+	b.Run("postgres", func(b *testing.B) { benchDecideToDelivered(b, pgtest.Database(b)) })
+}
+
+func benchDecideToDelivered(b *testing.B, target string) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(b.TempDir(), "portal.db"))
+	db, err := store.Open(ctx, target)
 	if err != nil {
 		b.Fatal(err)
 	}
