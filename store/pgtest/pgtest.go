@@ -39,10 +39,10 @@ const (
 )
 
 var (
-	once    sync.Once
+	once     sync.Once
 	adminURL string
-	stopFn  func()
-	failure error
+	stopFn   func()
+	failure  error
 )
 
 // server returns the admin URL of a running server, starting a cluster the first time.
