@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -62,17 +61,6 @@ type DB struct {
 	observe observers
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
-}
-
-// DSN returns the modernc connection string for path with the project's pragmas.
-func DSN(path string) string {
-	q := url.Values{}
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Set("_txlock", "immediate")
-	return "file:" + filepath.ToSlash(path) + "?" + q.Encode()
 }
 
 // Open opens the database target names and applies pending migrations: a PostgreSQL

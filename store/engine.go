@@ -1,26 +1,16 @@
 package store
 
 import (
-	"context"
-	"database/sql"
-	"database/sql/driver"
 	"errors"
-	"fmt"
 	"strings"
-	"sync"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/stdlib"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // The store runs on one of two engines (design.md, "Storage engines"): SQLite, the
 // zero-configuration default, or PostgreSQL when PORTAL_DATABASE_URL names one, for
 // several instances on one database. The SQL is written once, in SQLite's spelling with
-// ? placeholders; this file holds everything that differs between the engines, so that
-// the rest of the package never asks which one it runs on:
+// ? placeholders; what differs between the engines lives in engine_sqlite.go and
+// engine_postgres.go, and the few choices between them in this file, so that the rest
+// of the package never asks which engine it runs on:
 //
 //   - placeholders are rebound to $n, once per query text, at the driver boundary;
 //   - SQLite's planner hints (INDEXED BY, NOT INDEXED) are dropped for PostgreSQL;
@@ -36,198 +26,12 @@ func IsPostgres(target string) bool {
 	return strings.HasPrefix(target, "postgres://") || strings.HasPrefix(target, "postgresql://")
 }
 
-// Advisory lock keys (any two distinct 64-bit numbers; these spell "portalwr" and
-// "portalmg").
-const (
-	writeLockKey     int64 = 0x706f7274616c7772
-	migrationLockKey int64 = 0x706f7274616c6d67
-)
-
 // Engine names the engine, for logs: "postgresql" or "sqlite".
 func (db *DB) Engine() string {
 	if db.pg {
 		return "postgresql"
 	}
 	return "sqlite"
-}
-
-// openPostgres opens the PostgreSQL database at url through pgx's database/sql driver,
-// wrapped to rebind placeholders.
-func openPostgres(ctx context.Context, url string) (*sql.DB, error) {
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		return nil, fmt.Errorf("database URL: %w", err)
-	}
-	if cfg.RuntimeParams == nil {
-		cfg.RuntimeParams = map[string]string{}
-	}
-	cfg.RuntimeParams["timezone"] = "UTC"
-	sqldb := sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)})
-	sqldb.SetMaxOpenConns(16)
-	sqldb.SetMaxIdleConns(16)
-	if err := sqldb.PingContext(ctx); err != nil {
-		sqldb.Close()
-		return nil, fmt.Errorf("connect to PostgreSQL at %s: %w", redactURL(url), err)
-	}
-	return sqldb, nil
-}
-
-// redactURL drops the password from a database URL for messages.
-func redactURL(u string) string {
-	if cfg, err := pgconn.ParseConfig(u); err == nil {
-		return fmt.Sprintf("%s:%d/%s", cfg.Host, cfg.Port, cfg.Database)
-	}
-	return "(unparsable URL)"
-}
-
-type pgConnector struct{ driver.Connector }
-
-func (c pgConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := c.Connector.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return pgConn{conn.(*stdlib.Conn)}, nil
-}
-
-// pgConn is pgx's connection with every query text rebound; everything else is pgx's.
-type pgConn struct{ *stdlib.Conn }
-
-func (c pgConn) Prepare(q string) (driver.Stmt, error) { return c.Conn.Prepare(rebind(q)) }
-
-func (c pgConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
-	return c.Conn.PrepareContext(ctx, rebind(q))
-}
-
-func (c pgConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	return c.Conn.ExecContext(ctx, rebind(q), args)
-}
-
-func (c pgConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	return c.Conn.QueryContext(ctx, rebind(q), args)
-}
-
-var rebound sync.Map // query text → PostgreSQL text; bounded by the program's queries
-
-// rebind turns a query written for SQLite into PostgreSQL's spelling, once per text:
-// ? becomes $1, $2, … and ?N becomes $N; INDEXED BY name and NOT INDEXED are dropped.
-// String literals, quoted names, comments and dollar-quoted bodies are left alone.
-func rebind(q string) string {
-	if r, ok := rebound.Load(q); ok {
-		return r.(string)
-	}
-	r := rebindText(q)
-	rebound.Store(q, r)
-	return r
-}
-
-func rebindText(q string) string {
-	var b strings.Builder
-	b.Grow(len(q) + 16)
-	n := 0
-	for i := 0; i < len(q); {
-		c := q[i]
-		switch {
-		case c == '\'' || c == '"':
-			j := i + 1
-			for j < len(q) {
-				if q[j] == c {
-					if j+1 < len(q) && q[j+1] == c { // doubled quote
-						j += 2
-						continue
-					}
-					break
-				}
-				j++
-			}
-			j = min(j+1, len(q))
-			b.WriteString(q[i:j])
-			i = j
-		case c == '-' && strings.HasPrefix(q[i:], "--"):
-			j := strings.IndexByte(q[i:], '\n')
-			if j < 0 {
-				j = len(q) - i
-			}
-			b.WriteString(q[i : i+j])
-			i += j
-		case c == '$' && strings.HasPrefix(q[i:], "$$"):
-			j := strings.Index(q[i+2:], "$$")
-			if j < 0 {
-				j = len(q) - i - 4
-			}
-			b.WriteString(q[i : i+j+4])
-			i += j + 4
-		case c == '?':
-			j := i + 1
-			for j < len(q) && q[j] >= '0' && q[j] <= '9' {
-				j++
-			}
-			if j > i+1 {
-				b.WriteString("$" + q[i+1:j])
-			} else {
-				n++
-				fmt.Fprintf(&b, "$%d", n)
-			}
-			i = j
-		case isWordStart(q, i) && (hasWordPrefix(q[i:], "INDEXED BY") || hasWordPrefix(q[i:], "NOT INDEXED")):
-			j := i
-			if hasWordPrefix(q[i:], "INDEXED BY") {
-				j += len("INDEXED BY")
-				for j < len(q) && q[j] == ' ' {
-					j++
-				}
-				for j < len(q) && isWordByte(q[j]) {
-					j++
-				}
-			} else {
-				j += len("NOT INDEXED")
-			}
-			i = j
-		default:
-			b.WriteByte(c)
-			i++
-		}
-	}
-	return b.String()
-}
-
-func isWordByte(c byte) bool {
-	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-}
-
-func isWordStart(q string, i int) bool { return i == 0 || !isWordByte(q[i-1]) }
-
-func hasWordPrefix(s, w string) bool {
-	return len(s) >= len(w) && strings.EqualFold(s[:len(w)], w) && (len(s) == len(w) || !isWordByte(s[len(w)]))
-}
-
-// lockWrites serializes tx with every other write transaction on PostgreSQL (SQLite's
-// immediate transactions already are). It is the transaction's first statement, so
-// every later statement sees what earlier writers committed.
-func (db *DB) lockWrites(ctx context.Context, tx *sql.Tx) error {
-	if !db.pg {
-		return nil
-	}
-	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", writeLockKey)
-	return err
-}
-
-// withMigrationLock runs fn holding the migration lock on PostgreSQL: a second instance
-// starting at the same moment waits, then finds every migration applied.
-func (db *DB) withMigrationLock(ctx context.Context, fn func() error) error {
-	if !db.pg {
-		return fn()
-	}
-	conn, err := db.db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", migrationLockKey); err != nil {
-		return fmt.Errorf("migration lock: %w", err)
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", migrationLockKey)
-	return fn()
 }
 
 // migrationsDir is the engine's folder of numbered migrations.
@@ -248,41 +52,16 @@ func (db *DB) schemaMigrationsDDL() string {
 
 // isUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY constraint failure.
 func isUniqueViolation(err error) bool {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
-	}
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
+	return sqliteUniqueViolation(err) || pgUniqueViolation(err)
 }
 
 // writeFailure maps the engine's error code to one of the health sentinels (nil when it
 // is none of them).
 func writeFailure(err error) error {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() & 0xff { // the primary code of an extended one
-		case sqlite3.SQLITE_FULL:
-			return ErrDiskFull
-		case sqlite3.SQLITE_READONLY:
-			return ErrReadOnly
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-			return ErrBusy
-		}
-		return nil
+	if cause := sqliteWriteFailure(err); cause != nil {
+		return cause
 	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch pe.Code {
-		case "53100": // disk_full
-			return ErrDiskFull
-		case "25006": // read_only_sql_transaction (a standby)
-			return ErrReadOnly
-		case "55P03", "40P01": // lock_not_available, deadlock_detected
-			return ErrBusy
-		}
-	}
-	return nil
+	return pgWriteFailure(err)
 }
 
 // ErrBackupEngine says that `portal backup` copies SQLite files only.
