@@ -81,15 +81,15 @@ func (db *DB) ExportAudit(ctx context.Context, f ExportFilter, fn func(AuditEven
 	if f.Batch <= 0 {
 		f.Batch = exportBatch
 	}
-	// The unary + keeps SQLite from using the at index for the row filter: the walk is by
-	// id (or by the actor index, whose entries are in id order too).
+	// at || '' (a no-op on text) keeps the planner from using the at index for the row
+	// filter: the walk is by id (or by the actor index, whose entries are in id order too).
 	where := []string{"id >= ?", "id <= ?"}
 	args := []any{0, hi}
 	if !f.From.IsZero() {
-		where, args = append(where, "+at >= ?"), append(args, formatTime(f.From))
+		where, args = append(where, "at || '' >= ?"), append(args, formatTime(f.From))
 	}
 	if !f.To.IsZero() {
-		where, args = append(where, "+at < ?"), append(args, formatTime(f.To))
+		where, args = append(where, "at || '' < ?"), append(args, formatTime(f.To))
 	}
 	if f.ActorID != 0 {
 		where, args = append(where, "actor_id = ?"), append(args, f.ActorID)

@@ -972,7 +972,7 @@ func TestSecondReview(t *testing.T) {
 		// The index itself refuses a second live decision, whatever the caller.
 		_, err := db.SQL().ExecContext(ctx, `INSERT INTO decisions (process_id, verdict, decided_by, decided_at, state, updated_at)
 			VALUES ('p-overturn', 'accept', ?, 'x', 'queued', 'x')`, a.ID)
-		if err == nil || !strings.Contains(err.Error(), "UNIQUE") {
+		if err == nil || !strings.Contains(strings.ToUpper(err.Error()), "UNIQUE") {
 			t.Errorf("a second live decision: got %v, want a UNIQUE violation", err)
 		}
 	})

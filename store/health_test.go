@@ -69,6 +69,7 @@ func TestHealthProbeWritesItsRow(t *testing.T) {
 }
 
 func TestHealthProbeDiskFull(t *testing.T) {
+	SQLiteOnly(t, "fills the database with PRAGMA max_page_count")
 	db := openHealthDB(t)
 	ctx := context.Background()
 	if err := db.CheckWritable(ctx); err != nil {
@@ -94,6 +95,7 @@ func TestHealthProbeDiskFull(t *testing.T) {
 }
 
 func TestHealthProbeReadOnly(t *testing.T) {
+	SQLiteOnly(t, "makes the connection read-only with a PRAGMA")
 	db := openHealthDB(t)
 	readOnly(t, db)
 	if err := db.CheckWritable(context.Background()); !errors.Is(err, ErrReadOnly) {
@@ -114,6 +116,9 @@ func TestHealthProbeBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
+	if err := other.lockWrites(context.Background(), tx); err != nil { // PostgreSQL: the write lock
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	err = db.CheckWritable(ctx)

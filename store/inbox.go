@@ -25,7 +25,7 @@ func (db *DB) EnqueueNotifications(ctx context.Context, ns []Notification) error
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO webhook_inbox (process_id, status, received_at, next_attempt_at)
 			VALUES (?, ?, ?, ?)
 			ON CONFLICT (process_id) DO UPDATE SET status = excluded.status, received_at = excluded.received_at,
-				notifications = notifications + 1, version = version + 1, next_attempt_at = excluded.next_attempt_at`)
+				notifications = webhook_inbox.notifications + 1, version = webhook_inbox.version + 1, next_attempt_at = excluded.next_attempt_at`)
 		if err != nil {
 			return fmt.Errorf("enqueue notification: %w", err)
 		}

@@ -229,6 +229,7 @@ func TestPurgeDueSkipsWhatTheRuleRefuses(t *testing.T) {
 // the purge finds a process's decisions by index, and the erasure worker's query uses
 // erasures_due, so their cost does not grow with the history.
 func TestRetentionQueriesUseTheirIndexes(t *testing.T) {
+	store.SQLiteOnly(t, "reads SQLite's query plans")
 	db, _ := openClockedDB(t)
 	finalOld(t, db, "p", 50, procBase.Add(-200*24*time.Hour))
 	if _, err := db.SQL().Exec("ANALYZE"); err != nil {

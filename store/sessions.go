@@ -58,8 +58,9 @@ const MaxSessionsPerUser = 10
 
 // capSessions ends userID's oldest sessions beyond MaxSessionsPerUser, one audit row each.
 func (db *DB) capSessions(ctx context.Context, tx *sql.Tx, a Actor, userID int64) error {
-	rows, err := tx.QueryContext(ctx, "SELECT id FROM sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC OFFSET ?",
-		userID, MaxSessionsPerUser)
+	// The newest first; the ones past the cap are ended. (An OFFSET alone is PostgreSQL's
+	// spelling and LIMIT -1 SQLite's, and an account holds a handful of sessions.)
+	rows, err := tx.QueryContext(ctx, "SELECT id FROM sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC", userID)
 	if err != nil {
 		return fmt.Errorf("cap sessions: %w", err)
 	}
@@ -76,7 +77,7 @@ func (db *DB) capSessions(ctx context.Context, tx *sql.Tx, a Actor, userID int64
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("cap sessions: %w", err)
 	}
-	for _, id := range ids {
+	for _, id := range ids[min(len(ids), MaxSessionsPerUser):] {
 		if err := db.execOne(ctx, tx, "DELETE FROM sessions WHERE id = ?", id); err != nil {
 			return fmt.Errorf("cap sessions: %w", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mobbscan-review/portal/store"
+	"github.com/mobbscan-review/portal/store/pgtest"
 )
 
 func openDB(t *testing.T) *store.DB {
@@ -129,7 +130,11 @@ func TestAuditChainDetectsTampering(t *testing.T) {
 		t.Fatal("delete of an audit row was allowed")
 	}
 	// Someone with the file drops the trigger and edits a row: verification finds it.
-	if _, err := db.SQL().ExecContext(ctx, "DROP TRIGGER audit_events_no_update"); err != nil {
+	drop := "DROP TRIGGER audit_events_no_update"
+	if pgtest.Engine() == "postgres" {
+		drop += " ON audit_events"
+	}
+	if _, err := db.SQL().ExecContext(ctx, drop); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.SQL().ExecContext(ctx, "UPDATE audit_events SET actor = 'someone else' WHERE id = 3"); err != nil {

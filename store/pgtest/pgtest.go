@@ -57,8 +57,9 @@ func server() (string, error) {
 	return adminURL, failure
 }
 
-// Stop stops the cluster this process started, if any.
+// Stop drops the template databases and stops the cluster this process started, if any.
 func Stop() {
+	dropTemplates()
 	if stopFn != nil {
 		stopFn()
 		stopFn = nil
@@ -87,7 +88,9 @@ func Engine() string {
 // a failing code if either failed. Benchmarks and fuzzing run once, on SQLite.
 func RunBoth(m *testing.M) int {
 	if Engine() == "postgres" {
-		return m.Run()
+		code := m.Run()
+		dropTemplates()
+		return code
 	}
 	code := m.Run()
 	if flagSet("test.bench") || flagSet("test.fuzz") || flagSet("test.list") {
@@ -127,6 +130,80 @@ func flagSet(name string) bool {
 // ends. Without a server it skips t (fails it when CI is set).
 func Database(t testing.TB) string {
 	t.Helper()
+	return create(t, mustServer(t), "")
+}
+
+// Clone creates a database for t as a copy of the template database name, which setup
+// builds (given its URL, and leaving no connection open) the first time this process
+// asks for it: a migrated schema is copied in a fraction of the time migrating takes.
+func Clone(t testing.TB, name string, setup func(url string) error) string {
+	t.Helper()
+	u := mustServer(t)
+	templatesMu.Lock()
+	tmpl, ok := templates[name]
+	if !ok {
+		tmpl = &template{}
+		templates[name] = tmpl
+	}
+	templatesMu.Unlock()
+	tmpl.once.Do(func() {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, u)
+		if err != nil {
+			tmpl.err = err
+			return
+		}
+		defer conn.Close(ctx)
+		db := name + "_" + randomSuffix() // unique per process: test binaries may share a server
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+			tmpl.err = err
+			return
+		}
+		if tmpl.err = setup(withDatabase(u, db)); tmpl.err == nil {
+			tmpl.db = db
+		}
+	})
+	if tmpl.err != nil {
+		t.Fatalf("template database %s: %v", name, tmpl.err)
+	}
+	return create(t, u, tmpl.db)
+}
+
+type template struct {
+	once sync.Once
+	db   string
+	err  error
+}
+
+var (
+	templatesMu sync.Mutex
+	templates   = map[string]*template{}
+)
+
+// dropTemplates drops the template databases this process made (a shared server keeps
+// nothing of a test run).
+func dropTemplates() {
+	templatesMu.Lock()
+	defer templatesMu.Unlock()
+	if adminURL == "" || len(templates) == 0 {
+		return
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	for name, tmpl := range templates {
+		if tmpl.db != "" {
+			conn.Exec(ctx, "DROP DATABASE IF EXISTS "+tmpl.db+" WITH (FORCE)")
+		}
+		delete(templates, name)
+	}
+}
+
+func mustServer(t testing.TB) string {
+	t.Helper()
 	u, err := server()
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -134,16 +211,30 @@ func Database(t testing.TB) string {
 		}
 		t.Skipf("PostgreSQL not available: %v", err)
 	}
+	return u
+}
+
+func randomSuffix() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// create makes a database for t, empty or a copy of template, dropped when t ends.
+func create(t testing.TB, u, template string) string {
+	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, u)
 	if err != nil {
 		t.Fatalf("connect to the test server: %v", err)
 	}
 	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "t_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	name := "t_" + randomSuffix()
+	stmt := "CREATE DATABASE " + name
+	if template != "" {
+		stmt += " TEMPLATE " + template
+	}
+	if _, err := conn.Exec(ctx, stmt); err != nil {
 		t.Fatalf("create database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -166,42 +257,41 @@ func withDatabase(u, name string) string {
 	return p.String()
 }
 
-// startCluster creates and starts a throwaway cluster; stop removes it.
+// startCluster creates and starts a throwaway cluster; stop removes it. The server is
+// this process's child (as the postgres user when we are root: initdb refuses root),
+// told to shut down when this process dies (serverAttr), so a killed test run leaves
+// no server behind.
 func startCluster() (string, func(), error) {
 	bin, err := binDir()
 	if err != nil {
 		return "", nil, err
 	}
-	var run func(name string, args ...string) *exec.Cmd
-	var owner *user.User
+	sweepStale()
+	var cred *syscall.Credential
 	if os.Geteuid() == 0 {
-		if owner, err = user.Lookup("postgres"); err != nil {
+		owner, err := user.Lookup("postgres")
+		if err != nil {
 			return "", nil, errors.New("running as root and there is no postgres user to run the server as")
 		}
-		runuser, err := exec.LookPath("runuser")
-		if err != nil {
-			return "", nil, errors.New("running as root without runuser to run the server as postgres")
-		}
-		run = func(name string, args ...string) *exec.Cmd {
-			return exec.Command(runuser, append([]string{"-u", "postgres", "--", filepath.Join(bin, name)}, args...)...)
-		}
-	} else {
-		run = func(name string, args ...string) *exec.Cmd { return exec.Command(filepath.Join(bin, name), args...) }
+		uid, _ := strconv.Atoi(owner.Uid)
+		gid, _ := strconv.Atoi(owner.Gid)
+		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	}
 	dir, err := os.MkdirTemp("", "portal-pg-")
 	if err != nil {
 		return "", nil, err
 	}
-	if owner != nil {
-		uid, _ := strconv.Atoi(owner.Uid)
-		gid, _ := strconv.Atoi(owner.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			os.RemoveAll(dir)
 			return "", nil, err
 		}
 	}
 	data := filepath.Join(dir, "data")
-	if out, err := run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync").CombinedOutput(); err != nil {
+	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+	initdb.Dir = dir
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		return "", nil, fmt.Errorf("initdb: %v: %s", err, lastLines(out))
 	}
@@ -210,20 +300,35 @@ func startCluster() (string, func(), error) {
 		os.RemoveAll(dir)
 		return "", nil, err
 	}
-	opts := fmt.Sprintf("-h 127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400", port, dir)
-	start := run("pg_ctl", "-D", data, "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "-o", opts, "start")
-	start.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the server outlives no signal meant for the tests
-	if out, err := start.CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
+	logFile, err := os.Create(filepath.Join(dir, "server.log"))
+	if err != nil {
 		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("pg_ctl start: %v: %s %s", err, lastLines(out), lastLines(log))
+		return "", nil, err
 	}
+	srv := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-k", dir,
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=400")
+	srv.Dir = dir
+	srv.Stdout, srv.Stderr = logFile, logFile // never the test's own output: go test would wait for it
+	srv.SysProcAttr = serverAttr(cred)
+	if err := srv.Start(); err != nil {
+		logFile.Close()
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("start postgres: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { srv.Wait(); logFile.Close(); close(exited) }()
 	stop := func() {
-		run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop").Run()
+		srv.Process.Signal(syscall.SIGQUIT) // immediate shutdown: the data is thrown away
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			srv.Process.Kill()
+			<-exited
+		}
 		os.RemoveAll(dir)
 	}
 	u := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for {
 		conn, err := pgx.Connect(ctx, u)
@@ -231,11 +336,30 @@ func startCluster() (string, func(), error) {
 			conn.Close(ctx)
 			return u, stop, nil
 		}
-		if ctx.Err() != nil {
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
+			os.RemoveAll(dir)
+			return "", nil, fmt.Errorf("postgres exited: %s", lastLines(log))
+		case <-ctx.Done():
 			stop()
 			return "", nil, fmt.Errorf("the test server does not answer: %v", err)
+		case <-time.After(100 * time.Millisecond):
 		}
-		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// sweepStale removes the folders of throwaway clusters whose server is gone (a test run
+// killed before it could clean up).
+func sweepStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "portal-pg-*"))
+	for _, d := range dirs {
+		if info, err := os.Stat(d); err != nil || time.Since(info.ModTime()) < time.Minute {
+			continue // being set up right now, perhaps by another test binary
+		}
+		if _, err := os.Stat(filepath.Join(d, "data", "postmaster.pid")); os.IsNotExist(err) {
+			os.RemoveAll(d)
+		}
 	}
 }
 
