@@ -34,6 +34,11 @@ func openPostgres(ctx context.Context, url string) (*sql.DB, error) {
 		cfg.RuntimeParams = map[string]string{}
 	}
 	cfg.RuntimeParams["timezone"] = "UTC"
+	// Plan every execution for its values: the portal's queries turn on them (partial
+	// indexes, keyset cursors, search patterns), and a generic plan chosen after five
+	// runs of a prepared search recomputed its patterns for every matching row (seconds
+	// instead of milliseconds over 100k processes).
+	cfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	sqldb := sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)})
 	sqldb.SetMaxOpenConns(16)
 	sqldb.SetMaxIdleConns(16)

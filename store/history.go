@@ -123,7 +123,7 @@ func historyKey(t time.Time) int64 {
 	return s << 31
 }
 
-const historyColumns = `h.ak, h.state, max(h.updated_at, coalesce(h.decided_at, '')), p.id, p.status, p.stage, p.reviewable,
+const historyColumns = `h.ak, h.state, CASE WHEN h.decided_at > h.updated_at THEN h.decided_at ELSE h.updated_at END, p.id, p.status, p.stage, p.reviewable,
 	p.final, p.gone, p.decided, p.created_at, p.updated_at, p.first_seen_at, p.country, p.doc_type, p.holder_name,
 	p.customer_ref, p.purged_at, d.id, d.verdict, d.decided_by, u.display_name, d.decided_at, d.state, d.attempts`
 
@@ -136,11 +136,17 @@ const historyJoins = ` JOIN processes p ON p.id = h.process_id
 // combination, named after its columns, each ending in ak), ranged on ak by the dates and
 // the cursor, and it stops at the page's last row. INDEXED BY names that index: without
 // statistics the planner may prefer a less fitting index with a tighter range. With a
-// search, the full-text index drives (CROSS JOIN keeps it the outer loop): its rowid is
-// ak, so it hands over matches newest first and the page stops at its last row however
-// many processes match. A text that is exactly an id or a reference (or too short for
-// trigrams) is looked up through their indexes instead.
-func (q HistoryQuery) sql(exact bool) (string, []any) {
+// search, the full-text index drives (CROSS JOIN keeps it the outer loop; the join term
+// is in WHERE, as PostgreSQL wants with CROSS JOIN): its rowid is ak, so it hands over
+// matches newest first and the page stops at its last row however many processes match.
+// A text that is exactly an id or a reference (or too short for trigrams) is looked up
+// through their indexes instead.
+func (q HistoryQuery) sql(exact bool) (string, []any) { return q.sqlOn(false, exact) }
+
+// sqlOn is sql for either engine (pg: PostgreSQL). PostgreSQL's trigram index hands over
+// the matches unordered, all of them: there the page is cut from the matches and their
+// history rows first, and only its rows are joined to processes and decisions.
+func (q HistoryQuery) sqlOn(pg, exact bool) (string, []any) {
 	var conds []string
 	var args []any
 	add := func(c string, a ...any) { conds, args = append(conds, c), append(args, a...) }
@@ -155,15 +161,15 @@ func (q HistoryQuery) sql(exact bool) (string, []any) {
 		index += "verdict_"
 	}
 	key := "h.ak"
-	from := " FROM process_history h INDEXED BY " + index + "ak" + historyJoins
+	from := " FROM process_history h INDEXED BY " + index + "ak"
 	if s, ok := parseSearch(q.Search); ok {
 		switch {
 		case s.match != "" && !exact:
 			key = "process_search.rowid"
-			from = " FROM process_search CROSS JOIN process_history h ON h.ak = process_search.rowid" + historyJoins
-			add("process_search MATCH ?", s.match)
+			from = " FROM process_search(?) CROSS JOIN process_history h"
+			add("h.ak = process_search.rowid", s.match) // the argument of process_search(?), the first
 		default:
-			from = " FROM process_history h" + historyJoins
+			from = " FROM process_history h"
 			add("h.process_id IN ("+exactMatch+")", s.exact, s.exact)
 		}
 	}
@@ -194,7 +200,12 @@ func (q HistoryQuery) sql(exact bool) (string, []any) {
 	if len(conds) > 0 {
 		where = " WHERE " + strings.Join(conds, " AND ")
 	}
-	return "SELECT " + historyColumns + from + where + " ORDER BY " + key + " DESC LIMIT ?", append(args, q.limit()+1)
+	args = append(args, q.limit()+1)
+	if pg && key == "process_search.rowid" {
+		return "SELECT " + historyColumns + " FROM (SELECT h.*" + from + where + " ORDER BY " + key + " DESC LIMIT ?) h" +
+			historyJoins + " ORDER BY h.ak DESC", args
+	}
+	return "SELECT " + historyColumns + from + historyJoins + where + " ORDER BY " + key + " DESC LIMIT ?", args
 }
 
 func (q HistoryQuery) limit() int {
@@ -213,7 +224,7 @@ func (db *DB) History(ctx context.Context, q HistoryQuery) ([]*HistoryRow, bool,
 			return nil, false, fmt.Errorf("history: %w", err)
 		}
 	}
-	query, args := q.sql(exact)
+	query, args := q.sqlOn(db.pg, exact)
 	rows, err := db.query(ctx, query, args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("history: %w", err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mobbscan-review/portal/store"
+	"github.com/mobbscan-review/portal/store/pgtest"
 )
 
 // history reads every page of q (Limit per page), failing the test on an error, and
@@ -308,6 +309,18 @@ func TestHistoryMigrationIndexesExistingProcesses(t *testing.T) {
 func undoSearchMigration(t testing.TB, db *store.DB) {
 	t.Helper()
 	ctx := context.Background()
+	if pgtest.Engine() == "postgres" {
+		// process_history is 0001's there: undo 0002, the search.
+		for _, q := range []string{"DROP TABLE process_search CASCADE",
+			"DROP FUNCTION process_search(text), process_search_patterns(text), process_search_text(text, text, text), process_search_fold(text)",
+			"DROP FUNCTION process_history_search_insert, process_history_search_move, process_history_search_delete, processes_search_update CASCADE",
+			"DELETE FROM schema_migrations WHERE version = 2"} {
+			if _, err := db.SQL().ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		return
+	}
 	var drops []string
 	rows, err := db.SQL().QueryContext(ctx, `SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')
 		AND (sql LIKE '%process_history%' OR sql LIKE '%process_search%')`)

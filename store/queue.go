@@ -49,8 +49,10 @@ func (q QueueQuery) clauses(now time.Time) (from, where string, args []any) {
 	switch q.driver() {
 	case driveSearch:
 		sub, subArgs, _ := searchRecentIDs(q.Search)
-		from = " FROM (" + sub + ") c CROSS JOIN processes p ON p.id = c.id LEFT JOIN users u ON u.id = p.claimed_by"
+		// The join term is in WHERE: PostgreSQL has no CROSS JOIN … ON.
+		from = " FROM (" + sub + ") c CROSS JOIN processes p LEFT JOIN users u ON u.id = p.claimed_by"
 		args = append(args, subArgs...)
+		add("p.id = c.id")
 		if q.Failed != "" {
 			add(`p.failed LIKE ? ESCAPE '\'`, containsPattern(","+q.Failed+","))
 		}

@@ -15,6 +15,14 @@ const searchMinRunes = 3
 // search is a person's search text made safe for the index (process_search, migration
 // 0015): the text itself, to compare with ids and references exactly, and a full-text
 // query whose terms are all quoted strings ("" for a text too short for trigrams).
+//
+// The SQL reads the matches as "FROM process_search(?)", the same text on both engines:
+// on SQLite that is FTS5's table-valued form of "process_search MATCH ?"; on PostgreSQL
+// process_search(query) is a SQL function (migrations/postgres/0002_search.sql) over a
+// pg_trgm-indexed table that reads the same quoted terms, folds them as FTS5's tokenizer
+// does and requires each as a LIKE substring. Both give the matches' history keys as
+// rowid. SearchMatch has no engine to ask (its condition goes into any query over
+// processes), so the difference lives in the schema, not here.
 type search struct {
 	exact string
 	match string
@@ -101,8 +109,8 @@ func SearchMatch(text string) (where string, args []any, ok bool) {
 	// The full-text part runs only when there is no exact match: SQLite tests a WHERE
 	// term that depends on no table once, before reading the index.
 	return "p.id IN (" + exactMatch + ` UNION ALL
-		SELECT sh.process_id FROM process_search JOIN process_history sh ON sh.ak = process_search.rowid
-		WHERE process_search MATCH ? AND NOT EXISTS (` + exactMatch + "))",
+		SELECT sh.process_id FROM process_search(?) JOIN process_history sh ON sh.ak = process_search.rowid
+		WHERE NOT EXISTS (` + exactMatch + "))",
 		[]any{s.exact, s.exact, s.match, s.exact, s.exact}, true
 }
 
@@ -126,7 +134,7 @@ func searchRecentIDs(text string) (sub string, args []any, ok bool) {
 		return exactMatch, []any{s.exact, s.exact}, true
 	}
 	return exactMatch + ` UNION ALL
-		SELECT sh.process_id FROM (SELECT rowid FROM process_search WHERE process_search MATCH ? ORDER BY rowid DESC LIMIT ?) m
+		SELECT sh.process_id FROM (SELECT rowid FROM process_search(?) ORDER BY rowid DESC LIMIT ?) m
 		JOIN process_history sh ON sh.ak = m.rowid
 		WHERE NOT EXISTS (` + exactMatch + ")",
 		[]any{s.exact, s.exact, s.match, searchRecentMatches, s.exact, s.exact}, true
