@@ -161,18 +161,66 @@ func Clone(t testing.TB, name string, setup func(url string) error) string {
 		}
 		if tmpl.err = setup(withDatabase(u, db)); tmpl.err == nil {
 			tmpl.db = db
+			tmpl.ready = make(chan string, 2)
+			tmpl.stop = make(chan struct{})
+			go tmpl.fill(u)
 		}
 	})
 	if tmpl.err != nil {
 		t.Fatalf("template database %s: %v", name, tmpl.err)
 	}
-	return create(t, u, tmpl.db)
+	clone, ok := <-tmpl.ready
+	if !ok {
+		t.Fatalf("template database %s: copies stopped", name)
+	}
+	t.Cleanup(func() { dropLater(u, clone) })
+	return withDatabase(u, clone)
 }
 
 type template struct {
-	once sync.Once
-	db   string
-	err  error
+	once  sync.Once
+	db    string
+	err   error
+	ready chan string   // copies made ahead, while the tests before run
+	stop  chan struct{} // closed by dropTemplates
+}
+
+// fill makes copies of the template ahead of the tests that will ask for them.
+func (tmpl *template) fill(u string) {
+	defer close(tmpl.ready)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	for {
+		name := "t_" + randomSuffix()
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE "+tmpl.db); err != nil {
+			return
+		}
+		select {
+		case tmpl.ready <- name:
+		case <-tmpl.stop:
+			conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name)
+			return
+		}
+	}
+}
+
+var drops sync.WaitGroup
+
+// dropLater drops a test's database without making the next test wait for it.
+func dropLater(u, name string) {
+	drops.Add(1)
+	go func() {
+		defer drops.Done()
+		ctx := context.Background()
+		if conn, err := pgx.Connect(ctx, u); err == nil {
+			conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			conn.Close(ctx)
+		}
+	}()
 }
 
 var (
@@ -196,10 +244,15 @@ func dropTemplates() {
 	defer conn.Close(ctx)
 	for name, tmpl := range templates {
 		if tmpl.db != "" {
+			close(tmpl.stop)
+			for clone := range tmpl.ready { // the copies made ahead that no test took
+				conn.Exec(ctx, "DROP DATABASE IF EXISTS "+clone+" WITH (FORCE)")
+			}
 			conn.Exec(ctx, "DROP DATABASE IF EXISTS "+tmpl.db+" WITH (FORCE)")
 		}
 		delete(templates, name)
 	}
+	drops.Wait()
 }
 
 func mustServer(t testing.TB) string {
