@@ -23,9 +23,9 @@ func recount(t *testing.T, db *store.DB, userID int64, target time.Duration) (st
 	now := db.Now().UTC()
 	var c store.QueueCounts
 	err := db.SQL().QueryRow(`SELECT count(*),
-		coalesce(sum(claimed_by IS NULL OR claim_expires_at <= ?), 0),
-		coalesce(sum(claimed_by = ? AND claim_expires_at > ?), 0),
-		coalesce(sum(review_since <= ?), 0)
+		count(*) FILTER (WHERE claimed_by IS NULL OR claim_expires_at <= ?),
+		count(*) FILTER (WHERE claimed_by = ? AND claim_expires_at > ?),
+		count(*) FILTER (WHERE review_since <= ?)
 		FROM processes WHERE reviewable = 1`, now.Format(layout), userID, now.Format(layout), now.Add(-target).Format(layout)).
 		Scan(&c.InReview, &c.Unclaimed, &c.Mine, &c.OverTarget)
 	if err != nil {

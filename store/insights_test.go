@@ -516,8 +516,8 @@ func TestQueueBacklogMatchesARecount(t *testing.T) {
 		const layout = "2006-01-02T15:04:05.000000000Z"
 		at := w.clk.Now().UTC()
 		var want store.Backlog
-		err := w.db.SQL().QueryRow(`SELECT count(*), coalesce(sum(review_since IS NULL), 0),
-			coalesce(sum(review_since > ?1), 0), coalesce(sum(review_since <= ?1 AND review_since > ?2), 0), coalesce(sum(review_since <= ?2), 0)
+		err := w.db.SQL().QueryRow(`SELECT count(*), count(*) FILTER (WHERE review_since IS NULL),
+			count(*) FILTER (WHERE review_since > ?1), count(*) FILTER (WHERE review_since <= ?1 AND review_since > ?2), count(*) FILTER (WHERE review_since <= ?2)
 			FROM processes WHERE reviewable = 1`, at.Add(-4*time.Hour).Format(layout), at.Add(-24*time.Hour).Format(layout)).
 			Scan(&want.Total, &want.Undated, &want.Fresh, &want.Amber, &want.Red)
 		if err != nil {
