@@ -10,11 +10,12 @@ package auth
 // and discovery is tried again lazily (at most once every RetryEvery) when the login
 // page or the button is used.
 //
-// Pending sign-ins (state, nonce, PKCE verifier, where to go after) are kept on the
-// server, in memory, for FlowTTL, and each is spent by its first callback. The browser
-// holds only the state, in a short-lived HttpOnly SameSite=Lax cookie ("__Host-" in
-// production) that the callback's state must match, so a callback is bound to the
-// browser that started it. A restart in between means clicking the button again.
+// Pending sign-ins (nonce, PKCE verifier, where to go after) are kept on the server, in
+// the database under the SHA-256 of their state (store.OIDCPending), for FlowTTL, and
+// each is spent by its first callback: so the callback may land on any instance, and
+// survives a restart. The browser holds only the state, in a short-lived HttpOnly
+// SameSite=Lax cookie ("__Host-" in production) that the callback's state must match, so
+// a callback is bound to the browser that started it.
 
 import (
 	"context"
@@ -56,7 +57,7 @@ type OIDCConfig struct {
 	HTTPClient *http.Client  // for discovery, keys and the token exchange [10 s timeout]
 	RetryEvery time.Duration // least time between discovery attempts after a failure [30 s]
 	FlowTTL    time.Duration // how long a started sign-in may take [10 min]
-	MaxPending int           // sign-ins in progress at most [10,000]
+	MaxPending int           // sign-ins in progress at most, over all instances [10,000]
 	// Throttle, when set, limits starting and finishing sign-ins per client IP, shared
 	// with password sign-in (so the pending sign-ins cannot be filled from one address).
 	Throttle *Throttle
@@ -69,20 +70,13 @@ type OIDC struct {
 	// Now is the clock of pending sign-ins (ID token expiry is checked on the real clock).
 	Now func() time.Time
 
+	// The discovered provider: per instance, and immutable once found (a provider that
+	// rotates its keys is handled by the verifier, which refetches them on an unknown id).
 	mu       sync.Mutex
 	provider *oidc.Provider
 	verifier *oidc.IDTokenVerifier
 	lastTry  time.Time
 	lastErr  error
-	pending  map[string]pendingSignIn // by state
-}
-
-// pendingSignIn is a started sign-in, waiting for its callback.
-type pendingSignIn struct {
-	nonce    string
-	verifier string // PKCE code verifier
-	next     string
-	expires  time.Time
 }
 
 // NewOIDC returns single sign-on with defaults filled in; it does not contact the
@@ -103,7 +97,7 @@ func NewOIDC(db *store.DB, cfg OIDCConfig) *OIDC {
 	if cfg.Name == "" {
 		cfg.Name = OIDCDefaultName(cfg.Issuer)
 	}
-	return &OIDC{cfg: cfg, db: db, Now: time.Now, pending: map[string]pendingSignIn{}}
+	return &OIDC{cfg: cfg, db: db, Now: time.Now}
 }
 
 // OIDCDefaultName is the button's name when none is configured: the issuer's host.
@@ -200,32 +194,34 @@ func (o *OIDC) Begin(ctx context.Context, ip, next string) (authURL, state strin
 	}
 	verifier := oauth2.GenerateVerifier()
 	now := o.Now()
-	o.mu.Lock()
-	for s, p := range o.pending {
-		if !now.Before(p.expires) {
-			delete(o.pending, s)
-		}
-	}
-	if len(o.pending) >= o.cfg.MaxPending {
-		o.mu.Unlock()
+	err = o.db.CreateOIDCPending(ctx, store.OIDCPending{StateHash: store.HashToken(state), Nonce: nonce, Verifier: verifier,
+		Next: next, ExpiresAt: now.Add(o.cfg.FlowTTL)}, now, o.cfg.MaxPending)
+	if errors.Is(err, store.ErrTooManyOIDCPending) {
 		return "", "", fmt.Errorf("%w: too many sign-ins in progress", ErrOIDCUnavailable)
 	}
-	o.pending[state] = pendingSignIn{nonce: nonce, verifier: verifier, next: next, expires: now.Add(o.cfg.FlowTTL)}
+	if err != nil {
+		return "", "", err
+	}
+	o.mu.Lock()
 	cfg := o.oauth2Config()
 	o.mu.Unlock()
 	return cfg.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), state, nil
 }
 
-// take spends the pending sign-in of state: it is found at most once.
-func (o *OIDC) take(state string) (pendingSignIn, bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	p, ok := o.pending[state]
-	delete(o.pending, state)
-	if !ok || !o.Now().Before(p.expires) {
-		return pendingSignIn{}, false
+// take spends the pending sign-in of state, on whichever instance started it: it is
+// found at most once, and not once expired (store.ErrNotFound).
+func (o *OIDC) take(ctx context.Context, state string) (store.OIDCPending, error) {
+	if state == "" {
+		return store.OIDCPending{}, store.ErrNotFound
 	}
-	return p, true
+	return o.db.TakeOIDCPending(ctx, store.HashToken(state), o.Now())
+}
+
+// Sweep deletes the sign-ins that expired unfinished: for the portal's periodic sweeper
+// (a start deletes them too; this tidies up when nobody starts one for a while).
+func (o *OIDC) Sweep(ctx context.Context) error {
+	_, err := o.db.SweepOIDCPending(ctx, o.Now())
+	return err
 }
 
 // OIDCCallback is what the provider sent back, and the state in the browser's cookie.
@@ -303,12 +299,19 @@ func (o *OIDC) finish(ctx context.Context, cb OIDCCallback) (user *store.User, n
 	}
 	if cb.State == "" || len(cb.State) > 128 || cb.CookieState == "" ||
 		subtle.ConstantTimeCompare([]byte(cb.State), []byte(cb.CookieState)) != 1 {
-		o.take(cb.State) // a state seen with the wrong browser is spent too
+		if len(cb.State) <= 128 {
+			// A state seen with the wrong browser is spent too. An error here changes
+			// nothing for this refusal; the sign-in then expires unused.
+			_, _ = o.take(ctx, cb.State)
+		}
 		return refuse("wrong state", oidcMsgStart)
 	}
-	p, ok := o.take(cb.State)
-	if !ok {
+	p, err := o.take(ctx, cb.State)
+	if errors.Is(err, store.ErrNotFound) {
 		return refuse("unknown, used or expired state", oidcMsgStart)
+	}
+	if err != nil {
+		return nil, "", "", err
 	}
 	if cb.Error != "" {
 		return refuse("provider error: "+errorCode(cb.Error), oidcMsgProvider)
@@ -322,7 +325,7 @@ func (o *OIDC) finish(ctx context.Context, cb OIDCCallback) (user *store.User, n
 	o.mu.Lock()
 	cfg, verifier := o.oauth2Config(), o.verifier
 	o.mu.Unlock()
-	tok, err := cfg.Exchange(oidc.ClientContext(ctx, o.cfg.HTTPClient), cb.Code, oauth2.VerifierOption(p.verifier))
+	tok, err := cfg.Exchange(oidc.ClientContext(ctx, o.cfg.HTTPClient), cb.Code, oauth2.VerifierOption(p.Verifier))
 	if err != nil {
 		return refuse("code refused by the provider", oidcMsgProvider, err)
 	}
@@ -334,7 +337,7 @@ func (o *OIDC) finish(ctx context.Context, cb OIDCCallback) (user *store.User, n
 	if err != nil {
 		return refuse("id token rejected: "+clip(err.Error(), 120), oidcMsgProvider, err)
 	}
-	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(p.nonce)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(p.Nonce)) != 1 {
 		return refuse("nonce mismatch", oidcMsgProvider)
 	}
 	var c idClaims
@@ -358,7 +361,7 @@ func (o *OIDC) finish(ctx context.Context, cb OIDCCallback) (user *store.User, n
 	case !user.Active:
 		return refuse("account disabled", oidcMsgNoAccount)
 	}
-	return user, p.next, email, nil
+	return user, p.Next, email, nil
 }
 
 // errorCode keeps an OAuth error code as the provider sent it (letters, digits, "_",

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"time"
@@ -65,22 +66,39 @@ func (c ThrottleConfig) withDefaults() ThrottleConfig {
 // Throttle limits sign-in attempts (quality bar A3) per account, with locks
 // after repeated failures, and per client IP, with a token bucket. It is safe
 // for concurrent use and its memory is bounded by MaxAccounts and MaxIPs.
-// Create it with NewThrottle; the zero value is not usable.
+// Create it with NewSharedThrottle (the portal) or NewThrottle (one process
+// alone); the zero value is not usable.
 //
 // Use it for unknown accounts exactly as for known ones, so that locking
 // says nothing about which accounts exist (A4). The IP must be the one the
 // caller trusts (Echo's RealIP with a configured IPExtractor); Throttle never
 // looks at headers.
+//
+// Shared, the accounts' state is in the database (issue 13): every instance on
+// it counts an account's failures together, each failure once (the read and
+// the write are one serialized transaction), so N instances behind a proxy do
+// not give an attacker N times the guesses, and a lock holds on all of them.
+// The IP buckets stay in each instance's memory: a client spread over N
+// instances gets at most N bursts, which the proxy in front (rate-limiting per
+// client itself) and the shared account locks bound anyway, and a bucket is
+// consulted on every attempt, which is no reason to write to the database.
 type Throttle struct {
 	// Now returns the current time; tests replace it. Set it before use.
 	Now func() time.Time
 
 	cfg ThrottleConfig
+	db  *store.DB // shared: the accounts' state; nil: in accounts only
 
-	mu        sync.Mutex
-	accounts  map[string]*accountState
-	ips       map[string]*bucket
-	lastSweep time.Time
+	mu       sync.Mutex
+	accounts map[string]*accountState // not shared: every account; shared: the failures the database could not take
+	ips      map[string]*bucket
+	// lastSweep is when the maps were last swept; lastTableSweep and created, when the
+	// table was, and how many accounts this instance added to it since; tableSweeping,
+	// that a sweep of the table is under way (one at a time per instance).
+	lastSweep      time.Time
+	lastTableSweep time.Time
+	created        int
+	tableSweeping  bool
 }
 
 type accountState struct {
@@ -98,7 +116,9 @@ type bucket struct {
 // sweepEvery is how often stale entries are dropped, at most.
 const sweepEvery = time.Minute
 
-// NewThrottle returns a Throttle with cfg, zero fields taking their defaults.
+// NewThrottle returns a Throttle with cfg, zero fields taking their defaults,
+// that keeps everything in this process's memory: right for a single process
+// (tests, tools); the portal uses NewSharedThrottle.
 func NewThrottle(cfg ThrottleConfig) *Throttle {
 	return &Throttle{
 		Now:      time.Now,
@@ -106,6 +126,24 @@ func NewThrottle(cfg ThrottleConfig) *Throttle {
 		accounts: make(map[string]*accountState),
 		ips:      make(map[string]*bucket),
 	}
+}
+
+// NewSharedThrottle returns a Throttle with cfg that keeps the accounts' state
+// in db, shared by every instance on it, the table holding at most about
+// MaxAccounts rows (see maybeSweepTable). The IP buckets stay in memory.
+func NewSharedThrottle(db *store.DB, cfg ThrottleConfig) *Throttle {
+	t := NewThrottle(cfg)
+	t.db = db
+	return t
+}
+
+// tableTimeout bounds one throttle read or write. The caller's context is not
+// used: a client that hangs up right after sending a wrong password must still
+// have the failure counted.
+const tableTimeout = 5 * time.Second
+
+func tableContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), tableTimeout)
 }
 
 // Config returns the configuration in force, defaults filled in.
@@ -120,13 +158,35 @@ func accountKey(account string) string {
 // AllowAccount checks only the account's lock: for password checks of a signed-in
 // user, which should not spend the sign-in page's per-IP budget.
 func (t *Throttle) AllowAccount(account string) (ok bool, retryAfter time.Duration) {
-	now := t.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if a := t.accounts[accountKey(account)]; a != nil && now.Before(a.lockedUntil) {
-		return false, a.lockedUntil.Sub(now)
+	if wait := t.lockLeft(accountKey(account), t.Now()); wait > 0 {
+		return false, wait
 	}
 	return true, 0
+}
+
+// lockLeft is how much longer the account of key is locked at now; 0 when it
+// is not, or key is empty (no account named). Shared, the database says, and
+// so does memory, which holds what the database could not take: the longer wins.
+func (t *Throttle) lockLeft(key string, now time.Time) time.Duration {
+	if key == "" {
+		return 0
+	}
+	var wait time.Duration
+	if t.db != nil {
+		ctx, cancel := tableContext()
+		st, err := t.db.LoginThrottleState(ctx, key, now)
+		cancel()
+		// An error allows: with the database unreachable no account can be read to sign in.
+		if err == nil && now.Before(st.LockedUntil) {
+			wait = st.LockedUntil.Sub(now)
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if a := t.accounts[key]; a != nil && now.Before(a.lockedUntil) {
+		wait = max(wait, a.lockedUntil.Sub(now))
+	}
+	return wait
 }
 
 // Allow reports whether a sign-in attempt by ip for account may go ahead;
@@ -136,13 +196,12 @@ func (t *Throttle) AllowAccount(account string) (ok bool, retryAfter time.Durati
 // An empty account checks the IP only. IPv6 clients are counted per /64.
 func (t *Throttle) Allow(ip, account string) (ok bool, retryAfter time.Duration, reason string) {
 	now := t.Now()
+	if wait := t.lockLeft(accountKey(account), now); wait > 0 {
+		return false, wait, ReasonAccountLocked
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.maybeSweep(now)
-
-	if a := t.accounts[accountKey(account)]; a != nil && now.Before(a.lockedUntil) {
-		return false, a.lockedUntil.Sub(now), ReasonAccountLocked
-	}
 
 	key := store.ClientKey(ip)
 	b := t.ips[key]
@@ -165,9 +224,27 @@ func (t *Throttle) Allow(ip, account string) (ok bool, retryAfter time.Duration,
 // or success, the account is locked now: lockedNow is true and lockFor is
 // BaseLock doubled once per earlier lock since the last success, at most
 // MaxLock.
+//
+// Shared, the failure is counted in the database; should that fail, it is
+// counted in this instance's memory instead, so that an unwritable database
+// never means unlimited guesses.
 func (t *Throttle) Failure(account string) (lockedNow bool, lockFor time.Duration) {
 	now := t.Now()
 	key := accountKey(account)
+	if t.db != nil {
+		ctx, cancel := tableContext()
+		defer cancel()
+		created, err := t.db.UpdateLoginThrottle(ctx, key, now, func(st *store.LoginThrottle) {
+			a := accountState{failures: st.Failures, locks: st.Locks, lockedUntil: st.LockedUntil, lastFailure: st.LastFailure}
+			lockedNow, lockFor = t.fail(&a, now)
+			*st = store.LoginThrottle{Failures: a.failures, Locks: a.locks, LockedUntil: a.lockedUntil,
+				LastFailure: a.lastFailure, ForgetAt: t.forgetAt(&a)}
+		})
+		if err == nil {
+			t.maybeSweepTable(ctx, now, created)
+			return lockedNow, lockFor
+		}
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.maybeSweep(now)
@@ -178,6 +255,11 @@ func (t *Throttle) Failure(account string) (lockedNow bool, lockFor time.Duratio
 		a = &accountState{}
 		t.accounts[key] = a
 	}
+	return t.fail(a, now)
+}
+
+// fail applies one failure at now to a: the policy Failure documents.
+func (t *Throttle) fail(a *accountState, now time.Time) (lockedNow bool, lockFor time.Duration) {
 	a.lastFailure = now
 	a.failures++
 	if a.failures < t.cfg.MaxFailures {
@@ -193,9 +275,17 @@ func (t *Throttle) Failure(account string) (lockedNow bool, lockFor time.Duratio
 // Success records a successful sign-in for account: its failures and lock
 // history are forgotten. It does not refund the IP's token.
 func (t *Throttle) Success(account string) {
+	key := accountKey(account)
+	if t.db != nil {
+		ctx, cancel := tableContext()
+		// An error keeps the history: the account is unlocked (it just signed in)
+		// and the failures are forgotten after ForgetAfter all the same.
+		_ = t.db.ForgetLoginThrottle(ctx, key)
+		cancel()
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.accounts, accountKey(account))
+	delete(t.accounts, key)
 }
 
 // lockDuration is BaseLock·2^locks, at most MaxLock.
@@ -217,9 +307,22 @@ func (t *Throttle) refill(b *bucket, now time.Time) {
 	b.last = now
 }
 
-// stale reports whether forgetting a changes nothing that matters any more.
+// forgetAt is when forgetting a changes nothing that matters any more: its lock
+// is over and its last failure ForgetAfter old.
+func (t *Throttle) forgetAt(a *accountState) time.Time {
+	return later(a.lockedUntil, a.lastFailure.Add(t.cfg.ForgetAfter))
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// accountStale reports whether forgetting a changes nothing that matters any more.
 func (t *Throttle) accountStale(a *accountState, now time.Time) bool {
-	return !now.Before(a.lockedUntil) && now.Sub(a.lastFailure) >= t.cfg.ForgetAfter
+	return !now.Before(t.forgetAt(a))
 }
 
 // bucketFull reports whether b has refilled to Burst, so that dropping it
@@ -248,6 +351,60 @@ func (t *Throttle) sweep(now time.Time) {
 			delete(t.ips, k)
 		}
 	}
+}
+
+// maybeSweepTable sweeps the shared table (store.SweepLoginThrottle) when a
+// sweepEvery has passed or this instance has added headroom accounts since its
+// last sweep, down to MaxAccounts less the headroom: so one instance keeps the
+// table at MaxAccounts at most, and N instances at MaxAccounts plus N-1
+// headrooms, whatever the spray of made-up accounts. A failed sweep is tried
+// again at the next failure.
+func (t *Throttle) maybeSweepTable(ctx context.Context, now time.Time, created bool) {
+	t.mu.Lock()
+	if created {
+		t.created++
+	}
+	due := t.created >= headroom(t.cfg.MaxAccounts) || now.Sub(t.lastTableSweep) >= sweepEvery || now.Before(t.lastTableSweep)
+	t.mu.Unlock()
+	if due {
+		_ = t.sweepTable(ctx, now)
+	}
+}
+
+// sweepTable sweeps the shared table down to MaxAccounts less the headroom,
+// unless this instance is sweeping it already.
+func (t *Throttle) sweepTable(ctx context.Context, now time.Time) error {
+	t.mu.Lock()
+	if t.tableSweeping {
+		t.mu.Unlock()
+		return nil
+	}
+	t.tableSweeping = true
+	counted := t.created
+	t.mu.Unlock()
+	_, err := t.db.SweepLoginThrottle(ctx, now, t.cfg.MaxAccounts-headroom(t.cfg.MaxAccounts))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.tableSweeping = false
+	if err != nil {
+		return err
+	}
+	// Accounts added while it ran count toward the next sweep.
+	t.created, t.lastTableSweep = max(t.created-counted, 0), now
+	return nil
+}
+
+// Sweep drops what is stale now: for the portal's periodic sweeper, so the
+// shared table is tidied even when no sign-in fails for a while.
+func (t *Throttle) Sweep(ctx context.Context) error {
+	now := t.Now()
+	t.mu.Lock()
+	t.sweep(now)
+	t.mu.Unlock()
+	if t.db == nil {
+		return nil
+	}
+	return t.sweepTable(ctx, now)
 }
 
 // headroom returns how many entries to free when a map of capacity limit is
