@@ -177,12 +177,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("mobbscan client: %w", err)
 	}
-	workers := &workerSet{log: log}
+	instance, err := instanceName(getenv, ln.Addr())
+	if err != nil {
+		return err
+	}
+	// The heartbeat is a worker set of its own: it beats until the other workers have
+	// finished their in-flight deliveries, so that no other instance takes them over.
+	workers, beats := &workerSet{log: log}, &workerSet{log: log}
 	a, err := newApp(ctx, cfg, stdout, params, client, token, workers.states)
 	if err != nil {
 		return err
 	}
 	defer a.db.Close()
+	a.db.SetInstance(instance)
 	firstAdmin, err := a.bootstrap(ctx, cmp.Or(cfg.BaseURL, portalURL))
 	if err != nil {
 		return err
@@ -201,13 +208,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
-	a.log.Info("portal listening", "url", portalURL, "env", cfg.Env, "data_dir", cfg.DataDir, "database", a.db.Engine())
+	a.log.Info("portal listening", "url", portalURL, "env", cfg.Env, "data_dir", cfg.DataDir, "database", a.db.Engine(), "instance", instance)
 	if sb != nil {
 		a.log.Info("using the EMBEDDED Mobbscan SANDBOX (simulated gateway, synthetic people); set PORTAL_MOBBSCAN_URL, PORTAL_MOBBSCAN_API_KEY and PORTAL_MOBBSCAN_API_SECRET to use a real gateway",
 			"sandbox_url", sb.URL)
 	} else {
 		a.log.Info("using the Mobbscan gateway", "url", gatewayURL, "webhook_path", "/webhooks/mobbscan/<PORTAL_WEBHOOK_TOKEN>")
 	}
+
+	// The instance's heartbeat (store/instances.go): the first beat comes before any
+	// worker starts an outbox row, so that no other instance ever sees this one's rows
+	// without a live owner.
+	if err := a.db.TouchInstance(ctx, store.InstanceTTL); errors.Is(err, store.ErrInstanceNameInUse) {
+		a.log.Error("instance name clash", "instance", instance, "error", err)
+	} else if err != nil {
+		return err
+	}
+	beatCtx, stopBeat := context.WithCancel(context.Background())
+	beats.spawnUnwatched(beatCtx, "instance", a.heartbeat)
 
 	// Background work: webhook intake, ingestion and reconciliation, session sweeping,
 	// and the embedded sandbox. It stops after the HTTP server has drained. /healthz
@@ -224,6 +242,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	stop := func() {
 		stopBG()
 		workers.wait()
+		stopBeat()
+		beats.wait()
 	}
 
 	// The first admin's one-time password is the last thing a first start prints, so the
@@ -311,19 +331,13 @@ func (w *workerSet) states() map[string]string {
 func (w *workerSet) wait() { w.wg.Wait() }
 
 // sweepSessions deletes expired sessions now and then, and closes finished refusal
-// windows (store.SweepRefusals).
+// windows (store.SweepRefusals); with several instances, only the leader does.
 func (a *app) sweepSessions(ctx context.Context) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
 	for {
-		if n, err := a.db.DeleteExpiredSessions(ctx, a.cfg.SessionIdle); err != nil && ctx.Err() == nil {
-			a.log.Warn("sweep sessions", "error", err)
-		} else if n > 0 {
-			a.log.Debug("swept sessions", "count", n)
-		}
-		// Issue 9 (L3): finished refusal windows get their summary audit row.
-		if _, err := a.db.SweepRefusals(ctx); err != nil && ctx.Err() == nil {
-			a.log.Warn("sweep refusals", "error", err)
+		if a.review.Leader(ctx) {
+			a.sweepOnce(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -331,6 +345,94 @@ func (a *app) sweepSessions(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+func (a *app) sweepOnce(ctx context.Context) {
+	if n, err := a.db.DeleteExpiredSessions(ctx, a.cfg.SessionIdle); err != nil && ctx.Err() == nil {
+		a.log.Warn("sweep sessions", "error", err)
+	} else if n > 0 {
+		a.log.Debug("swept sessions", "count", n)
+	}
+	// Issue 9 (L3): finished refusal windows get their summary audit row.
+	if _, err := a.db.SweepRefusals(ctx); err != nil && ctx.Err() == nil {
+		a.log.Warn("sweep refusals", "error", err)
+	}
+}
+
+// heartbeat keeps this instance's row alive every store.HeartbeatEvery (for
+// store.InstanceTTL) until ctx ends, then removes it and gives up the leader lease, so
+// that the other instances need not wait for them to expire (store/instances.go).
+func (a *app) heartbeat(ctx context.Context) {
+	t := time.NewTicker(store.HeartbeatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := a.db.RemoveInstance(stopCtx); err != nil {
+				a.log.Warn("remove the instance's heartbeat", "error", err)
+			}
+			if err := a.db.ReleaseLease(stopCtx, store.LeaderLease, a.db.Instance()); err != nil {
+				a.log.Warn("release the leader lease", "error", err)
+			}
+			return
+		case <-t.C:
+		}
+		err := a.db.TouchInstance(ctx, store.InstanceTTL)
+		switch {
+		case errors.Is(err, store.ErrInstanceNameInUse):
+			a.log.Error("instance name clash", "instance", a.db.Instance(), "error", err)
+		case err != nil && ctx.Err() == nil:
+			a.log.Warn("instance heartbeat", "error", err)
+		}
+	}
+}
+
+// instanceName is this instance's name among the portals sharing one database
+// (store/instances.go): PORTAL_INSTANCE, or else the host name and the port it listens
+// on, which a restart on the same address keeps (it then recovers at once what its
+// previous life was sending) and two instances on one host do not share. It must be
+// unique among the instances running at the same time: one starting under the name of a
+// running one would take that one's in-flight gateway calls over (the fence and the
+// status read of D3 keep that safe, not quiet; the heartbeat logs the clash).
+func instanceName(getenv func(string) string, addr net.Addr) (string, error) {
+	name, err := envValue(getenv, "INSTANCE")
+	if err != nil {
+		return "", err
+	}
+	if name != "" {
+		if !validInstanceName(name) {
+			return "", fmt.Errorf("PORTAL_INSTANCE %q: want 1 to %d letters, digits and . - _ : @ /, unique among the running instances",
+				name, store.MaxInstanceName)
+		}
+		return name, nil
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	_, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "", fmt.Errorf("instance name from the listening address %s: %w", addr, err)
+	}
+	name = host + ":" + port
+	if !validInstanceName(name) {
+		return "", fmt.Errorf("the host name %q makes no usable instance name: set PORTAL_INSTANCE", host)
+	}
+	return name, nil
+}
+
+func validInstanceName(s string) bool {
+	if s == "" || len(s) > store.MaxInstanceName {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-_:@/", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 // bootstrap creates the first admin with a random one-time password when there are no

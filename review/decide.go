@@ -374,11 +374,21 @@ func (s *Service) DeliverOnce(ctx context.Context) (int, error) {
 			continue
 		}
 		n++
+		d, err = s.startedDecision(ctx, d)
+		if err != nil {
+			return n, err
+		}
 		// An attempt under way finishes even when shutdown begins (the client's own
 		// timeouts bound it), so that its outcome is recorded, not guessed (D4).
 		callCtx := context.WithoutCancel(ctx)
 		o := s.deliver(callCtx, d)
-		if err := s.DB.FinishDelivery(callCtx, d, o); err != nil {
+		if err := s.DB.FinishDelivery(callCtx, d, o); errors.Is(err, store.ErrStaleAttempt) {
+			// This instance's heartbeat expired during the call and another instance took
+			// the decision over: it is the new owner's, which reads the status first (D3).
+			s.Log.Warn("decision delivery outcome dropped: another instance took the decision over meanwhile",
+				"decision_id", d.ID, "process_id", d.ProcessID, "state", o.State, "attempt", d.Attempts+1)
+			continue
+		} else if err != nil {
 			return n, err
 		}
 		if o.State == store.StateDelivered {
@@ -387,6 +397,18 @@ func (s *Service) DeliverOnce(ctx context.Context) (int, error) {
 		s.Log.Info("decision delivery", "decision_id", d.ID, "process_id", d.ProcessID, "state", o.State, "attempt", d.Attempts+1)
 	}
 	return n, nil
+}
+
+// startedDecision re-reads decision d after its StartDelivery, as it was just before it:
+// the list d came from may be older, for another instance may have made an attempt
+// meanwhile and left it ambiguous, and the attempt must follow the row (D3).
+func (s *Service) startedDecision(ctx context.Context, d *store.Decision) (*store.Decision, error) {
+	cur, err := s.DB.GetDecision(ctx, d.ID)
+	if err != nil {
+		return nil, err
+	}
+	cur.State, cur.Attempts = store.StateQueued, cur.Attempts-1
+	return cur, nil
 }
 
 // deliver makes one attempt (D2, D3).
@@ -479,7 +501,10 @@ func (s *Service) retryOutcome(d *store.Decision, err error, ambiguous bool) sto
 }
 
 // RunDelivery delivers decisions until ctx ends: on a kick after a decision, and on a
-// timer for retries. Decisions left "sending" by a crash are recovered first.
+// timer for retries. Every instance runs it; StartDelivery gives each decision to one.
+// At start it recovers what this instance's previous life (or a stopped instance) left
+// "sending"; afterwards it takes over, every heartbeat, what instances that stopped left
+// (store/instances.go). Parking stale decisions is the leader's (Leader).
 func (s *Service) RunDelivery(ctx context.Context) {
 	if n, err := s.DB.RecoverDeliveries(ctx); err != nil {
 		s.Log.Error("recover deliveries", "error", err)
@@ -490,6 +515,8 @@ func (s *Service) RunDelivery(ctx context.Context) {
 	defer tick.Stop()
 	park := time.NewTicker(time.Minute)
 	defer park.Stop()
+	takeOver := time.NewTicker(store.HeartbeatEvery)
+	defer takeOver.Stop()
 	for {
 		for ctx.Err() == nil {
 			n, err := s.DeliverOnce(ctx)
@@ -508,12 +535,21 @@ func (s *Service) RunDelivery(ctx context.Context) {
 			return
 		case <-s.deliveryWake:
 		case <-tick.C:
+		case <-takeOver.C:
+			s.takeOver(ctx, "decision deliveries", s.DB.TakeOverDeliveries)
 		case <-park.C:
-			if n, err := s.DB.ParkStale(ctx, s.cfg.ParkAfter); err != nil && ctx.Err() == nil {
-				s.Log.Error("park stale deliveries", "error", err)
-			} else if n > 0 {
-				s.Log.Warn("parked undelivered decisions", "count", n)
+			if s.Leader(ctx) {
+				s.parkStale(ctx)
 			}
 		}
+	}
+}
+
+// parkStale parks the decisions not delivered within ParkAfter (D2).
+func (s *Service) parkStale(ctx context.Context) {
+	if n, err := s.DB.ParkStale(ctx, s.cfg.ParkAfter); err != nil && ctx.Err() == nil {
+		s.Log.Error("park stale deliveries", "error", err)
+	} else if n > 0 {
+		s.Log.Warn("parked undelivered decisions", "count", n)
 	}
 }

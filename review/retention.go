@@ -338,7 +338,13 @@ func (s *Service) EraseOnce(ctx context.Context) (int, error) {
 		n++
 		callCtx := context.WithoutCancel(ctx)
 		o := s.erase(callCtx, e)
-		if err := s.DB.FinishErasure(callCtx, e, o); err != nil {
+		if err := s.DB.FinishErasure(callCtx, e, o); errors.Is(err, store.ErrStaleAttempt) {
+			// Another instance took the erasure over meanwhile (this one's heartbeat
+			// expired): it sends the DELETE again, which is harmless.
+			s.Log.Warn("erasure outcome dropped: another instance took the erasure over meanwhile",
+				"erasure_id", e.ID, "process_id", e.ProcessID, "state", o.State, "attempt", e.Attempts+1)
+			continue
+		} else if err != nil {
 			return n, err
 		}
 		s.Log.Info("process erasure", "erasure_id", e.ID, "process_id", e.ProcessID, "state", o.State, "attempt", e.Attempts+1)
@@ -393,9 +399,11 @@ func (s *Service) erasureRetry(e *store.Erasure, err error, ambiguous bool) stor
 }
 
 // RunRetention clears identity data of final processes past the retention period and
-// erases processes at the gateway, until ctx ends: erasures left "sending" by a crash
-// are queued again first; retention runs at start and every ten minutes; due erasures
-// are sent every two seconds.
+// erases processes at the gateway, until ctx ends: erasures and send-backs left
+// "sending" by this instance's previous life (or a stopped instance) are queued again
+// first; retention runs at start and every ten minutes on the leader (Leader); due
+// erasures and send-backs are sent every two seconds by every instance, which also takes
+// over what instances that stopped left sending (store/instances.go).
 func (s *Service) RunRetention(ctx context.Context) {
 	if n, err := s.DB.RecoverErasures(ctx); err != nil {
 		s.Log.Error("recover erasures", "error", err)
@@ -403,6 +411,9 @@ func (s *Service) RunRetention(ctx context.Context) {
 		s.Log.Warn("recovered erasures interrupted by a stop; they are sent again", "count", n)
 	}
 	retain := func() {
+		if !s.Leader(ctx) {
+			return
+		}
 		rep, err := s.RetainOnce(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -436,6 +447,12 @@ func (s *Service) RunRetention(ctx context.Context) {
 		}
 		for ctx.Err() == nil {
 			n, err := s.SendBackOnce(ctx)
+			if errors.Is(err, store.ErrStaleAttempt) {
+				// Another instance took the send-back over meanwhile (this one's heartbeat
+				// expired): it sends it again, which is harmless; the rest waits a tick.
+				s.Log.Warn("send-back outcome dropped: another instance took it over meanwhile", "error", err)
+				break
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					s.Log.Error("send back", "error", err)
@@ -452,6 +469,8 @@ func (s *Service) RunRetention(ctx context.Context) {
 		case <-purgeTick.C:
 			retain()
 		case <-eraseTick.C:
+			s.takeOver(ctx, "erasures", s.DB.TakeOverErasures)
+			s.takeOver(ctx, "send-backs", s.DB.TakeOverSendBacks)
 		}
 	}
 }

@@ -129,9 +129,11 @@ func (s *Service) reconcile(ctx context.Context, cur *store.Process) error {
 	return nil
 }
 
-// RunWorkers runs webhook ingestion and reconciliation until ctx ends. After a gateway
-// outage it is woken to do at once what the catch-up made due; while the gateway is
-// failing it probes it every few seconds (O4).
+// RunWorkers runs webhook ingestion and reconciliation until ctx ends, while this
+// instance holds the leader lease (Leader: with several instances on one database, one
+// of them does it); it renews the lease on every ingestion tick. After a gateway outage
+// it is woken to do at once what the catch-up made due; while the gateway is failing it
+// probes it every few seconds (O4), leader or not: the probe is this instance's client's.
 func (s *Service) RunWorkers(ctx context.Context, inbox *Inbox, reconcileEvery time.Duration) {
 	if reconcileEvery <= 0 {
 		reconcileEvery = 15 * time.Second
@@ -146,26 +148,92 @@ func (s *Service) RunWorkers(ctx context.Context, inbox *Inbox, reconcileEvery t
 	if inbox != nil {
 		wake = inbox.Wake()
 	}
+	lead := s.leaderCheck(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-wake:
-			s.drainInbox(ctx)
+			if lead() {
+				s.drainInbox(ctx)
+			}
 		case <-ingestTick.C:
-			s.drainInbox(ctx)
+			if lead() {
+				s.drainInbox(ctx)
+			}
 		case <-recTick.C:
+			if !lead() {
+				continue
+			}
 			if _, err := s.ReconcileOnce(ctx); err != nil && ctx.Err() == nil {
 				s.Log.Error("reconcile", "error", err)
 			}
 		case <-s.reconcilerWake:
-			s.drainInbox(ctx)
-			s.drainReconcile(ctx)
+			if lead() {
+				s.drainInbox(ctx)
+				s.drainReconcile(ctx)
+			}
 		case <-probeTick.C:
 			if _, err := s.ProbeOnce(ctx); err != nil && ctx.Err() == nil {
 				s.Log.Error("probe the gateway", "error", err)
 			}
 		}
+	}
+}
+
+// leaderRecheck is how long RunWorkers trusts its last answer from the leader lease: a
+// burst of webhooks does not write the lease once each. Well below store.LeaseTTL, so a
+// trusted "yes" always has most of the lease left.
+const leaderRecheck = time.Second
+
+// Leader reports whether this instance runs, now, the work done once across the
+// instances on one database (webhook ingestion, reconciliation, retention, parking stale
+// decisions, the sweeps): it takes the leader lease for store.LeaseTTL when it is free
+// or expired, or renews it. A single instance always holds it (after a restart under
+// another name, once the old name's lease has expired). What the leader does is safe
+// to do twice all the same (each write is a conditional transaction); the lease keeps
+// the instances from doing it all at once.
+func (s *Service) Leader(ctx context.Context) bool {
+	ok, err := s.DB.HoldLease(ctx, store.LeaderLease, s.DB.Instance(), store.LeaseTTL)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.Log.Error("leader lease", "error", err)
+		}
+		return false
+	}
+	return ok
+}
+
+// leaderCheck returns Leader for one worker's loop, asked at most every leaderRecheck,
+// logging when this instance takes or loses the lease.
+func (s *Service) leaderCheck(ctx context.Context) func() bool {
+	var known, leading bool
+	var asked time.Time
+	return func() bool {
+		if known && time.Since(asked) < leaderRecheck {
+			return leading
+		}
+		ok := s.Leader(ctx)
+		switch {
+		case ok && (!known || !leading):
+			s.Log.Info("this instance holds the leader lease: it runs webhook ingestion, reconciliation, retention and the sweeps", "instance", s.DB.Instance())
+		case !ok && (!known || leading) && ctx.Err() == nil:
+			s.Log.Info("another instance holds the leader lease: this one delivers, and takes over if the leader stops", "instance", s.DB.Instance())
+		}
+		known, leading, asked = true, ok, time.Now()
+		return ok
+	}
+}
+
+// takeOver runs one round of an outbox's takeover (store/instances.go): what instances
+// that stopped left "sending" is queued again, ambiguous.
+func (s *Service) takeOver(ctx context.Context, what string, f func(context.Context) (int64, error)) {
+	n, err := f(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.Log.Error("take over "+what, "error", err)
+	case n > 0:
+		s.Log.Warn("took over "+what+" that a stopped instance left in flight; they are queued again, ambiguous", "count", n)
 	}
 }
 

@@ -53,10 +53,12 @@ func nullTime(s sql.NullString) time.Time {
 
 // DB is the portal's database.
 type DB struct {
-	db    *sql.DB
-	path  string   // the SQLite file or the PostgreSQL URL
-	pg    bool     // PostgreSQL (engine.go)
-	stmts sync.Map // query text → *sql.Stmt, for the hot read paths
+	db   *sql.DB
+	path string // the SQLite file or the PostgreSQL URL
+	pg   bool   // PostgreSQL (engine.go)
+	// instance is the portal instance this handle stands for (instances.go).
+	instance *instanceState
+	stmts    sync.Map // query text → *sql.Stmt, for the hot read paths
 	// observe tells committed audit rows to the metrics (observe.go).
 	observe observers
 	// Now returns the current time; tests replace it.
@@ -84,7 +86,7 @@ func Open(ctx context.Context, target string) (*DB, error) {
 			return nil, fmt.Errorf("open %s: %w", target, err)
 		}
 	}
-	db := &DB{db: sqldb, path: target, pg: IsPostgres(target), Now: time.Now}
+	db := &DB{db: sqldb, path: target, pg: IsPostgres(target), instance: newInstanceState(), Now: time.Now}
 	if err := db.withMigrationLock(ctx, func() error { return db.migrate(ctx) }); err != nil {
 		sqldb.Close()
 		return nil, err

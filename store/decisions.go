@@ -267,16 +267,11 @@ func (db *DB) NextDeliveryDue(ctx context.Context) (time.Time, error) {
 	return nullTime(due), err
 }
 
-// StartDelivery marks a queued decision as being sent and counts the attempt. It
-// reports false when the decision is not queued any more (someone else took it).
+// StartDelivery marks a queued, due decision as being sent by this instance and counts
+// the attempt. It reports false when the decision is not queued and due any more
+// (someone else took it; instances.go).
 func (db *DB) StartDelivery(ctx context.Context, id int64) (bool, error) {
-	res, err := db.exec(ctx, "UPDATE decisions SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'queued'",
-		formatTime(db.now()), id)
-	if err != nil {
-		return false, fmt.Errorf("start delivery: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	return db.startOutbox(ctx, "decisions", "", id)
 }
 
 // DeliveryOutcome is the result of a delivery attempt.
@@ -289,12 +284,15 @@ type DeliveryOutcome struct {
 	Audit         bool          // write an audit row (every outcome but a plain retry)
 }
 
-// FinishDelivery records the outcome of an attempt on a decision in state sending;
-// a delivered decision marks the process final with its verdict.
+// FinishDelivery records the outcome of the attempt this instance started on decision d
+// (d as read before or after its StartDelivery); a delivered decision marks the process
+// final with its verdict. It returns ErrStaleAttempt, recording nothing, when the
+// decision is no longer in that attempt (instances.go).
 func (db *DB) FinishDelivery(ctx context.Context, d *Decision, o DeliveryOutcome) error {
 	if len(o.Error) > 500 {
 		o.Error = strings.ToValidUTF8(o.Error[:500], "") // never half a character
 	}
+	attempt, fence := db.fenceArgs("decisions", d.ID, string(d.State), d.Attempts)
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		now := db.now()
 		var next, delivered any
@@ -304,10 +302,14 @@ func (db *DB) FinishDelivery(ctx context.Context, d *Decision, o DeliveryOutcome
 		if o.State == StateDelivered {
 			delivered = formatTime(now)
 		}
-		if err := db.execOne(ctx, tx, `UPDATE decisions SET state = ?, next_attempt_at = ?, ambiguous = ?, last_error = ?,
-			delivered_at = coalesce(?, delivered_at), gateway_status = ?, updated_at = ? WHERE id = ? AND state = 'sending'`,
-			o.State, next, boolInt(o.Ambiguous), o.Error, delivered, o.GatewayStatus, formatTime(now), d.ID); err != nil {
-			return fmt.Errorf("finish delivery of decision %d: %w", d.ID, err)
+		err := db.execOne(ctx, tx, `UPDATE decisions SET state = ?, next_attempt_at = ?, ambiguous = ?, last_error = ?,
+			delivered_at = coalesce(?, delivered_at), gateway_status = ?, updated_at = ?, sending_by = NULL`+finishFence,
+			append([]any{o.State, next, boolInt(o.Ambiguous), o.Error, delivered, o.GatewayStatus, formatTime(now)}, fence...)...)
+		if errors.Is(err, ErrNotFound) {
+			err = ErrStaleAttempt
+		}
+		if err != nil {
+			return fmt.Errorf("finish delivery of decision %d, attempt %d: %w", d.ID, attempt, err)
 		}
 		if o.State == StateDelivered {
 			status := d.Verdict.GatewayStatus()
@@ -323,7 +325,7 @@ func (db *DB) FinishDelivery(ctx context.Context, d *Decision, o DeliveryOutcome
 		if o.State != StateDelivered {
 			outcome = OutcomeFailure
 		}
-		detail := fmt.Sprintf("decision %d %s; attempt %d", d.ID, o.State, d.Attempts+1)
+		detail := fmt.Sprintf("decision %d %s; attempt %d", d.ID, o.State, attempt)
 		if o.Error != "" {
 			detail += ": " + o.Error
 		}
@@ -331,15 +333,17 @@ func (db *DB) FinishDelivery(ctx context.Context, d *Decision, o DeliveryOutcome
 	})
 }
 
-// RecoverDeliveries puts decisions left "sending" by a crash back in the queue, marked
+// RecoverDeliveries is for an instance's start: it puts the decisions its previous life
+// left "sending", and those of instances that stopped, back in the queue, marked
 // ambiguous so that the worker reads the status before sending again (D3, D4).
 func (db *DB) RecoverDeliveries(ctx context.Context) (int64, error) {
-	res, err := db.exec(ctx, "UPDATE decisions SET state = 'queued', ambiguous = 1, next_attempt_at = ?, updated_at = ? WHERE state = 'sending'",
-		formatTime(db.now()), formatTime(db.now()))
-	if err != nil {
-		return 0, fmt.Errorf("recover deliveries: %w", err)
-	}
-	return res.RowsAffected()
+	return db.recoverSending(ctx, "decisions", true)
+}
+
+// TakeOverDeliveries puts the decisions left "sending" by instances that stopped back
+// in the queue, marked ambiguous; the running instances call it all the time.
+func (db *DB) TakeOverDeliveries(ctx context.Context) (int64, error) {
+	return db.recoverSending(ctx, "decisions", false)
 }
 
 // ParkStale parks queued decisions not delivered within maxAge of being decided (of

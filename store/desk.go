@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -317,20 +316,23 @@ func (db *DB) DueSendBacks(ctx context.Context, limit int) ([]*SendBack, error) 
 	return out, rows.Err()
 }
 
-// StartSendBack marks a queued send-back as being sent (committed before the gateway is
-// called, so a crash leaves a trace RecoverSendBacks finds); false when another worker
-// took it.
+// StartSendBack marks a queued, due send-back as being sent by this instance (committed
+// before the gateway is called, so a crash leaves a trace RecoverSendBacks or another
+// instance's TakeOverSendBacks finds); false when another worker took it.
 func (db *DB) StartSendBack(ctx context.Context, id int64) (bool, error) {
 	return db.outboxStart(ctx, "send_backs", id)
 }
 
-// FinishSendBack records the outcome of an attempt on a send-back in state sending. A
-// done send-back supersedes the portal's settled decision on the process, if any (the
-// portal asked for the review again; it does not wait for the gateway's timestamps to
-// say so), and makes the process due for a status check at once, so it is back in the
-// queue as soon as the gateway says it is in review.
+// FinishSendBack records the outcome of the attempt this instance started on sb (read
+// before or after its StartSendBack); it returns ErrStaleAttempt, recording nothing, when
+// the row is no longer in that attempt (instances.go). A done send-back supersedes the
+// portal's settled decision on the process, if any (the portal asked for the review
+// again; it does not wait for the gateway's timestamps to say so), and makes the process
+// due for a status check at once, so it is back in the queue as soon as the gateway says
+// it is in review.
 func (db *DB) FinishSendBack(ctx context.Context, sb *SendBack, o ErasureOutcome) error {
 	o.Error = clipText(o.Error, 500)
+	attempt, fence := db.fenceArgs("send_backs", sb.ID, string(sb.State), sb.Attempts)
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		now := db.now()
 		var next, done any
@@ -340,10 +342,14 @@ func (db *DB) FinishSendBack(ctx context.Context, sb *SendBack, o ErasureOutcome
 		if o.State == ErasureDone {
 			done = formatTime(now)
 		}
-		if err := db.execOne(ctx, tx, `UPDATE send_backs SET state = ?, next_attempt_at = ?, ambiguous = ?, last_error = ?, done_at = ?,
-			updated_at = ? WHERE id = ? AND state = 'sending'`,
-			o.State, next, boolInt(o.Ambiguous), o.Error, done, formatTime(now), sb.ID); err != nil {
-			return fmt.Errorf("finish send-back %d: %w", sb.ID, err)
+		err := db.execOne(ctx, tx, `UPDATE send_backs SET state = ?, next_attempt_at = ?, ambiguous = ?, last_error = ?, done_at = ?,
+			updated_at = ?, sending_by = NULL`+finishFence,
+			append([]any{o.State, next, boolInt(o.Ambiguous), o.Error, done, formatTime(now)}, fence...)...)
+		if errors.Is(err, ErrNotFound) {
+			err = ErrStaleAttempt
+		}
+		if err != nil {
+			return fmt.Errorf("finish send-back %d, attempt %d: %w", sb.ID, attempt, err)
 		}
 		if o.State == ErasureDone {
 			var live int64
@@ -369,7 +375,7 @@ func (db *DB) FinishSendBack(ctx context.Context, sb *SendBack, o ErasureOutcome
 		if o.State != ErasureDone {
 			outcome = OutcomeFailure
 		}
-		detail := fmt.Sprintf("send-back %d %s; attempt %d", sb.ID, o.State, sb.Attempts+1)
+		detail := fmt.Sprintf("send-back %d %s; attempt %d", sb.ID, o.State, attempt)
 		for _, s := range []string{o.Note, o.Error} {
 			if s != "" {
 				detail += ": " + s
@@ -379,10 +385,17 @@ func (db *DB) FinishSendBack(ctx context.Context, sb *SendBack, o ErasureOutcome
 	})
 }
 
-// RecoverSendBacks puts send-backs left "sending" by a crash back in the queue, marked
+// RecoverSendBacks is for an instance's start: it puts the send-backs its previous life
+// left "sending", and those of instances that stopped, back in the queue, marked
 // ambiguous (the gateway leaves a process already in review alone, so sending again is safe).
 func (db *DB) RecoverSendBacks(ctx context.Context) (int64, error) {
-	return db.outboxRecover(ctx, "send_backs")
+	return db.recoverSending(ctx, "send_backs", true)
+}
+
+// TakeOverSendBacks puts the send-backs left "sending" by instances that stopped back in
+// the queue, marked ambiguous; the running instances call it all the time.
+func (db *DB) TakeOverSendBacks(ctx context.Context) (int64, error) {
+	return db.recoverSending(ctx, "send_backs", false)
 }
 
 // PullForwardSendBacks makes failed-and-waiting send-backs due now, for the catch-up
@@ -392,26 +405,11 @@ func (db *DB) PullForwardSendBacks(ctx context.Context, limit int) (int, error) 
 }
 
 // The outboxes of gateway requests other than decisions (erasures, send-backs) share
-// their states and these three moves; table is a constant of this package.
+// their states and these moves (the start and the recovery with the decisions:
+// instances.go); table is a constant of this package.
 
 func (db *DB) outboxStart(ctx context.Context, table string, id int64) (bool, error) {
-	res, err := db.exec(ctx, "UPDATE "+table+` SET state = 'sending', attempts = attempts + 1, next_attempt_at = NULL, updated_at = ?
-		WHERE id = ? AND state = 'queued'`, formatTime(db.now()), id)
-	if err != nil {
-		return false, fmt.Errorf("start %s %d: %w", strings.TrimSuffix(table, "s"), id, err)
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
-}
-
-func (db *DB) outboxRecover(ctx context.Context, table string) (int64, error) {
-	now := formatTime(db.now())
-	res, err := db.exec(ctx, "UPDATE "+table+" SET state = 'queued', ambiguous = 1, next_attempt_at = ?, updated_at = ? WHERE state = 'sending'",
-		now, now)
-	if err != nil {
-		return 0, fmt.Errorf("recover %s: %w", table, err)
-	}
-	return res.RowsAffected()
+	return db.startOutbox(ctx, table, ", next_attempt_at = NULL", id)
 }
 
 func (db *DB) outboxPullForward(ctx context.Context, table string, limit int) (int, error) {

@@ -400,10 +400,11 @@ func (db *DB) DueErasures(ctx context.Context, limit int) ([]*Erasure, error) {
 		" WHERE e.state = 'queued' AND e.next_attempt_at <= ? ORDER BY e.next_attempt_at LIMIT ?", formatTime(db.now()), limit)
 }
 
-// StartErasure marks a queued erasure as being sent and counts the attempt. It reports
-// false when the erasure is not queued any more (another worker took it). The row is
-// committed 'sending' before the gateway is called, so a crash leaves a trace that
-// RecoverErasures finds.
+// StartErasure marks a queued, due erasure as being sent by this instance and counts the
+// attempt. It reports false when the erasure is not queued and due any more (another
+// worker took it). The row is committed 'sending' before the gateway is called, so a
+// crash leaves a trace that RecoverErasures, or another instance's TakeOverErasures,
+// finds.
 func (db *DB) StartErasure(ctx context.Context, id int64) (bool, error) {
 	return db.outboxStart(ctx, "erasures", id)
 }
@@ -418,12 +419,15 @@ type ErasureOutcome struct {
 	Audit     bool         // write an audit row (every outcome but a plain retry)
 }
 
-// FinishErasure records the outcome of an attempt on an erasure in state sending; a done
-// erasure marks the process as unknown to the gateway (gone).
+// FinishErasure records the outcome of the attempt this instance started on e (read
+// before or after its StartErasure); a done erasure marks the process as unknown to the
+// gateway (gone). It returns ErrStaleAttempt, recording nothing, when the erasure is no
+// longer in that attempt (instances.go).
 func (db *DB) FinishErasure(ctx context.Context, e *Erasure, o ErasureOutcome) error {
 	if len(o.Error) > 500 {
 		o.Error = strings.ToValidUTF8(o.Error[:500], "")
 	}
+	attempt, fence := db.fenceArgs("erasures", e.ID, string(e.State), e.Attempts)
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		now := db.now()
 		var next, done any
@@ -433,10 +437,14 @@ func (db *DB) FinishErasure(ctx context.Context, e *Erasure, o ErasureOutcome) e
 		if o.State == ErasureDone {
 			done = formatTime(now)
 		}
-		if err := db.execOne(ctx, tx, `UPDATE erasures SET state = ?, next_attempt_at = ?, ambiguous = ?, last_error = ?, done_at = ?,
-			updated_at = ? WHERE id = ? AND state = 'sending'`,
-			o.State, next, boolInt(o.Ambiguous), o.Error, done, formatTime(now), e.ID); err != nil {
-			return fmt.Errorf("finish erasure %d: %w", e.ID, err)
+		err := db.execOne(ctx, tx, `UPDATE erasures SET state = ?, next_attempt_at = ?, ambiguous = ?, last_error = ?, done_at = ?,
+			updated_at = ?, sending_by = NULL`+finishFence,
+			append([]any{o.State, next, boolInt(o.Ambiguous), o.Error, done, formatTime(now)}, fence...)...)
+		if errors.Is(err, ErrNotFound) {
+			err = ErrStaleAttempt
+		}
+		if err != nil {
+			return fmt.Errorf("finish erasure %d, attempt %d: %w", e.ID, attempt, err)
 		}
 		if o.State == ErasureDone {
 			if _, err := tx.ExecContext(ctx, `UPDATE processes SET gone = 1, reviewable = 0, review_since = NULL, claimed_by = NULL,
@@ -452,7 +460,7 @@ func (db *DB) FinishErasure(ctx context.Context, e *Erasure, o ErasureOutcome) e
 		if o.State != ErasureDone {
 			outcome = OutcomeFailure
 		}
-		detail := fmt.Sprintf("erasure %d %s; attempt %d", e.ID, o.State, e.Attempts+1)
+		detail := fmt.Sprintf("erasure %d %s; attempt %d", e.ID, o.State, attempt)
 		if o.Note != "" {
 			detail += ": " + o.Note
 		}
@@ -463,10 +471,17 @@ func (db *DB) FinishErasure(ctx context.Context, e *Erasure, o ErasureOutcome) e
 	})
 }
 
-// RecoverErasures puts erasures left "sending" by a crash back in the queue, marked
+// RecoverErasures is for an instance's start: it puts the erasures its previous life
+// left "sending", and those of instances that stopped, back in the queue, marked
 // ambiguous: the DELETE may have reached the gateway.
 func (db *DB) RecoverErasures(ctx context.Context) (int64, error) {
-	return db.outboxRecover(ctx, "erasures")
+	return db.recoverSending(ctx, "erasures", true)
+}
+
+// TakeOverErasures puts the erasures left "sending" by instances that stopped back in
+// the queue, marked ambiguous; the running instances call it all the time.
+func (db *DB) TakeOverErasures(ctx context.Context) (int64, error) {
+	return db.recoverSending(ctx, "erasures", false)
 }
 
 // clipText cuts s to at most n bytes without splitting a character.
