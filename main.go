@@ -105,6 +105,8 @@ type app struct {
 	inbox    *review.Inbox
 	log      *slog.Logger
 	metrics  *metrics.Metrics // nil when PORTAL_METRICS_ADDR is empty
+	throttle *auth.Throttle   // sign-in throttling, per account shared through the database
+	sso      *auth.OIDC       // nil without single sign-on
 }
 
 // workers, when set, reports the background workers' states to /healthz.
@@ -125,8 +127,8 @@ func newApp(ctx context.Context, cfg config, stdout io.Writer, hasherParams auth
 	inbox := review.NewInbox(db)
 	m := newMetrics(cfg, db, client, log) // nil when metrics are off
 	observeRequest, observeWebhook := metricsHooks(m)
-	throttle := auth.NewThrottle(auth.DefaultThrottleConfig)
-	sso := newOIDC(ctx, cfg, db, log, throttle) // single sign-on (issue 9, item 2); nil when not configured
+	throttle := auth.NewSharedThrottle(db, auth.DefaultThrottleConfig) // every instance counts an account's failures together
+	sso := newOIDC(ctx, cfg, db, log, throttle)                        // single sign-on (issue 9, item 2); nil when not configured
 	e := handlers.New(handlers.Config{
 		Production: cfg.production(), BaseURL: cfg.BaseURL, TrustedProxies: cfg.TrustedProxies, Logger: log,
 	}, handlers.Deps{
@@ -135,7 +137,8 @@ func newApp(ctx context.Context, cfg config, stdout io.Writer, hasherParams auth
 		ObserveRequest: observeRequest, ObserveWebhook: observeWebhook,
 		OIDC: sso,
 	})
-	return &app{cfg: cfg, db: db, handler: e, sessions: sessions, hasher: hasher, review: rv, inbox: inbox, log: log, metrics: m}, nil
+	return &app{cfg: cfg, db: db, handler: e, sessions: sessions, hasher: hasher, review: rv, inbox: inbox, log: log, metrics: m,
+		throttle: throttle, sso: sso}, nil
 }
 
 // serve runs the portal until ctx ends. ready, when set, receives the listening address.
@@ -356,6 +359,16 @@ func (a *app) sweepOnce(ctx context.Context) {
 	// Issue 9 (L3): finished refusal windows get their summary audit row.
 	if _, err := a.db.SweepRefusals(ctx); err != nil && ctx.Err() == nil {
 		a.log.Warn("sweep refusals", "error", err)
+	}
+	// The shared throttle and pending single sign-ons bound themselves; this tidies up
+	// when traffic stops.
+	if err := a.throttle.Sweep(ctx); err != nil && ctx.Err() == nil {
+		a.log.Warn("sweep sign-in throttle", "error", err)
+	}
+	if a.sso != nil {
+		if err := a.sso.Sweep(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("sweep single sign-ons", "error", err)
+		}
 	}
 }
 

@@ -66,6 +66,10 @@ type Service struct {
 	Log    *slog.Logger
 	cfg    Config
 
+	// cache holds gateway process information per instance for InfoCacheTTL at most.
+	// Forget after a decision, erasure or purge runs on the instance that did it, so
+	// another instance may show the information from before for up to InfoCacheTTL,
+	// never longer: an older entry is never served (and is dropped when met).
 	cacheMu sync.Mutex
 	cache   map[string]cachedInfo
 
@@ -384,8 +388,12 @@ func (s *Service) info(ctx context.Context, id string, fresh bool) (*mobbscan.Pr
 	now := s.DB.Now()
 	s.cacheMu.Lock()
 	c, ok := s.cache[id]
+	if ok && now.Sub(c.fetched) >= s.cfg.InfoCacheTTL {
+		delete(s.cache, id) // identity data is not kept past its use
+		ok = false
+	}
 	s.cacheMu.Unlock()
-	if ok && !fresh && now.Sub(c.fetched) < s.cfg.InfoCacheTTL {
+	if ok && !fresh {
 		return c.p, nil
 	}
 	p, err := s.Client.Process(ctx, id)
