@@ -26,6 +26,7 @@ var allowedImports = map[string][]string{
 	"auth/oidctest":    nil, // single sign-on (issue 9, item 2): a real OpenID Provider for tests only
 	"views":            {"i18n"},
 	"store":            nil,
+	"processtest":      nil, // tests that run the portal binary as processes (crash rounds, two instances)
 	"store/pgtest":     nil, // PostgreSQL for tests (issue 13): a throwaway cluster, a database per test
 	"mobbscan":         nil,
 	"mobbscan/sandbox": nil,

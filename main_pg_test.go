@@ -7,10 +7,6 @@ import (
 	"github.com/mobbscan-review/portal/store/pgtest"
 )
 
-// TestMain stops the throwaway PostgreSQL cluster the two-instance tests start
-// (instances_test.go), and removes the portal binary they share.
-func TestMain(m *testing.M) {
-	code := pgtest.Main(m)
-	removeBuiltPortal()
-	os.Exit(code)
-}
+// TestMain drops what the PostgreSQL tests made (config_database_test.go) and stops
+// the throwaway cluster if they started one.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }

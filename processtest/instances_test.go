@@ -1,4 +1,4 @@
-package main
+package processtest
 
 import (
 	"context"
@@ -92,7 +92,7 @@ func portalBinary(t *testing.T) string {
 			return
 		}
 		builtPortal.dir, builtPortal.path = dir, filepath.Join(dir, "portal")
-		if out, err := exec.Command("go", "build", "-o", builtPortal.path, ".").CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", "build", "-o", builtPortal.path, "github.com/mobbscan-review/portal").CombinedOutput(); err != nil {
 			builtPortal.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})

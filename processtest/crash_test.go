@@ -1,4 +1,4 @@
-package main
+package processtest
 
 import (
 	"bytes"
@@ -62,7 +62,7 @@ func TestCrashSafety(t *testing.T) {
 
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "portal")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	build := exec.Command("go", "build", "-o", bin, "github.com/mobbscan-review/portal")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -84,7 +84,7 @@ func TestCrashSafety(t *testing.T) {
 	if err := os.MkdirAll(h.dataDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	(&portal{DataDir: h.dataDir}).addUser(t, crashEmail, "Crash Agent", store.RoleAgent, crashPassword)
+	addUser(t, h.dataDir, crashEmail, "Crash Agent", store.RoleAgent, crashPassword)
 
 	cases := map[string]*crashCase{} // every seeded process, by id
 	var order []string
