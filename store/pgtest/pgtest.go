@@ -130,7 +130,19 @@ func flagSet(name string) bool {
 // ends. Without a server it skips t (fails it when CI is set).
 func Database(t testing.TB) string {
 	t.Helper()
-	return create(t, mustServer(t), "")
+	u := mustServer(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatalf("connect to the test server: %v", err)
+	}
+	defer conn.Close(ctx)
+	name := "t_" + randomSuffix()
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() { dropLater(u, name) })
+	return withDatabase(u, name)
 }
 
 // Clone creates a database for t as a copy of the template database name, which setup
@@ -271,34 +283,6 @@ func randomSuffix() string {
 	b := make([]byte, 6)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// create makes a database for t, empty or a copy of template, dropped when t ends.
-func create(t testing.TB, u, template string) string {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatalf("connect to the test server: %v", err)
-	}
-	defer conn.Close(ctx)
-	name := "t_" + randomSuffix()
-	stmt := "CREATE DATABASE " + name
-	if template != "" {
-		stmt += " TEMPLATE " + template
-	}
-	if _, err := conn.Exec(ctx, stmt); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, u)
-		if err != nil {
-			return
-		}
-		defer conn.Close(ctx)
-		conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	})
-	return withDatabase(u, name)
 }
 
 func withDatabase(u, name string) string {
