@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/cdproto/emulation"
@@ -120,4 +121,42 @@ func TestBrowserCaseStacksWhenNarrow(t *testing.T) {
 	poll(t, ana, "reject open", `document.querySelector("#reject-panel").classList.contains("open") && !document.querySelector("#accept-panel").classList.contains("open")`)
 	step(t, ana, "accept", chromedp.Click(`[data-testid=go-accept]`))
 	poll(t, ana, "accept open instead", `document.querySelector("#accept-panel").classList.contains("open") && !document.querySelector("#reject-panel").classList.contains("open")`)
+}
+
+// TestBrowserCaseFocusNotUnderBar (WCAG 2.4.11): with the page at its top and the
+// decision bar stuck to the bottom of the window, moving focus to any control of the work
+// area brings it wholly into view above the bar, never left partly under it. The heights
+// put the face comparison's toolbar at the fold, where it was seen under the bar.
+func TestBrowserCaseFocusNotUnderBar(t *testing.T) {
+	p := startReviewPortal(t, 0)
+	p.addUser(t, "ana@example.com", "Ana Agent", store.RoleAgent, "quiet river lantern sunrise")
+	id := p.seed(t, map[string]any{"count": 1, "states": []string{"REVIEW"}, "failed": []string{"validationFacialMatching"}})[0]
+	browser := newBrowser(t)
+	ana := newProfile(t, browser)
+	signIn(t, ana, p.URL, "ana@example.com", "quiet river lantern sunrise")
+	for _, h := range []int64{700, 760, 800, 840, 900} {
+		name := fmt.Sprintf("1280x%d", h)
+		step(t, ana, name+": viewport", chromedp.EmulateViewport(1280, h))
+		openForReview(t, ana, p, id)
+		poll(t, ana, name+": images decode", `document.readyState === "complete" &&
+			[...document.querySelectorAll("img[data-testid^=evidence-]")].every(i => i.complete && i.naturalWidth > 0)`)
+		// For each control: back to the top, focus it as Tab would, then compare its
+		// box with the bar's. A control that is wholly under the bar counts as well.
+		got := value(t, ana, name+": focus each control", chromedp.Evaluate[string](`(() => {
+			const bar = document.querySelector(".decision-bar");
+			const controls = [...document.querySelectorAll(".case-work :is(a[href], button, input, select, textarea, video, [tabindex]):not([tabindex='-1']):not(:disabled)")]
+				.filter(el => el.offsetParent !== null && !bar.contains(el));
+			const bad = [];
+			for (const el of controls) {
+				window.scrollTo(0, 0);
+				el.focus();
+				const b = el.getBoundingClientRect(), top = bar.getBoundingClientRect().top;
+				if (b.bottom > top + 0.5 || b.top < 0) bad.push((el.dataset.testid || el.outerHTML.slice(0, 60)) + " bottom " + Math.round(b.bottom) + " bar " + Math.round(top));
+			}
+			return controls.length + " controls" + (bad.length ? ": " + bad.join("; ") : "");
+		})()`))
+		if strings.Contains(got, ":") || strings.HasPrefix(got, "0 ") {
+			t.Errorf("%s: %s", name, got)
+		}
+	}
 }
