@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io/fs"
 	"os"
@@ -149,6 +150,56 @@ func TestAuditChainWithTwoInstances(t *testing.T) {
 	for i, db := range dbs {
 		if n, err := db.VerifyAudit(ctx); err != nil || n != 200 {
 			t.Fatalf("verify on instance %d: %d %v; want 200 events, an unbroken chain", i, n, err)
+		}
+	}
+}
+
+// TestUnixepochAsSQLite: the time texts the triggers turn into seconds give what SQLite's
+// unixepoch() gives (the wants are sqlite3's answers), on both engines: PostgreSQL's
+// unixepoch is the schema's own function.
+func TestUnixepochAsSQLite(t *testing.T) {
+	db, err := Open(context.Background(), TargetForTest(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	null := int64(-1 << 62)
+	for _, c := range []struct {
+		in   string
+		want int64
+	}{
+		{"2026-12-07T00:10:05Z", 1796602205},
+		{"2026-12-07 00:10:05", 1796602205},
+		{"2026-12-07", 1796601600},
+		{"2026-12-07T00:10", 1796602200},
+		{"2026-12-07T00:10:05.123456789Z", 1796602205},
+		{"2026-12-07T00:10:05+02:00", 1796595005},
+		{"2026-12-07T00:10:05-05:30", 1796622005},
+		{"2026-12-07T00:10:05z", 1796602205},
+		{"2026-12-07 00:10:05 Z", 1796602205},
+		{"2026-12-07\t00:10:05", 1796602205},
+		{"2026-12-07T00:10:05\r", 1796602205},
+		{"1970-01-01T00:00:00Z", 0},
+		{"1969-12-31T23:59:59Z", -1},
+		{"2000-02-29T12:00:00Z", 951825600},
+		{"2024-02-30", 1709251200}, // rolls over into March, as SQLite does
+		{"2026-13-01", null},
+		{"2026-12-07T25:00:00Z", null},
+		{"2026-12-07T00:60:00Z", null},
+		{"2026-12-07T00:10:05+15:00", null},
+		{"2026-12-07\u00a000:10:05", null}, // a no-break space is not SQLite's space
+		{"٢٠٢٦-12-07", null},
+		{"２０２６-12-07", null},
+		{"2026-12-07T00:10:05Zjunk", null},
+		{"nonsense", null},
+		{"", null},
+	} {
+		var got sql.NullInt64
+		if err := db.db.QueryRowContext(context.Background(), `SELECT unixepoch(?)`, c.in).Scan(&got); err != nil {
+			t.Fatalf("unixepoch(%q): %v", c.in, err)
+		}
+		if g := map[bool]int64{true: got.Int64, false: null}[got.Valid]; g != c.want {
+			t.Errorf("unixepoch(%q) = %v, want %v (%v is NULL)", c.in, g, c.want, null)
 		}
 	}
 }
