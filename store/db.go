@@ -76,13 +76,7 @@ func Open(ctx context.Context, target string) (*DB, error) {
 		}
 	} else {
 		var err error
-		if sqldb, err = sql.Open("sqlite", DSN(target)); err != nil {
-			return nil, fmt.Errorf("open %s: %w", target, err)
-		}
-		sqldb.SetMaxOpenConns(8)
-		sqldb.SetMaxIdleConns(8)
-		if err := sqldb.PingContext(ctx); err != nil {
-			sqldb.Close()
+		if sqldb, err = openSQLite(ctx, target); err != nil {
 			return nil, fmt.Errorf("open %s: %w", target, err)
 		}
 	}
