@@ -23,6 +23,7 @@ type config struct {
 	Addr           string
 	DataDir        string
 	DatabaseURL    string // PostgreSQL (issue 13); empty: SQLite at DataDir/portal.db
+	Instance       string // this instance's name among several on one database; empty: host:port (instanceName)
 	BaseURL        string
 	Env            string
 	SessionIdle    time.Duration
@@ -120,6 +121,7 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	parkAfter := fs.String("delivery-park-after", def("DELIVERY_PARK_AFTER", "24h"), "undelivered decisions are parked for a person after this (PORTAL_DELIVERY_PARK_AFTER)")
 	retention := fs.String("retention-days", def("RETENTION_DAYS", "90"), "days the index keeps the identity data of final processes (PORTAL_RETENTION_DAYS)")
 	eraseAfter := fs.String("erase-after-days", def("ERASE_AFTER_DAYS", "0"), "days after which final processes are also erased at the gateway; 0 is never (PORTAL_ERASE_AFTER_DAYS)")
+	fs.StringVar(&c.Instance, "instance", def("INSTANCE", ""), "this instance's name among several on one database, unique among the running ones; empty is host name:listen port (PORTAL_INSTANCE)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", def("METRICS_ADDR", ""), "listen address of /metrics for Prometheus, never the public one; empty is off (PORTAL_METRICS_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return c, fs, err

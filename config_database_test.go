@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,5 +104,43 @@ func TestCommandsOnPostgres(t *testing.T) {
 	defer db.Close()
 	if n, err := db.VerifyAudit(ctx); err != nil || n < 6 {
 		t.Fatalf("chain after the commands: %d events, %v", n, err)
+	}
+}
+
+// TestInstanceNameConfig: -instance or PORTAL_INSTANCE names the instance (the flag
+// first); a name that is not usable is refused, saying where it came from; without one
+// the name is the host name and the listening port.
+func TestInstanceNameConfig(t *testing.T) {
+	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8443}
+	host, _ := os.Hostname()
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    string
+		wantErr string
+	}{
+		{"host and port by default", nil, nil, host + ":8443", ""},
+		{"from the environment", nil, map[string]string{"PORTAL_INSTANCE": "east-1"}, "east-1", ""},
+		{"the flag first", []string{"-instance", "west/2"}, map[string]string{"PORTAL_INSTANCE": "east-1"}, "west/2", ""},
+		{"a space", []string{"-instance", "east 1"}, nil, "", "-instance, PORTAL_INSTANCE"},
+		{"too long", []string{"-instance", strings.Repeat("a", store.MaxInstanceName+1)}, nil, "", "-instance, PORTAL_INSTANCE"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, _, err := parseConfig("serve", tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := instanceName(cfg.Instance, addr)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("instanceName = %q, %v; want an error saying %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("instanceName = %q, %v; want %q", got, err, tt.want)
+			}
+		})
 	}
 }

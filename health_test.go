@@ -60,8 +60,8 @@ func TestHealthWorkerStoppedOrPanicked(t *testing.T) {
 	}
 }
 
-// TestHealthOfTheRunningPortal: the real program reports its five workers, not the
-// embedded sandbox, and writes its probe.
+// TestHealthOfTheRunningPortal: the real program reports its six workers (the instance's
+// heartbeat among them), not the embedded sandbox, and writes its probe.
 func TestHealthOfTheRunningPortal(t *testing.T) {
 	p := startPortal(t, nil)
 	resp, err := http.Get(p.URL + "/healthz")
@@ -76,7 +76,7 @@ func TestHealthOfTheRunningPortal(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"sessions": "running", "inbox": "running", "reconciliation": "running", "delivery": "running", "retention": "running"}
+	want := map[string]string{"sessions": "running", "inbox": "running", "reconciliation": "running", "delivery": "running", "retention": "running", "instance": "running"}
 	if resp.StatusCode != http.StatusOK || got.Status != "ok" || got.Database != "ok" || !maps.Equal(got.Workers, want) {
 		t.Errorf("GET /healthz: got %d %+v, want 200 ok with workers %v", resp.StatusCode, got, want)
 	}

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -180,14 +181,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("mobbscan client: %w", err)
 	}
-	instance, err := instanceName(getenv, ln.Addr())
+	instance, err := instanceName(cfg.Instance, ln.Addr())
 	if err != nil {
 		return err
 	}
 	// The heartbeat is a worker set of its own: it beats until the other workers have
 	// finished their in-flight deliveries, so that no other instance takes them over.
+	// /healthz reports both sets: without its heartbeat an instance's gateway calls are
+	// taken over by the others.
 	workers, beats := &workerSet{log: log}, &workerSet{log: log}
-	a, err := newApp(ctx, cfg, stdout, params, client, token, workers.states)
+	a, err := newApp(ctx, cfg, stdout, params, client, token, func() map[string]string {
+		states := workers.states()
+		maps.Copy(states, beats.states())
+		return states
+	})
 	if err != nil {
 		return err
 	}
@@ -228,7 +235,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	beatCtx, stopBeat := context.WithCancel(context.Background())
-	beats.spawnUnwatched(beatCtx, "instance", a.heartbeat)
+	beats.spawn(beatCtx, "instance", a.heartbeat)
 
 	// Background work: webhook intake, ingestion and reconciliation, session sweeping,
 	// and the embedded sandbox. It stops after the HTTP server has drained. /healthz
@@ -409,14 +416,10 @@ func (a *app) heartbeat(ctx context.Context) {
 // unique among the instances running at the same time: one starting under the name of a
 // running one would take that one's in-flight gateway calls over (the fence and the
 // status read of D3 keep that safe, not quiet; the heartbeat logs the clash).
-func instanceName(getenv func(string) string, addr net.Addr) (string, error) {
-	name, err := envValue(getenv, "INSTANCE")
-	if err != nil {
-		return "", err
-	}
+func instanceName(name string, addr net.Addr) (string, error) {
 	if name != "" {
 		if !validInstanceName(name) {
-			return "", fmt.Errorf("PORTAL_INSTANCE %q: want 1 to %d letters, digits and . - _ : @ /, unique among the running instances",
+			return "", fmt.Errorf("instance name %q (-instance, PORTAL_INSTANCE): want 1 to %d letters, digits and . - _ : @ /, unique among the running instances",
 				name, store.MaxInstanceName)
 		}
 		return name, nil
@@ -431,7 +434,7 @@ func instanceName(getenv func(string) string, addr net.Addr) (string, error) {
 	}
 	name = host + ":" + port
 	if !validInstanceName(name) {
-		return "", fmt.Errorf("the host name %q makes no usable instance name: set PORTAL_INSTANCE", host)
+		return "", fmt.Errorf("the host name %q makes no usable instance name: set -instance or PORTAL_INSTANCE", host)
 	}
 	return name, nil
 }
