@@ -81,7 +81,12 @@ func Open(ctx context.Context, target string) (*DB, error) {
 		}
 	}
 	db := &DB{db: sqldb, path: target, pg: IsPostgres(target), instance: newInstanceState(), Now: time.Now}
-	if err := db.withMigrationLock(ctx, func() error { return db.migrate(ctx) }); err != nil {
+	if err := db.withMigrationLock(ctx, func() error {
+		if err := db.migrate(ctx); err != nil {
+			return err
+		}
+		return db.cacheFunctionPlans(ctx)
+	}); err != nil {
 		sqldb.Close()
 		return nil, err
 	}
@@ -99,8 +104,7 @@ func (db *DB) Close() error {
 
 // stmt returns a prepared statement for q, prepared once: SQLite's parser is a large
 // part of a small query's cost. The queries are program text (never user input), so
-// the cache is bounded by the code. PostgreSQL is not given prepared statements: see
-// openPostgres.
+// the cache is bounded by the code.
 func (db *DB) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	if s, ok := db.stmts.Load(q); ok {
 		return s.(*sql.Stmt), nil
@@ -118,9 +122,6 @@ func (db *DB) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 
 // query runs a read query through the statement cache.
 func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if db.pg {
-		return db.db.QueryContext(ctx, q, args...)
-	}
 	s, err := db.stmt(ctx, q)
 	if err != nil {
 		return nil, err
@@ -130,9 +131,6 @@ func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, erro
 
 // queryRow runs a one-row read query through the statement cache.
 func (db *DB) queryRow(ctx context.Context, q string, args ...any) scanner {
-	if db.pg {
-		return db.db.QueryRowContext(ctx, q, args...)
-	}
 	s, err := db.stmt(ctx, q)
 	if err != nil {
 		return errRow{err}

@@ -34,15 +34,12 @@ func openPostgres(ctx context.Context, url string) (*sql.DB, error) {
 		cfg.RuntimeParams = map[string]string{}
 	}
 	cfg.RuntimeParams["timezone"] = "UTC"
-	// The portal's statements are planned for their values at every execution: they turn
-	// on them (partial indexes, keyset cursors, search patterns), and a generic plan chosen
-	// after five runs of a prepared search recomputed its patterns for every matching row
-	// (seconds instead of milliseconds over 100k processes). So they run as unnamed
-	// statements (pgx caches only their description), which PostgreSQL plans at each bind,
-	// and DB.query does not prepare them. The server's own functions (the triggers) keep
-	// their cached plans: plan_cache_mode=force_custom_plan, the session-wide way, planned
-	// every trigger statement for every row and halved decisions/s.
-	cfg.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+	// Plan every execution of the portal's statements for its values: they turn on them
+	// (partial indexes, keyset cursors, search patterns), and a generic plan chosen after
+	// five runs of a prepared search recomputed its patterns for every matching row
+	// (seconds instead of milliseconds over 100k processes). The schema's functions are
+	// exempt: cacheFunctionPlans.
+	cfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	sqldb := sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)})
 	sqldb.SetMaxOpenConns(16)
 	sqldb.SetMaxIdleConns(16)
@@ -228,6 +225,31 @@ func pgWriteFailure(err error) error {
 		return ErrReadOnly
 	case "55P03", "40P01": // lock_not_available, deadlock_detected
 		return ErrBusy
+	}
+	return nil
+}
+
+// cacheFunctionPlans lets the server's own functions (the triggers) keep their plans:
+// the session's plan_cache_mode=force_custom_plan (openPostgres) is for the portal's
+// statements, and inside a function it planned every statement for every row, which
+// halved decisions/s. Each plpgsql function of the schema gets plan_cache_mode=auto of
+// its own; it runs after every migration, so functions a migration adds get it too.
+func (db *DB) cacheFunctionPlans(ctx context.Context) error {
+	if !db.pg {
+		return nil
+	}
+	_, err := db.db.ExecContext(ctx, `DO $$
+DECLARE f regprocedure;
+BEGIN
+	FOR f IN SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+		WHERE l.lanname = 'plpgsql' AND p.pronamespace = current_schema()::regnamespace
+			AND NOT coalesce('plan_cache_mode=auto' = ANY (p.proconfig), false)
+	LOOP
+		EXECUTE format('ALTER FUNCTION %s SET plan_cache_mode = auto', f);
+	END LOOP;
+END $$`)
+	if err != nil {
+		return fmt.Errorf("functions' plan cache: %w", err)
 	}
 	return nil
 }

@@ -203,3 +203,43 @@ func TestUnixepochAsSQLite(t *testing.T) {
 		}
 	}
 }
+
+// TestFunctionsKeepTheirPlans: on PostgreSQL every plpgsql function of the schema (the
+// triggers among them) runs with plan_cache_mode=auto, whatever the session says, so
+// its statements are not planned again for every row.
+func TestFunctionsKeepTheirPlans(t *testing.T) {
+	if pgtest.Engine() != "postgres" {
+		t.Skip("PostgreSQL only: SQLite has no plan cache setting")
+	}
+	db, err := Open(context.Background(), TargetForTest(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var total int
+	var missing []string
+	rows, err := db.db.QueryContext(context.Background(), `SELECT p.oid::regprocedure::text, coalesce('plan_cache_mode=auto' = ANY (p.proconfig), false)
+		FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+		WHERE l.lanname = 'plpgsql' AND p.pronamespace = current_schema()::regnamespace`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var ok bool
+		if err := rows.Scan(&name, &ok); err != nil {
+			t.Fatal(err)
+		}
+		total++
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if total < 10 || len(missing) > 0 {
+		t.Fatalf("%d plpgsql functions; without plan_cache_mode=auto: %v", total, missing)
+	}
+}
