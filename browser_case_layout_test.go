@@ -46,6 +46,18 @@ const caseLayoutJS = `JSON.stringify((() => {
 	};
 })())`
 
+// caseTestSetup starts a portal with one process in review (a failed face match) and
+// Ana, an agent, signed in in a browser.
+func caseTestSetup(t *testing.T) (*reviewPortal, string, context.Context) {
+	p := startReviewPortal(t, 0)
+	p.addUser(t, "ana@example.com", "Ana Agent", store.RoleAgent, "quiet river lantern sunrise")
+	id := p.seed(t, map[string]any{"count": 1, "states": []string{"REVIEW"}, "failed": []string{"validationFacialMatching"}})[0]
+	browser := newBrowser(t)
+	ana := newProfile(t, browser)
+	signIn(t, ana, p.URL, "ana@example.com", "quiet river lantern sunrise")
+	return p, id, ana
+}
+
 func readCaseLayout(t *testing.T, ctx context.Context, what string) caseLayout {
 	t.Helper()
 	var l caseLayout
@@ -59,12 +71,7 @@ func readCaseLayout(t *testing.T, ctx context.Context, what string) caseLayout {
 // dark mode and in English and Spanish, the document's front image, the extracted data and
 // the accept button are all on screen without scrolling.
 func TestBrowserCaseOnOneScreen(t *testing.T) {
-	p := startReviewPortal(t, 0)
-	p.addUser(t, "ana@example.com", "Ana Agent", store.RoleAgent, "quiet river lantern sunrise")
-	id := p.seed(t, map[string]any{"count": 1, "states": []string{"REVIEW"}, "failed": []string{"validationFacialMatching"}})[0]
-	browser := newBrowser(t)
-	ana := newProfile(t, browser)
-	signIn(t, ana, p.URL, "ana@example.com", "quiet river lantern sunrise")
+	p, id, ana := caseTestSetup(t)
 
 	why := map[string]string{"en": "Why it is in review", "es": "Por qué está en revisión"}
 	for _, lang := range []string{"en", "es"} {
@@ -100,12 +107,7 @@ func TestBrowserCaseOnOneScreen(t *testing.T) {
 // TestBrowserCaseStacksWhenNarrow: below 1024 px the page stacks (evidence, then data)
 // without scrolling sideways, and the decision bar opens a form in place.
 func TestBrowserCaseStacksWhenNarrow(t *testing.T) {
-	p := startReviewPortal(t, 0)
-	p.addUser(t, "ana@example.com", "Ana Agent", store.RoleAgent, "quiet river lantern sunrise")
-	id := p.seed(t, map[string]any{"count": 1, "states": []string{"REVIEW"}, "failed": []string{"validationFacialMatching"}})[0]
-	browser := newBrowser(t)
-	ana := newProfile(t, browser)
-	signIn(t, ana, p.URL, "ana@example.com", "quiet river lantern sunrise")
+	p, id, ana := caseTestSetup(t)
 	for _, w := range []int64{1000, 768, 390} {
 		name := fmt.Sprintf("%d px", w)
 		step(t, ana, name+": viewport", chromedp.EmulateViewport(w, 800))
@@ -128,12 +130,7 @@ func TestBrowserCaseStacksWhenNarrow(t *testing.T) {
 // area brings it wholly into view above the bar, never left partly under it. The heights
 // put the face comparison's toolbar at the fold, where it was seen under the bar.
 func TestBrowserCaseFocusNotUnderBar(t *testing.T) {
-	p := startReviewPortal(t, 0)
-	p.addUser(t, "ana@example.com", "Ana Agent", store.RoleAgent, "quiet river lantern sunrise")
-	id := p.seed(t, map[string]any{"count": 1, "states": []string{"REVIEW"}, "failed": []string{"validationFacialMatching"}})[0]
-	browser := newBrowser(t)
-	ana := newProfile(t, browser)
-	signIn(t, ana, p.URL, "ana@example.com", "quiet river lantern sunrise")
+	p, id, ana := caseTestSetup(t)
 	for _, h := range []int64{700, 760, 800, 840, 900} {
 		name := fmt.Sprintf("1280x%d", h)
 		step(t, ana, name+": viewport", chromedp.EmulateViewport(1280, h))
